@@ -1,0 +1,3 @@
+"""The ``kastell`` command line: thin modules that parse, call a capability and render."""
+
+__all__: list[str] = []
