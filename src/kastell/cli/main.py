@@ -22,9 +22,9 @@ __all__ = ["COMMANDS", "LazyGroup", "cli", "main", "run"]
 # command name -> (module under kastell.cli, attribute, one-line help for the listing)
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "manifest": ("integrity", "manifest", "Write a Merkle manifest of a file or directory."),
-    "keygen": ("integrity", "keygen", "Generate an ECDSA P-256 or Ed25519 signing key pair."),
-    "sign": ("integrity", "sign", "Sign a model (OpenSSF Model Signing bundle)."),
-    "verify": ("integrity", "verify", "Verify a model against its signature."),
+    "keygen": ("signing", "keygen", "Generate an ECDSA P-256 or Ed25519 signing key pair."),
+    "sign": ("signing", "sign", "Sign a model (OpenSSF Model Signing bundle)."),
+    "verify": ("signing", "verify", "Verify a model against its signature."),
     "attest": ("provenance", "attest", "Write signed dataset, training or deployment statements."),
     "verify-chain": ("provenance", "verify_chain", "Verify deployment -> model -> datasets."),
     "canary": ("provenance", "canary", "Generate canary records for training data."),
