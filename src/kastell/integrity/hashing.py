@@ -1,0 +1,317 @@
+"""The hashing engine: digests of every chunk of every file, in parallel threads.
+
+Files are cut into chunks of ``HashOptions.chunk_size`` bytes; every chunk is one job on a pool
+of worker threads (largest first), so one large file uses every core and many small files do
+too. hashlib and blake3 release the GIL while they hash, and each worker reads with
+``preadv`` into its own preallocated buffer, so memory stays at ``workers * read_size`` no matter
+how large the files are (no mmap: mapped pages would count against the process).
+
+Every job opens its file afresh and compares ``fstat`` before and after reading with the
+identity the walk saw (device, inode, size, mtime_ns, ctime_ns); once every chunk is done the
+path is ``stat``-ed again. A difference raises ``FileChangedError`` instead of recording a digest
+of a file that was being written.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import os
+import stat
+import threading
+from collections.abc import Iterator
+
+from kastell.integrity._walk import plan_tree
+from kastell.integrity.interface import (
+    AccessDeniedError,
+    BytesDone,
+    CacheKey,
+    CacheNotAllowedError,
+    ChunkDigest,
+    DigestCache,
+    FileChangedError,
+    FileDigest,
+    HashOptions,
+    PlannedFile,
+    ReadError,
+    TreeDigest,
+    TreePlan,
+)
+from kastell.integrity.merkle import file_digest, new_hasher, tree_root
+from kastell.types import Digest
+
+__all__ = ["cache_key", "chunk_ranges", "default_workers", "hash_plan", "hash_tree", "plan_tree"]
+
+_OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+
+
+def default_workers() -> int:
+    """The number of CPUs this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def chunk_ranges(size: int, chunk_size: int | None) -> list[tuple[int, int]]:
+    """The ``(offset, length)`` chunks of a file: model_signing's shard boundaries.
+
+    ``[0, c), [c, 2c), ...``, the last one shorter; none for an empty file; one for the whole
+    file when ``chunk_size`` is ``None``.
+    """
+    if size == 0:
+        return []
+    if chunk_size is None:
+        return [(0, size)]
+    return [(offset, min(chunk_size, size - offset)) for offset in range(0, size, chunk_size)]
+
+
+def cache_key(planned: PlannedFile, options: HashOptions) -> CacheKey:
+    """The digest-cache key of a planned file under ``options``."""
+    return CacheKey(
+        path=planned.source,
+        device=planned.device,
+        inode=planned.inode,
+        size=planned.size,
+        mtime_ns=planned.mtime_ns,
+        ctime_ns=planned.ctime_ns,
+        algorithm=options.algorithm,
+        chunk_size=options.chunk_size,
+    )
+
+
+def hash_tree(
+    path: str | os.PathLike[str],
+    options: HashOptions | None = None,
+    *,
+    cache: DigestCache | None = None,
+    on_bytes: BytesDone | None = None,
+    for_verification: bool = False,
+) -> TreeDigest:
+    """Walk and hash a file or directory.
+
+    Args:
+        path: a regular file or a directory.
+        options: algorithm, chunk size, ignore patterns, link handling, threads.
+        cache: digests of unchanged files from earlier runs (recording only).
+        on_bytes: progress callback, called from worker threads with bytes just hashed.
+        for_verification: set by every verification path; a cache is then refused.
+
+    Raises:
+        IntegrityError: see ``kastell.integrity.interface`` for each case.
+    """
+    options = options or HashOptions()
+    if for_verification and cache is not None:
+        raise CacheNotAllowedError("a digest cache cannot be used to verify")
+    return hash_plan(
+        plan_tree(path, options),
+        options,
+        cache=cache,
+        on_bytes=on_bytes,
+        for_verification=for_verification,
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class _Job:
+    index: int
+    offset: int
+    length: int
+
+
+def hash_plan(
+    plan: TreePlan,
+    options: HashOptions,
+    *,
+    cache: DigestCache | None = None,
+    on_bytes: BytesDone | None = None,
+    for_verification: bool = False,
+) -> TreeDigest:
+    """Hash every file of a plan (from ``plan_tree``) and compute the root.
+
+    Args:
+        plan: the walk result.
+        options: must be the options the plan was made with.
+        cache: digests of unchanged files from earlier runs (recording only).
+        on_bytes: progress callback, called from worker threads with bytes just hashed.
+        for_verification: set by every verification path; a cache is then refused.
+    """
+    if for_verification and cache is not None:
+        raise CacheNotAllowedError("a digest cache cannot be used to verify")
+    done: dict[int, FileDigest] = {}
+    todo: list[int] = []
+    for index, planned in enumerate(plan.files):
+        hit = cache.get(cache_key(planned, options)) if cache is not None else None
+        if hit is not None:
+            done[index] = dataclasses.replace(hit, path=planned.path)
+            if on_bytes is not None:
+                on_bytes(planned.size)
+        else:
+            todo.append(index)
+    raw = _run_jobs(plan, options, todo, on_bytes)
+    for index in todo:
+        planned = plan.files[index]
+        _check_unchanged_path(planned, plan, options)
+        entry = _file_entry(planned, options, raw[index])
+        done[index] = entry
+        if cache is not None:
+            cache.put(cache_key(planned, options), entry)
+    files = tuple(done[index] for index in range(len(plan.files)))
+    return TreeDigest(
+        algorithm=options.algorithm,
+        chunk_size=options.chunk_size,
+        files=files,
+        symlinks=plan.symlinks,
+        root=tree_root(options.algorithm, files, plan.symlinks),
+        ignore=plan.ignore,
+        follow_symlinks=plan.follow_symlinks,
+    )
+
+
+def _file_entry(planned: PlannedFile, options: HashOptions, digests: list[bytes]) -> FileDigest:
+    ranges = chunk_ranges(planned.size, options.chunk_size)
+    chunks = tuple(
+        ChunkDigest(offset, length, Digest(options.algorithm, value.hex()))
+        for (offset, length), value in zip(ranges, digests, strict=True)
+    )
+    return FileDigest(
+        path=planned.path,
+        size=planned.size,
+        chunk_size=options.chunk_size,
+        chunks=chunks,
+        digest=file_digest(options.algorithm, planned.size, options.chunk_size, digests),
+    )
+
+
+def _jobs(plan: TreePlan, options: HashOptions, todo: list[int]) -> list[_Job]:
+    jobs: list[_Job] = []
+    for index in todo:
+        ranges = chunk_ranges(plan.files[index].size, options.chunk_size) or [(0, 0)]
+        jobs.extend(_Job(index, offset, length) for offset, length in ranges)
+    jobs.sort(key=lambda job: -job.length)  # largest first: the pool ends evenly loaded
+    return jobs
+
+
+def _run_jobs(
+    plan: TreePlan, options: HashOptions, todo: list[int], on_bytes: BytesDone | None
+) -> dict[int, list[bytes]]:
+    """Run every chunk job; return raw chunk digests per file index, in offset order."""
+    jobs = _jobs(plan, options, todo)
+    workers = min(options.workers or default_workers(), max(1, len(jobs)))
+    # Fewer jobs than threads (one big file hashed whole): let blake3 spread each update.
+    blake3_threads = (options.workers or default_workers()) if len(jobs) < 2 else 1
+    reader = _ChunkReader(plan, options, on_bytes, blake3_threads)
+    results: dict[int, dict[int, bytes]] = {index: {} for index in todo}
+    if workers == 1:
+        for job in jobs:
+            results[job.index][job.offset] = reader.hash(job)
+    else:
+        with concurrent.futures.ThreadPoolExecutor(workers, "kastell-hash") as pool:
+            futures = {pool.submit(reader.hash, job): job for job in jobs}
+            try:
+                for future in concurrent.futures.as_completed(futures):
+                    job = futures[future]
+                    results[job.index][job.offset] = future.result()
+            except BaseException:
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
+    return {
+        index: [] if plan.files[index].size == 0 else [by[offset] for offset in sorted(by)]
+        for index, by in results.items()
+    }
+
+
+def _identity(info: os.stat_result) -> tuple[int, int, int, int, int]:
+    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+
+
+def _planned_identity(planned: PlannedFile) -> tuple[int, int, int, int, int]:
+    return (planned.device, planned.inode, planned.size, planned.mtime_ns, planned.ctime_ns)
+
+
+def _changed(plan: TreePlan, planned: PlannedFile) -> FileChangedError:
+    return FileChangedError(
+        f"{os.path.join(plan.root, planned.path)} changed while it was being hashed"
+    )
+
+
+def _check_unchanged_path(planned: PlannedFile, plan: TreePlan, options: HashOptions) -> None:
+    """After hashing: the path must still name the same, unmodified file."""
+    try:
+        info = os.stat(planned.source, follow_symlinks=options.follow_symlinks)
+    except OSError:
+        raise _changed(plan, planned) from None
+    if _identity(info) != _planned_identity(planned):
+        raise _changed(plan, planned)
+
+
+class _ChunkReader:
+    """Hashes one chunk job; each worker thread reuses its own read buffer."""
+
+    def __init__(
+        self,
+        plan: TreePlan,
+        options: HashOptions,
+        on_bytes: BytesDone | None,
+        blake3_threads: int,
+    ) -> None:
+        self.plan = plan
+        self.options = options
+        self.on_bytes = on_bytes
+        self.blake3_threads = blake3_threads
+        self.local = threading.local()
+        flags = _OPEN_FLAGS
+        if not options.follow_symlinks:
+            flags |= getattr(os, "O_NOFOLLOW", 0)
+        self.flags = flags
+
+    def _buffer(self) -> memoryview:
+        view: memoryview | None = getattr(self.local, "view", None)
+        if view is None:
+            view = memoryview(bytearray(self.options.read_size))
+            self.local.view = view
+        return view
+
+    def hash(self, job: _Job) -> bytes:
+        """The raw digest of one chunk of one file."""
+        planned = self.plan.files[job.index]
+        shown = os.path.join(self.plan.root, planned.path)
+        try:
+            fd = os.open(planned.source, self.flags)
+        except PermissionError:
+            raise AccessDeniedError(f"permission denied: {shown}") from None
+        except OSError:
+            # vanished, replaced by a link (O_NOFOLLOW) or otherwise no longer what was walked
+            raise _changed(self.plan, planned) from None
+        try:
+            self._check(fd, planned)
+            hasher = new_hasher(self.options.algorithm, threads=self.blake3_threads)
+            for block in self._blocks(fd, job, planned, shown):
+                hasher.update(block)
+            self._check(fd, planned)
+        finally:
+            os.close(fd)
+        digest: bytes = hasher.digest()
+        return digest
+
+    def _check(self, fd: int, planned: PlannedFile) -> None:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or _identity(info) != _planned_identity(planned):
+            raise _changed(self.plan, planned)
+
+    def _blocks(self, fd: int, job: _Job, planned: PlannedFile, shown: str) -> Iterator[memoryview]:
+        view = self._buffer()
+        offset, remaining = job.offset, job.length
+        while remaining > 0:
+            want = view[: min(len(view), remaining)]
+            try:
+                count = os.preadv(fd, [want], offset)
+            except OSError as error:
+                raise ReadError(f"cannot read {shown}: {error.strerror or error}") from None
+            if count == 0:  # shorter than at walk time: truncated under us
+                raise _changed(self.plan, planned)
+            yield want[:count]
+            offset += count
+            remaining -= count
+            if self.on_bytes is not None:
+                self.on_bytes(count)
