@@ -40,10 +40,10 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from collections.abc import Callable
-from typing import Protocol
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
 
-from kastell.errors import CheckError, KastellError, UsageError
+from kastell.errors import CheckError, KastellError, UsageError, VerificationError
 from kastell.types import Digest
 
 __all__ = [
@@ -380,3 +380,144 @@ class DigestCache(Protocol):
     def put(self, key: CacheKey, digest: FileDigest) -> None:
         """Record ``digest`` under ``key``."""
         ...
+
+
+# ---------------------------------------------------------------------------------------------
+# Signing and verification (keys.py, dsse.py, bundle.py, signing.py, verify.py)
+#
+#     IntegrityError
+#      ├── KeyFormatError            (UsageError)        not a PEM key of a supported type
+#      ├── KeyPassphraseError        (UsageError)        encrypted key: passphrase missing/wrong
+#      ├── KeyExistsError            (UsageError)        keygen would overwrite a key
+#      ├── StatementError            (UsageError)        not an in-toto Statement v1 to sign
+#      ├── MalformedBundleError      (CheckError)        signature file not JSON / not a bundle
+#      ├── UnsupportedBundleError    (CheckError)        a bundle kastell cannot check offline
+#      ├── SignatureMismatchError    (VerificationError) untrusted key or invalid signature
+#      └── ModelMismatchError        (VerificationError) files changed, missing or extra
+# ---------------------------------------------------------------------------------------------
+
+
+class KeyFormatError(IntegrityError, UsageError):
+    """A key file is missing, not PEM, the wrong half of a pair or of an unsupported type."""
+
+    default_hint = "Use a PEM ECDSA P-256 or Ed25519 key; `kastell keygen` makes a pair."
+
+
+class KeyPassphraseError(IntegrityError, UsageError):
+    """An encrypted private key came without its passphrase, or with a wrong one."""
+
+    default_hint = "Pass the passphrase with --passphrase-env VAR or --passphrase-file FILE."
+
+
+class KeyExistsError(IntegrityError, UsageError):
+    """Writing a key would overwrite an existing file."""
+
+    default_hint = "Choose another --output prefix, or pass --force to replace the key."
+
+
+class StatementError(IntegrityError, UsageError):
+    """What was given to sign is not an in-toto Statement v1."""
+
+    default_hint = "Build a Statement with _type, subject (name + digest) and predicateType."
+
+
+class MalformedBundleError(IntegrityError, CheckError):
+    """A signature file is not JSON or not a Sigstore bundle holding a DSSE envelope."""
+
+    default_hint = "Pass the signature file written by `kastell sign` or `model_signing sign`."
+
+
+class UnsupportedBundleError(IntegrityError, CheckError):
+    """A well-formed bundle that kastell cannot check offline (e.g. keyless, unknown method)."""
+
+    default_hint = "Verify it with the tool that made it, or re-sign with `kastell sign --key`."
+
+
+class SignatureMismatchError(IntegrityError, VerificationError):
+    """The bundle was not signed by a trusted key, or its signature does not verify."""
+
+    default_hint = "Check that --key is the public half of the key that signed; else distrust it."
+
+
+class ModelMismatchError(IntegrityError, VerificationError):
+    """The signature is valid but the model on disk differs from what was signed."""
+
+    default_hint = "Inspect the listed files; do not load the model until the change is explained."
+
+
+class Signer(Protocol):
+    """Something that signs bytes with a private key (a key in memory, an HSM, a KMS).
+
+    ``key_id`` is the hex SHA-256 of the public key's SubjectPublicKeyInfo PEM.
+    """
+
+    @property
+    def key_id(self) -> str:
+        """The id of the verifying public key."""
+        ...
+
+    def sign(self, data: bytes) -> bytes:
+        """Return the signature over ``data`` (DER for ECDSA, raw for Ed25519)."""
+        ...
+
+
+@dataclasses.dataclass(frozen=True)
+class VerifiedStatement:
+    """An in-toto Statement v1 whose DSSE signature verified against a trusted key.
+
+    Attributes:
+        statement: the decoded statement (``_type``, ``subject``, ``predicateType``, ...).
+        key_id: id of the trusted key that signed it.
+        predicate_type: the statement's ``predicateType``.
+        payload: the exact signed bytes.
+    """
+
+    statement: Mapping[str, Any]
+    key_id: str
+    predicate_type: str
+    payload: bytes
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelVerification:
+    """The outcome of checking a model on disk against its signature.
+
+    Attributes:
+        signed_name: the model name recorded in the signature (informative only).
+        model_name: the name of the model path that was checked.
+        model_digest: the signed subject digest (sha256 over every resource digest).
+        key_id: id of the trusted key that signed.
+        checked: number of signed resources (files or shards).
+        changed: files whose content differs, sorted.
+        missing: signed files that are not on disk, sorted.
+        extra: files on disk that were not signed, sorted.
+    """
+
+    signed_name: str
+    model_name: str
+    model_digest: Digest
+    key_id: str
+    checked: int
+    changed: tuple[str, ...] = ()
+    missing: tuple[str, ...] = ()
+    extra: tuple[str, ...] = ()
+
+    @property
+    def passed(self) -> bool:
+        """True when every signed file matches and nothing was added."""
+        return not (self.changed or self.missing or self.extra)
+
+
+__all__ += [
+    "KeyExistsError",
+    "KeyFormatError",
+    "KeyPassphraseError",
+    "MalformedBundleError",
+    "ModelMismatchError",
+    "ModelVerification",
+    "SignatureMismatchError",
+    "Signer",
+    "StatementError",
+    "UnsupportedBundleError",
+    "VerifiedStatement",
+]
