@@ -1,0 +1,251 @@
+"""The append side of the audit log: what the gateway calls once per request or alert.
+
+``append`` returns only after the record is committed (durable), so the gateway can send its
+response afterwards. It is safe from many threads (an in-process lock plus the database lock on
+the head row) and from several processes on PostgreSQL. ``append_async`` runs it in a worker
+thread for ASGI code. A checkpoint is signed in the same transaction as the record that makes it
+due (every ``checkpoint_every`` records or ``checkpoint_interval_s`` seconds); time-based
+checkpoints are also written by ``checkpoint_if_due()`` and on ``close()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import dataclasses
+import datetime as dt
+import pathlib
+import threading
+from types import TracebackType
+
+import sqlalchemy as sa
+
+from kastell.audit.codec import checkpoint_payload, format_time, parse_record, record_body
+from kastell.audit.interface import (
+    AuditConfigError,
+    AuditEvent,
+    AuditRecord,
+    AuditUnavailableError,
+    Checkpoint,
+    Clock,
+    KeyId,
+    Signer,
+    StoredCheckpoint,
+    StoredRow,
+    TextPolicy,
+    utc_now,
+)
+from kastell.audit.store import AuditStore, HeadState, to_micros
+
+__all__ = ["AuditLog"]
+
+
+def _apply_policy(event: AuditEvent, policy: TextPolicy) -> AuditEvent:
+    if policy is TextPolicy.FULL:
+        return event
+    if policy is TextPolicy.REDACTED:
+        return dataclasses.replace(event, full_text=None)
+    return dataclasses.replace(event, full_text=None, redacted_text=None)
+
+
+class AuditLog:
+    """An open audit log that events are appended to.
+
+    Use ``AuditLog.open(...)``; close it (or use it as a context manager) to write a final
+    checkpoint and release the database.
+    """
+
+    def __init__(
+        self,
+        store: AuditStore,
+        *,
+        signer: Signer | None,
+        checkpoint_every: int,
+        checkpoint_interval_s: float,
+        clock: Clock,
+        text_policy: TextPolicy,
+    ) -> None:
+        self._store = store
+        self._signer = signer
+        self._every = checkpoint_every
+        self._interval_us = int(checkpoint_interval_s * 1_000_000)
+        self._clock = clock
+        self._policy = text_policy
+        self._lock = threading.Lock()
+        self.log_id = store.ensure_head(to_micros(clock())).log_id
+
+    @classmethod
+    def open(
+        cls,
+        location: str | pathlib.Path,
+        *,
+        signer: Signer | None = None,
+        checkpoint_every: int = 1000,
+        checkpoint_interval_s: float = 60.0,
+        clock: Clock = utc_now,
+        text_policy: TextPolicy = TextPolicy.REDACTED,
+    ) -> AuditLog:
+        """Open or create the log at a file path (SQLite) or a PostgreSQL URL.
+
+        Args:
+            location: file path or URL (``postgresql://user@host/db``).
+            signer: signs checkpoints; without one, records are chained but never anchored.
+            checkpoint_every: sign a checkpoint at least every this many records.
+            checkpoint_interval_s: ... and at least this often while records arrive.
+            clock: the time source (inject a fixed clock in tests).
+            text_policy: how much text to keep (digests always; redacted text by default).
+
+        Raises:
+            AuditConfigError: a bad option or location.
+            AuditUnavailableError: the database cannot be opened.
+        """
+        if checkpoint_every < 1 or checkpoint_interval_s <= 0:
+            raise AuditConfigError(
+                f"checkpoint_every={checkpoint_every}, checkpoint_interval_s="
+                f"{checkpoint_interval_s}: both must be positive",
+                hint="For example checkpoint_every=1000, checkpoint_interval_s=60.",
+            )
+        store = AuditStore.open(location, create=True)
+        return cls(
+            store,
+            signer=signer,
+            checkpoint_every=checkpoint_every,
+            checkpoint_interval_s=checkpoint_interval_s,
+            clock=clock,
+            text_policy=text_policy,
+        )
+
+    @property
+    def store(self) -> AuditStore:
+        """The database the log lives in."""
+        return self._store
+
+    def append(self, event: AuditEvent) -> AuditRecord:
+        """Append one event; return its record once it is committed.
+
+        Raises:
+            AuditConfigError: the event cannot be recorded (e.g. a naive datetime).
+            AuditUnavailableError: the database refused the write (the event is NOT logged).
+        """
+        event = _apply_policy(event, self._policy)
+        with self._lock, self._store.writing() as connection:
+            head = self._store.read_head(connection, lock=True)
+            if head is None:
+                raise AuditUnavailableError(f"{self._store.location}: the log head row is gone")
+            now = self._clock()
+            seq = head.seq + 1
+            body = record_body(
+                log_id=head.log_id, seq=seq, time=now, prev_hash=head.hash, event=event
+            )
+            record = parse_record(body)
+            text = body.decode("utf-8")
+            self._store.insert_row(
+                connection,
+                StoredRow(
+                    seq=seq,
+                    time_us=to_micros(record.time),
+                    event_type=record.event.event_type.value,
+                    tenant=record.event.tenant,
+                    body=text,
+                    hash=record.hash,
+                ),
+            )
+            values: dict[str, object] = {"seq": seq, "hash": record.hash}
+            if self._due(head, seq, to_micros(now)):
+                self._sign(connection, head, seq, record.hash, now)
+                values.update(checkpoint_seq=seq, checkpoint_time_us=to_micros(now))
+            self._store.update_head(connection, **values)
+        return record
+
+    async def append_async(self, event: AuditEvent) -> AuditRecord:
+        """``append`` in a worker thread, for ASGI code (same durability guarantee)."""
+        return await asyncio.to_thread(self.append, event)
+
+    def _due(self, head: HeadState, seq: int, now_us: int) -> bool:
+        if self._signer is None:
+            return False
+        return (
+            seq - head.checkpoint_seq >= self._every
+            or now_us - head.checkpoint_time_us >= self._interval_us
+        )
+
+    def _sign(
+        self, connection: sa.Connection, head: HeadState, seq: int, head_hash: str, now: dt.datetime
+    ) -> Checkpoint:
+        signer = self._signer
+        if signer is None:
+            raise AuditConfigError("this audit log has no checkpoint signer")
+        payload = checkpoint_payload(log_id=head.log_id, seq=seq, head_hash=head_hash, time=now)
+        checkpoint = Checkpoint(
+            log_id=head.log_id,
+            seq=seq,
+            head_hash=head_hash,
+            time=now,
+            key_id=KeyId(signer.key_id),
+            signature=signer.sign(payload),
+        )
+        self._store.insert_checkpoint(
+            connection,
+            StoredCheckpoint(
+                seq=seq,
+                log_id=head.log_id,
+                head_hash=head_hash,
+                time=format_time(now),
+                key_id=checkpoint.key_id,
+                signature=base64.b64encode(checkpoint.signature).decode("ascii"),
+            ),
+        )
+        return checkpoint
+
+    def checkpoint(self, *, force: bool = True) -> Checkpoint | None:
+        """Sign a checkpoint over the current head now (None if nothing new to anchor).
+
+        With ``force=False`` only when one is due by count or time.
+
+        Raises:
+            AuditConfigError: the log was opened without a signer.
+        """
+        signer = self._signer
+        if signer is None:
+            raise AuditConfigError(
+                "this audit log has no checkpoint signer",
+                hint="Open the log with signer=Ed25519Signer.from_pem(...) (or --key).",
+            )
+        with self._lock, self._store.writing() as connection:
+            head = self._store.read_head(connection, lock=True)
+            if head is None or head.seq == 0 or head.seq == head.checkpoint_seq:
+                return None
+            now = self._clock()
+            if not force and not self._due(head, head.seq, to_micros(now)):
+                return None
+            checkpoint = self._sign(connection, head, head.seq, head.hash, now)
+            self._store.update_head(
+                connection, checkpoint_seq=head.seq, checkpoint_time_us=to_micros(now)
+            )
+        return checkpoint
+
+    def checkpoint_if_due(self) -> Checkpoint | None:
+        """Sign a checkpoint if the interval has passed since the last one (for a timer)."""
+        if self._signer is None:
+            return None
+        return self.checkpoint(force=False)
+
+    def close(self) -> None:
+        """Anchor the last records (if there is a signer) and release the database."""
+        try:
+            if self._signer is not None:
+                self.checkpoint()
+        finally:
+            self._store.close()
+
+    def __enter__(self) -> AuditLog:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+

@@ -1,0 +1,157 @@
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+from audit_support import FixedClock
+
+from kastell.audit import AuditEvent, AuditLog, EventType, TextPolicy
+from kastell.audit.codec import parse_record
+from kastell.audit.interface import GENESIS_HASH, AuditConfigError
+from kastell.audit.keys import Ed25519Signer
+from kastell.types import Digest
+
+PROMPT = Digest("sha256", "ab" * 32)
+
+
+def _event(**fields: object) -> AuditEvent:
+    return AuditEvent(EventType.REQUEST, tenant="acme", prompt_digest=PROMPT, **fields)  # type: ignore[arg-type]
+
+
+def test_append_chains_records_and_is_durable(location: str, clock: FixedClock) -> None:
+    with AuditLog.open(location, clock=clock) as log:
+        first = log.append(_event(request_id="r1"))
+        second = log.append(_event(request_id="r2"))
+    assert (first.seq, second.seq) == (1, 2)
+    assert first.prev_hash == GENESIS_HASH
+    assert second.prev_hash == first.hash
+    # a new process (a fresh open) sees both records, byte for byte
+    with AuditLog.open(location, clock=clock) as again:
+        rows = list(again.store.iter_rows())
+        assert again.log_id == first.log_id
+    assert [parse_record(row.body) for row in rows] == [first, second]
+
+
+def test_checkpoint_every_n_records(
+    location: str, clock: FixedClock, signer: Ed25519Signer
+) -> None:
+    log = AuditLog.open(location, signer=signer, checkpoint_every=3, clock=clock)
+    for _ in range(7):
+        log.append(_event())
+    assert [c.seq for c in log.store.load_checkpoints()] == [3, 6]
+    log.close()  # anchors the tail
+    again = AuditLog.open(location, clock=clock)
+    assert [c.seq for c in again.store.load_checkpoints()] == [3, 6, 7]
+    again.close()
+
+
+def test_checkpoint_every_t_seconds(
+    sqlite_location: str, clock: FixedClock, signer: Ed25519Signer
+) -> None:
+    log = AuditLog.open(
+        sqlite_location, signer=signer, checkpoint_every=1000, checkpoint_interval_s=30, clock=clock
+    )
+    log.append(_event())
+    clock.advance(seconds=10)
+    log.append(_event())
+    assert log.checkpoint_if_due() is None
+    clock.advance(seconds=25)
+    log.append(_event())
+    assert [c.seq for c in log.store.load_checkpoints()] == [3]
+    log.append(_event())
+    clock.advance(seconds=31)
+    checkpoint = log.checkpoint_if_due()
+    assert checkpoint is not None
+    assert checkpoint.seq == 4
+    assert checkpoint.key_id == signer.key_id
+
+
+def test_concurrent_appends_from_threads_form_one_chain(location: str) -> None:
+    log = AuditLog.open(location)
+
+    def worker() -> None:
+        for _ in range(25):
+            log.append(_event())
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    records = [parse_record(row.body) for row in log.store.iter_rows()]
+    log.close()
+    assert [r.seq for r in records] == list(range(1, 101))
+    assert all(b.prev_hash == a.hash for a, b in zip(records, records[1:], strict=False))
+
+
+async def test_append_async(sqlite_location: str) -> None:
+    log = AuditLog.open(sqlite_location)
+    records = await asyncio.gather(*(log.append_async(_event()) for _ in range(5)))
+    log.close()
+    assert sorted(r.seq for r in records) == [1, 2, 3, 4, 5]
+
+
+@pytest.mark.parametrize(
+    ("policy", "redacted", "full"),
+    [
+        (TextPolicy.DIGEST_ONLY, None, None),
+        (TextPolicy.REDACTED, "my IBAN is [IBAN]", None),
+        (TextPolicy.FULL, "my IBAN is [IBAN]", "my IBAN is DE89370400440532013000"),
+    ],
+)
+def test_text_policy_keeps_only_what_it_allows(
+    sqlite_location: str, policy: TextPolicy, redacted: str | None, full: str | None
+) -> None:
+    log = AuditLog.open(sqlite_location, text_policy=policy)
+    record = log.append(
+        _event(redacted_text="my IBAN is [IBAN]", full_text="my IBAN is DE89370400440532013000")
+    )
+    stored = next(iter(log.store.iter_rows())).body
+    log.close()
+    assert (record.event.redacted_text, record.event.full_text) == (redacted, full)
+    assert record.event.prompt_digest == PROMPT
+    assert ("DE89370400440532013000" in stored) is (full is not None)
+
+
+def test_lone_surrogates_are_replaced_not_fatal(sqlite_location: str) -> None:
+    log = AuditLog.open(sqlite_location)
+    record = log.append(_event(redacted_text="bad \ud800 text"))
+    log.close()
+    assert record.event.redacted_text == "bad \ufffd text"
+
+
+def test_naive_time_is_refused(sqlite_location: str) -> None:
+    import datetime as dt
+
+    log = AuditLog.open(sqlite_location)
+    with pytest.raises(AuditConfigError, match="time zone"):
+        log.append(_event(occurred_at=dt.datetime(2026, 1, 1)))
+    log.close()
+
+
+def test_bad_detail_key_is_refused(sqlite_location: str) -> None:
+    log = AuditLog.open(sqlite_location)
+    with pytest.raises(AuditConfigError, match="identifier"):
+        log.append(_event(details={"bad key!": 1}))
+    log.close()
+
+
+def test_float_detail_is_refused(sqlite_location: str) -> None:
+    log = AuditLog.open(sqlite_location)
+    with pytest.raises(AuditConfigError, match="integer"):
+        log.append(_event(details={"score": 0.5}))
+    log.close()
+
+
+def test_bad_checkpoint_options_are_refused(sqlite_location: str) -> None:
+    with pytest.raises(AuditConfigError, match="positive") as caught:
+        AuditLog.open(sqlite_location, checkpoint_every=0)
+    assert "checkpoint_every=1000" in caught.value.diagnostics()
+
+
+def test_checkpoint_without_signer_is_a_usage_error(sqlite_location: str) -> None:
+    log = AuditLog.open(sqlite_location)
+    with pytest.raises(AuditConfigError, match="no checkpoint signer"):
+        log.checkpoint()
+    log.close()
