@@ -77,10 +77,10 @@ def is_ignored(relative: str, patterns: tuple[str, ...]) -> bool:
     """Whether a POSIX relative path matches an ignore pattern (name or path pattern)."""
     name = relative.rsplit("/", 1)[-1]
     for pattern in patterns:
-        if "/" in pattern:
-            if fnmatch.fnmatchcase(relative, pattern.rstrip("/")):
+        if "/" in pattern.rstrip("/"):
+            if fnmatch.fnmatchcase(relative, pattern.strip("/")):
                 return True
-        elif fnmatch.fnmatchcase(name, pattern):
+        elif fnmatch.fnmatchcase(name, pattern.rstrip("/")):
             return True
     return False
 

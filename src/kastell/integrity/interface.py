@@ -32,6 +32,7 @@ Errors::
           ├── UnsupportedPathError     (CheckError)   a file name is not valid UTF-8
           ├── FileChangedError         (CheckError)   a file changed while it was hashed
           ├── ReadError                (CheckError)   any other I/O error while reading
+          ├── WriteError               (CheckError)   a manifest or cache could not be written
           ├── ManifestFormatError      (CheckError)   a manifest is not JSON or not the schema
           └── CacheFormatError         (CheckError)   a digest cache file is corrupt
 """
@@ -76,6 +77,7 @@ __all__ = [
     "SymlinkRecord",
     "TreeDigest",
     "UnsupportedPathError",
+    "WriteError",
 ]
 
 ALGORITHMS: tuple[str, ...] = ("sha256", "blake3")
@@ -163,6 +165,12 @@ class ReadError(IntegrityError, CheckError):
     """An I/O error other than permission denied while reading the tree."""
 
 
+class WriteError(IntegrityError, CheckError):
+    """A manifest or cache file could not be written."""
+
+    default_hint = "Check that the directory exists and is writable, and that the disk has space."
+
+
 class ManifestFormatError(IntegrityError, CheckError):
     """A manifest document is not JSON or does not follow the manifest schema."""
 
@@ -191,7 +199,8 @@ class HashOptions:
         chunk_size: bytes per chunk; ``None`` hashes every file as one chunk (plain digests,
             model_signing's ``files`` serialization).
         ignore: fnmatch patterns; one without ``/`` matches a name at any depth, one with ``/``
-            matches the POSIX path relative to the root. A matching directory is skipped whole.
+            matches the POSIX path relative to the root (a leading ``/`` only anchors it there,
+            as in ``.gitignore``). A matching directory is skipped whole.
         follow_symlinks: hash what links point to (never outside the root) instead of
             recording the links themselves.
         workers: hashing threads; ``None`` uses every CPU this process may run on.
@@ -221,7 +230,7 @@ class HashOptions:
         if self.read_size < 4096:
             raise InvalidOptionError(f"read size must be at least 4096 bytes, got {self.read_size}")
         for pattern in self.ignore:
-            if not pattern or pattern.startswith("/") or "\0" in pattern:
+            if not pattern.strip("/") or "\0" in pattern:
                 raise InvalidOptionError(
                     f"invalid ignore pattern {pattern!r}",
                     hint="Give a name (e.g. .git, *.tmp) or a path relative to the root.",
