@@ -1,0 +1,222 @@
+"""Walk and verify a provenance chain: deployment -> model signature -> training -> datasets.
+
+Every statement must be trusted by the policy for its kind; every digest link must hold (same
+algorithm, same value); referenced attestation files must match the SHA-256 recorded for them;
+no statement may be visited twice on one path (a cycle). Files on disk are checked when given.
+The walk stops at the first broken link and reports it; the links verified so far form the tree.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from kastell.errors import KastellError
+from kastell.provenance import _manifest, _model_signature
+from kastell.provenance.interface import (
+    ChainBrokenError,
+    ChainLink,
+    ChainReport,
+    SignedStatement,
+    StatementKind,
+    TrustPolicy,
+)
+from kastell.provenance.statement import file_sha256, read_signed_statement
+from kastell.provenance.training import ATTESTATION_ANNOTATION
+from kastell.types import Digest
+
+__all__ = ["raise_for_broken", "verify_chain"]
+
+
+class _BrokenLinkError(Exception):
+    """Internal: raised at the first broken link, carries the partial tree."""
+
+    def __init__(self, message: str, link: ChainLink | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.link = link
+
+
+@dataclasses.dataclass
+class _Walker:
+    policy: TrustPolicy
+    model_dir: Path | None
+    dataset_dirs: Sequence[Path]
+    on_path: list[Path] = dataclasses.field(default_factory=list)
+
+    def open(self, path: Path, kind: StatementKind, pinned: Digest | None) -> SignedStatement:
+        resolved = path.resolve()
+        if resolved in self.on_path:
+            raise _BrokenLinkError(f"cycle: {path} is referenced again by its own upstream chain")
+        if not path.is_file():
+            raise _BrokenLinkError(f"missing link: {kind} statement {path} does not exist")
+        if pinned is not None and file_sha256(path) != pinned:
+            raise _BrokenLinkError(
+                f"{path}: file differs from the digest its referrer recorded ({pinned})"
+            )
+        try:
+            signed = read_signed_statement(path)
+        except KastellError as error:
+            raise _BrokenLinkError(f"{path}: {error.message}") from error
+        if signed.kind is not kind:
+            raise _BrokenLinkError(
+                f"{path}: expected a {kind} statement, found a {signed.kind} statement"
+            )
+        decision = self.policy.check(signed)
+        if not decision.trusted:
+            raise _BrokenLinkError(f"{path}: {decision.reason}")
+        self.on_path.append(resolved)
+        return signed
+
+    def link(
+        self, signed: SignedStatement, detail: str, children: tuple[ChainLink, ...] = ()
+    ) -> ChainLink:
+        decision = self.policy.check(signed)
+        subject = signed.subject_digests[0][1]
+        return ChainLink(
+            signed.kind, signed.source, subject, decision.signers, True, detail, children
+        )
+
+
+def _same_digest(found: Digest, expected: Digest, where: str) -> None:
+    if found.algorithm != expected.algorithm:
+        raise _BrokenLinkError(
+            f"{where}: subject digest uses {found.algorithm}, the link expects {expected.algorithm}"
+        )
+    if found != expected:
+        raise _BrokenLinkError(f"{where}: subject {found} does not match the expected {expected}")
+
+
+def _reference(
+    predicate: Mapping[str, Any], key: str, base: Path
+) -> tuple[Path, Digest | None] | None:
+    ref = predicate.get(key)
+    if not isinstance(ref, Mapping) or not isinstance(ref.get("uri"), str):
+        return None
+    pinned = None
+    digest = ref.get("digest")
+    if isinstance(digest, Mapping) and isinstance(digest.get("sha256"), str):
+        pinned = Digest("sha256", digest["sha256"])
+    return base / ref["uri"], pinned
+
+
+def _check_model_files(walker: _Walker, signed: SignedStatement) -> str:
+    resources = _model_signature.resources_of(signed)
+    if walker.model_dir is None:
+        return f"{len(resources.files)} signed files (not checked on disk)"
+    on_disk: dict[str, Digest] = {}
+    for algorithm in sorted({d.algorithm for d in resources.files.values()}):
+        hashed = _model_signature.hash_model_dir(walker.model_dir, algorithm)
+        for name, digest in hashed.items():
+            if resources.files.get(name, digest).algorithm == algorithm:
+                on_disk[name] = digest
+    for name, digest in sorted(resources.files.items()):
+        if name not in on_disk:
+            raise _BrokenLinkError(f"{walker.model_dir}: signed file {name} is missing")
+        if on_disk[name] != digest:
+            raise _BrokenLinkError(f"{walker.model_dir}: {name} differs from its signed digest")
+    extra = sorted(set(on_disk) - set(resources.files))
+    if extra:
+        raise _BrokenLinkError(f"{walker.model_dir}: unsigned file {extra[0]} present")
+    return f"{len(resources.files)} files match on disk"
+
+
+def _check_dataset_dir(directory: Path, attested: Sequence[SignedStatement]) -> None:
+    for signed in attested:
+        manifest = signed.predicate.get("manifest", {})
+        algorithm = manifest.get("algorithm", "blake3")
+        chunk_size = manifest.get("chunkSize")
+        try:
+            root = _manifest.build_manifest(directory, algorithm, chunk_size).root
+        except KastellError as error:
+            raise _BrokenLinkError(f"{directory}: {error.message}") from error
+        if root == signed.subject_digests[0][1]:
+            return
+    raise _BrokenLinkError(f"{directory}: its manifest root matches no attested dataset")
+
+
+def _datasets(walker: _Walker, training: SignedStatement) -> tuple[ChainLink, ...]:
+    base = Path(training.source).parent
+    deps = training.predicate.get("buildDefinition", {}).get("resolvedDependencies", [])
+    links: list[ChainLink] = []
+    attested: list[SignedStatement] = []
+    for dep in deps if isinstance(deps, list) else []:
+        name = str(dep.get("name", "")) if isinstance(dep, Mapping) else ""
+        if not name.startswith("dataset:"):
+            continue
+        ref = _reference(dep.get("annotations", {}), ATTESTATION_ANNOTATION, base)
+        if ref is None:
+            raise _BrokenLinkError(f"{training.source}: missing link: {name} names no attestation")
+        digests = [Digest(a, v) for a, v in dep.get("digest", {}).items()]
+        signed = walker.open(ref[0], StatementKind.DATASET, ref[1])
+        subject = signed.subject_digests[0][1]
+        _same_digest(subject, digests[0] if digests else subject, str(ref[0]))
+        attested.append(signed)
+        links.append(walker.link(signed, f"{name} attested"))
+        walker.on_path.pop()
+    if not links:
+        raise _BrokenLinkError(f"{training.source}: missing link: no dataset dependency")
+    for directory in walker.dataset_dirs:
+        _check_dataset_dir(directory, attested)
+    return tuple(links)
+
+
+def _walk(walker: _Walker, deployment: Path, signature: Path | None) -> ChainLink:
+    dep = walker.open(deployment, StatementKind.DEPLOYMENT, None)
+    model = dep.subject_digests[0][1]
+    base = deployment.parent
+    sig_ref = (signature, None) if signature else _reference(dep.predicate, "modelSignature", base)
+    if sig_ref is None:
+        raise _BrokenLinkError(f"{deployment}: missing link: no model signature (pass --signature)")
+    sig = walker.open(sig_ref[0], StatementKind.MODEL_SIGNATURE, sig_ref[1])
+    _same_digest(sig.subject_digests[0][1], model, str(sig_ref[0]))
+    sig_link = walker.link(sig, _check_model_files(walker, sig))
+    walker.on_path.pop()
+    train_ref = _reference(dep.predicate, "training", base)
+    if train_ref is None:
+        raise _BrokenLinkError(f"{deployment}: missing link: no training provenance referenced")
+    train = walker.open(train_ref[0], StatementKind.TRAINING, train_ref[1])
+    _same_digest(train.subject_digests[0][1], model, str(train_ref[0]))
+    train_link = walker.link(train, "trained model matches", _datasets(walker, train))
+    walker.on_path.pop()
+    endpoint = dep.predicate.get("endpoint")
+    return walker.link(dep, f"served at {endpoint}", (sig_link, train_link))
+
+
+def verify_chain(
+    deployment: Path,
+    policy: TrustPolicy,
+    *,
+    signature: Path | None = None,
+    model_dir: Path | None = None,
+    dataset_dirs: Sequence[Path] = (),
+) -> ChainReport:
+    """Verify the chain that starts at a deployment statement.
+
+    Args:
+        deployment: the deployment statement bundle.
+        policy: which keys may sign which kind of statement.
+        signature: the model signature bundle (default: the one the deployment references).
+        model_dir: check the model files on disk against the signature.
+        dataset_dirs: check dataset directories against the dataset attestations.
+
+    Returns:
+        The report; ``report.broken`` names the first broken link.
+    """
+    walker = _Walker(policy, model_dir, dataset_dirs)
+    try:
+        root = _walk(walker, deployment, signature)
+    except _BrokenLinkError as broken:
+        failed = ChainLink(
+            StatementKind.DEPLOYMENT, str(deployment), None, (), False, broken.message
+        )
+        return ChainReport(failed, broken.message)
+    return ChainReport(root, None)
+
+
+def raise_for_broken(report: ChainReport) -> None:
+    """Raise :class:`ChainBrokenError` when the report names a broken link."""
+    if report.broken is not None:
+        raise ChainBrokenError(report.broken)
