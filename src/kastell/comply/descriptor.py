@@ -1,0 +1,229 @@
+"""The deployment descriptor read by ``kastell assess`` (schema: docs/deployment-descriptor.md).
+
+Pydantic models at this boundary only; ``load_descriptor`` turns every validation problem into
+one ``DescriptorError`` whose message lists each bad field by its path (``redteam.gates.x``).
+Relative paths are resolved against the descriptor's directory.
+"""
+
+from __future__ import annotations
+
+import pathlib
+from typing import Any, Literal
+
+import pydantic
+import yaml
+
+from kastell.comply.interface import DescriptorError
+from kastell.comply.residency import AssetKind
+from kastell.types import EvidenceKind
+
+__all__ = [
+    "AssetModel",
+    "Descriptor",
+    "EndpointModel",
+    "EvidenceModel",
+    "GuardModel",
+    "ManualEvidenceModel",
+    "ModelSection",
+    "OutputModel",
+    "ProvenanceModel",
+    "RedteamModel",
+    "ResidencyModel",
+    "ResidencyPolicyModel",
+    "ScanModel",
+    "load_descriptor",
+    "parse_descriptor",
+]
+
+_STRICT = pydantic.ConfigDict(extra="forbid", frozen=True)
+
+
+class EndpointModel(pydantic.BaseModel):
+    """An OpenAI-compatible endpoint serving the model."""
+
+    model_config = _STRICT
+    url: str = pydantic.Field(pattern=r"^https?://")
+    model: str
+    api_key_env: str | None = None
+    """Name of the environment variable holding the API key (never the key itself)."""
+
+
+class ModelSection(pydantic.BaseModel):
+    """The model: files on disk and/or where it is served, its signature and trusted keys."""
+
+    model_config = _STRICT
+    path: pathlib.Path | None = None
+    serve_local: bool = False
+    """Serve the bundled SmolLM2 (kastell[local]) in-process as the red-team target."""
+    endpoint: EndpointModel | None = None
+    signature: pathlib.Path | None = None
+    trusted_keys: tuple[pathlib.Path, ...] = ()
+
+    @pydantic.model_validator(mode="after")
+    def _has_target(self) -> ModelSection:
+        if self.path is None and self.endpoint is None and not self.serve_local:
+            raise ValueError("give model.path, model.endpoint or model.serve_local: true")
+        if self.signature is not None and not self.trusted_keys:
+            raise ValueError("model.signature needs model.trusted_keys to verify it against")
+        return self
+
+
+class ProvenanceModel(pydantic.BaseModel):
+    """Signed statements: dataset attestations, training provenance, the deployment attestation."""
+
+    model_config = _STRICT
+    deployment: pathlib.Path | None = None
+    training: pathlib.Path | None = None
+    datasets: tuple[pathlib.Path, ...] = ()
+    trusted_keys: tuple[pathlib.Path, ...] = ()
+    """Keys allowed to sign statements; defaults to model.trusted_keys."""
+
+
+class ScanModel(pydantic.BaseModel):
+    """Model-file scanning."""
+
+    model_config = _STRICT
+    enabled: bool = True
+    paths: tuple[pathlib.Path, ...] = ()
+    """What to scan; defaults to model.path."""
+    policy: pathlib.Path | None = None
+
+
+class RedteamModel(pydantic.BaseModel):
+    """The red-team campaign and its gates."""
+
+    model_config = _STRICT
+    suite: str = "ci"
+    gates: dict[str, float] = pydantic.Field(default_factory=dict)
+    """Gate name -> threshold, passed to the red-team gate evaluation as given."""
+    concurrency: int = pydantic.Field(default=2, ge=1, le=64)
+    max_prompts: int | None = pydantic.Field(default=None, ge=1)
+
+
+class GuardModel(pydantic.BaseModel):
+    """The runtime guard's policy file."""
+
+    model_config = _STRICT
+    policy: pathlib.Path
+
+
+class AssetModel(pydantic.BaseModel):
+    """Where one asset lives."""
+
+    model_config = _STRICT
+    name: str = pydantic.Field(min_length=1)
+    kind: AssetKind
+    country: str = pydantic.Field(pattern=r"^[A-Za-z]{2}$")
+    provider: str = pydantic.Field(min_length=1)
+    provider_jurisdiction: str = pydantic.Field(pattern=r"^[A-Za-z]{2}$")
+    host: str | None = None
+    networks: tuple[str, ...] = ()
+
+
+class ResidencyPolicyModel(pydantic.BaseModel):
+    """Allowed countries and jurisdictions; the default is EU/EEA only."""
+
+    model_config = _STRICT
+    name: str = "custom"
+    allowed_countries: tuple[str, ...]
+    allowed_jurisdictions: tuple[str, ...]
+
+
+class ResidencyModel(pydantic.BaseModel):
+    """Residency declarations and the policy they are checked against."""
+
+    model_config = _STRICT
+    policy: ResidencyPolicyModel | None = None
+    assets: tuple[AssetModel, ...] = pydantic.Field(min_length=1)
+    resolve_endpoints: bool = False
+    """Resolve endpoint hosts with the system resolver (network access) and compare."""
+
+
+class ManualEvidenceModel(pydantic.BaseModel):
+    """An organisational document to record as evidence during the assessment."""
+
+    model_config = _STRICT
+    kind: EvidenceKind
+    path: pathlib.Path
+    title: str | None = None
+
+
+class EvidenceModel(pydantic.BaseModel):
+    """Where evidence is stored and how long it stays fresh."""
+
+    model_config = _STRICT
+    store: str = "evidence.sqlite"
+    """A file path (SQLite) or a database URL (postgresql://...)."""
+    freshness_days: int = pydantic.Field(default=30, ge=1)
+    organisational_freshness_days: int = pydantic.Field(default=365, ge=1)
+    manual: tuple[ManualEvidenceModel, ...] = ()
+
+
+class OutputModel(pydantic.BaseModel):
+    """Where the report goes and in which formats."""
+
+    model_config = _STRICT
+    dir: pathlib.Path = pathlib.Path("kastell-report")
+    formats: tuple[Literal["html", "json", "md"], ...] = ("html", "json", "md")
+
+
+class Descriptor(pydantic.BaseModel):
+    """A deployment to assess."""
+
+    model_config = _STRICT
+    version: Literal[1] = 1
+    name: str = pydantic.Field(min_length=1)
+    description: str = ""
+    model: ModelSection
+    provenance: ProvenanceModel | None = None
+    scan: ScanModel = ScanModel()
+    redteam: RedteamModel | None = None
+    guard: GuardModel | None = None
+    residency: ResidencyModel | None = None
+    evidence: EvidenceModel = EvidenceModel()
+    output: OutputModel = OutputModel()
+    base_dir: pathlib.Path = pathlib.Path(".")
+    """Directory relative paths are read against (set by the loader; not written in files)."""
+
+    def resolve(self, path: pathlib.Path) -> pathlib.Path:
+        """``path`` read relative to the descriptor's directory."""
+        return path if path.is_absolute() else self.base_dir / path
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top level)"
+
+
+def parse_descriptor(raw: Any, base_dir: pathlib.Path, source: str = "descriptor") -> Descriptor:
+    """Validate a parsed YAML document as a ``Descriptor``."""
+    if not isinstance(raw, dict):
+        raise DescriptorError(
+            f"{source}: the top level must be a mapping, not {type(raw).__name__}"
+        )
+    if "base_dir" in raw:
+        raise DescriptorError(f"{source}: base_dir is set by Kastell and may not be given")
+    try:
+        return Descriptor.model_validate({**raw, "base_dir": base_dir})
+    except pydantic.ValidationError as error:
+        problems = [f"{_location(e['loc'])}: {e['msg']}" for e in error.errors()]
+        raise DescriptorError(
+            f"{source}: {len(problems)} invalid field(s): " + "; ".join(problems)
+        ) from None
+
+
+def load_descriptor(path: pathlib.Path) -> Descriptor:
+    """Read and validate the descriptor at ``path``."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DescriptorError(f"descriptor {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise DescriptorError(f"cannot read descriptor {path}: {error}") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise DescriptorError(f"{path} is not valid YAML: {error}") from None
+    return parse_descriptor(raw, path.parent.resolve(), str(path))
