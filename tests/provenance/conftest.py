@@ -99,31 +99,80 @@ class Chain:
 
 
 @pytest.fixture
-def chain(
-    tmp_path: Path, keys: dict[str, KeyFiles], dataset_dir: Path, model_dir: Path
-) -> Chain:
+def chain(tmp_path: Path, keys: dict[str, KeyFiles], dataset_dir: Path, model_dir: Path) -> Chain:
     out = tmp_path / "att"
     out.mkdir()
     signature = out / "model.sig"
-    signature.write_bytes(
-        _model_signature.sign_model_dir(model_dir, _load(keys["ml"].private))
+    signature.write_bytes(_model_signature.sign_model_dir(model_dir, _load(keys["ml"].private)))
+    assert (
+        run(
+            "attest",
+            "dataset",
+            dataset_dir,
+            "--key",
+            keys["data"].private,
+            "--output",
+            out / "dataset.json",
+            "--license",
+            "CC-BY-4.0",
+        )
+        == 0
     )
-    assert run("attest", "dataset", dataset_dir, "--key", keys["data"].private,
-               "--output", out / "dataset.json", "--license", "CC-BY-4.0") == 0
-    assert run("attest", "training", "--signature", signature, "--dataset-attestation",
-               out / "dataset.json", "--builder-id", "https://ci.example/trainer",
-               "--started", "2026-01-01T00:00:00Z", "--finished", "2026-01-02T00:00:00Z",
-               "--param", "epochs=3", "--key", keys["ml"].private,
-               "--output", out / "training.json") == 0
+    assert (
+        run(
+            "attest",
+            "training",
+            "--signature",
+            signature,
+            "--dataset-attestation",
+            out / "dataset.json",
+            "--builder-id",
+            "https://ci.example/trainer",
+            "--started",
+            "2026-01-01T00:00:00Z",
+            "--finished",
+            "2026-01-02T00:00:00Z",
+            "--param",
+            "epochs=3",
+            "--key",
+            keys["ml"].private,
+            "--output",
+            out / "training.json",
+        )
+        == 0
+    )
     residency = tmp_path / "residency.yaml"
     residency.write_text(RESIDENCY)
-    assert run("attest", "deployment", "--signature", signature, "--training",
-               out / "training.json", "--endpoint", "https://llm.example/v1",
-               "--residency", residency, "--key", keys["ops"].private,
-               "--output", out / "deployment.json") == 0
+    assert (
+        run(
+            "attest",
+            "deployment",
+            "--signature",
+            signature,
+            "--training",
+            out / "training.json",
+            "--endpoint",
+            "https://llm.example/v1",
+            "--residency",
+            residency,
+            "--key",
+            keys["ops"].private,
+            "--output",
+            out / "deployment.json",
+        )
+        == 0
+    )
     policy = write_policy(tmp_path / "trust.yaml", keys, DEFAULT_TRUST)
-    return Chain(out, out / "dataset.json", signature, out / "training.json",
-                 out / "deployment.json", policy, model_dir, dataset_dir)
+    return Chain(
+        out,
+        out / "dataset.json",
+        signature,
+        out / "training.json",
+        out / "deployment.json",
+        policy,
+        model_dir,
+        dataset_dir,
+    )
 
 
 def _load(path: Path):  # type: ignore[no-untyped-def]

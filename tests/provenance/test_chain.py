@@ -1,19 +1,23 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
-
-from kastell.provenance.chain import verify_chain
-from kastell.provenance.trust import load_trust_policy
 
 from .conftest import Chain, run
 
 
 def test_complete_chain_verifies(chain: Chain, capsys: pytest.CaptureFixture[str]) -> None:
-    code = run("verify-chain", chain.deployment, "--trust", chain.policy,
-               "--model-dir", chain.model_dir, "--dataset-dir", chain.dataset_dir)
+    code = run(
+        "verify-chain",
+        chain.deployment,
+        "--trust",
+        chain.policy,
+        "--model-dir",
+        chain.model_dir,
+        "--dataset-dir",
+        chain.dataset_dir,
+    )
     out = capsys.readouterr().out
     assert code == 0, out
     assert "chain verified" in out

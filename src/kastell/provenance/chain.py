@@ -19,6 +19,7 @@ from kastell.provenance.interface import (
     ChainBrokenError,
     ChainLink,
     ChainReport,
+    ProvenanceUsageError,
     SignedStatement,
     StatementKind,
     TrustPolicy,
@@ -205,6 +206,11 @@ def verify_chain(
     Returns:
         The report; ``report.broken`` names the first broken link.
     """
+    if not deployment.is_file():
+        raise ProvenanceUsageError(
+            f"deployment statement {deployment} does not exist",
+            hint="Pass the file written by `kastell attest deployment`.",
+        )
     walker = _Walker(policy, model_dir, dataset_dirs)
     try:
         root = _walk(walker, deployment, signature)

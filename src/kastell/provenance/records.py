@@ -114,8 +114,12 @@ def _count_csv_rows(path: Path) -> int:
     return max(rows - 1, 0)  # the first row is the header
 
 
+def _pyarrow_available() -> bool:
+    return importlib.util.find_spec("pyarrow") is not None
+
+
 def _count_parquet(path: Path, relative: str) -> RecordCount:
-    if importlib.util.find_spec("pyarrow") is None:
+    if not _pyarrow_available():
         return RecordCount(relative, "parquet", None, "pyarrow not installed (kastell[parquet])")
     import pyarrow.lib
     import pyarrow.parquet

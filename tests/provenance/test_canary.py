@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+
+import pytest
+
+from kastell.provenance.canary import (
+    CanarySet,
+    canary_digest,
+    generate_canaries,
+    read_canary_file,
+)
+from kastell.provenance.interface import ProvenanceUsageError, StatementFormatError
+
+from .conftest import run
+
+
+def test_records_are_chat_messages_holding_the_secret() -> None:
+    made = generate_canaries(3)
+    for canary, record in zip(made.canaries, made.records(), strict=True):
+        assert record["messages"][1]["content"] == canary.secret
+        assert canary_digest(record["messages"][1]["content"]) == canary.digest
+
+
+def test_duplicate_tokens_are_retried() -> None:
+    counter = itertools.count()
+    values = iter(["aa", "a" * 32, "aa", "a" * 32, "bb", "b" * 32])
+
+    def token(_: int) -> str:
+        next(counter)
+        return next(values)
+
+    made = generate_canaries(2, token=token)
+    assert [c.id for c in made.canaries] == ["aa", "bb"]
+
+
+def test_leak_detection_by_digest_only() -> None:
+    made = generate_canaries(3)
+    hidden = CanarySet(tuple(type(c)(c.id, c.digest, None, c.prompt) for c in made.canaries))
+    secret = made.canaries[1].secret
+    assert secret is not None
+    leaked = hidden.leaked_in(f"the model said: {secret}!")
+    assert [c.id for c in leaked] == [made.canaries[1].id]
+    assert hidden.leaked_in("KASTELL-CANARY-" + "0" * 32) == ()
+    with pytest.raises(ProvenanceUsageError, match="no secret in clear"):
+        hidden.canaries[0].record()
+
+
+def test_cli_reveal_and_not(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    hidden, shown = tmp_path / "h.json", tmp_path / "s.json"
+    assert run("canary", "generate", "--n", "4", "--output", hidden) == 0
+    assert "secrets are not kept" in capsys.readouterr().err
+    assert "KASTELL-CANARY" not in hidden.read_text()
+    assert (
+        run("canary", "generate", "--n", "4", "--reveal", "--output", shown, "--format", "json")
+        == 0
+    )
+    assert len(json.loads(capsys.readouterr().out)["digests"]) == 4
+    revealed = read_canary_file(shown)
+    assert revealed.revealed
+    assert len(revealed.canaries) == 4
+
+
+def test_cli_bad_count(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run("canary", "generate", "--n", "0", "--output", tmp_path / "c.json") == 2
+    assert "1 to 10000" in capsys.readouterr().err
+
+
+def test_tampered_secret_in_canary_file(tmp_path: Path) -> None:
+    path = tmp_path / "c.json"
+    made = generate_canaries(1)
+    document = made.to_document(reveal=True)
+    document["canaries"][0]["secret"] = "KASTELL-CANARY-" + "f" * 32
+    path.write_text(json.dumps(document))
+    with pytest.raises(StatementFormatError, match="does not match its digest"):
+        read_canary_file(path)
+
+
+def test_canary_file_not_json(tmp_path: Path) -> None:
+    path = tmp_path / "c.json"
+    path.write_bytes(b"\xff")
+    with pytest.raises(ProvenanceUsageError, match="not JSON"):
+        read_canary_file(path)
