@@ -1,0 +1,86 @@
+r"""CEF (ArcSight Common Event Format, version 0) rendering of audit records.
+
+``CEF:0|Kastell|Kastell Guard|VERSION|EVENT TYPE|NAME|SEVERITY|EXTENSION``. Header fields
+escape ``\`` and ``|``; extension values escape ``\``, ``=``, and line breaks as ``\n`` /
+``\r``. Text of prompts is never put into CEF (digests only): SIEM copies stay minimal.
+"""
+
+from __future__ import annotations
+
+from kastell import __version__
+from kastell.audit.interface import AuditRecord
+from kastell.types import Severity
+
+__all__ = ["cef_escape_extension", "cef_escape_header", "to_cef"]
+
+_SEVERITY = {
+    Severity.INFO: 1,
+    Severity.LOW: 3,
+    Severity.MEDIUM: 5,
+    Severity.HIGH: 8,
+    Severity.CRITICAL: 10,
+}
+_MSG_LIMIT = 1023
+
+
+def cef_escape_header(text: str) -> str:
+    """Escape a CEF header field (backslash and pipe; line breaks become spaces)."""
+    text = text.replace("\\", "\\\\").replace("|", "\\|")
+    return text.replace("\r", " ").replace("\n", " ")
+
+
+def cef_escape_extension(text: str) -> str:
+    """Escape a CEF extension value (backslash, equals sign, line breaks)."""
+    text = text.replace("\\", "\\\\").replace("=", "\\=")
+    return text.replace("\r\n", "\\n").replace("\n", "\\n").replace("\r", "\\r")
+
+
+def _extension(record: AuditRecord) -> list[tuple[str, str]]:
+    event = record.event
+    pairs = [
+        ("rt", str(int(record.time.timestamp() * 1000))),
+        ("externalId", f"{record.log_id}:{record.seq}"),
+    ]
+    if event.occurred_at is not None:
+        pairs.append(("start", str(int(event.occurred_at.timestamp() * 1000))))
+    if event.decision is not None:
+        pairs.append(("act", event.decision.value))
+    if event.message:
+        pairs.append(("msg", event.message[:_MSG_LIMIT]))
+    labelled = [
+        ("cs1", "tenant", event.tenant),
+        ("cs2", "ruleIds", ",".join(event.rule_ids) or None),
+        ("cs3", "promptDigest", str(event.prompt_digest) if event.prompt_digest else None),
+        (
+            "cs4",
+            "servedModelDigest",
+            str(event.served_model_digest) if event.served_model_digest else None,
+        ),
+        ("cs5", "recordHash", f"sha256:{record.hash}"),
+        ("cs6", "requestId", event.request_id),
+        ("cn1", "httpStatus", str(event.status) if event.status is not None else None),
+        ("cn2", "latencyMicros", str(event.latency_us) if event.latency_us is not None else None),
+    ]
+    for key, label, value in labelled:
+        if value is not None:
+            pairs += [(f"{key}Label", label), (key, value)]
+    if event.upstream:
+        pairs.append(("destinationServiceName", event.upstream))
+    return pairs
+
+
+def to_cef(record: AuditRecord) -> str:
+    """The CEF line of one audit record (no syslog header)."""
+    event = record.event
+    header = [
+        "Kastell",
+        "Kastell Guard",
+        __version__,
+        event.event_type.value,
+        event.message or event.event_type.value.replace("_", " "),
+    ]
+    head = "|".join(cef_escape_header(field) for field in header)
+    extension = " ".join(
+        f"{key}={cef_escape_extension(value)}" for key, value in _extension(record)
+    )
+    return f"CEF:0|{head}|{_SEVERITY[event.severity]}|{extension}"
