@@ -1,0 +1,201 @@
+"""``kastell guard``: run the screening gateway, lint its config, hash tenant API keys.
+
+Heavy modules (uvicorn, httpx, the scanners) are imported inside the commands so that
+``kastell guard --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import sys
+
+import click
+
+from kastell.cli._render import FORMAT_OPTION, emit_json, note
+from kastell.errors import ExitCode, UsageError
+
+__all__ = ["guard", "hash_key", "lint", "serve"]
+
+_CONFIG = click.Path(path_type=pathlib.Path, dir_okay=False)
+
+
+@click.group("guard")
+def guard() -> None:
+    """Run the screening gateway in front of a model (OpenAI-compatible)."""
+
+
+@guard.command("serve")
+@click.option(
+    "--config",
+    "-c",
+    "config_path",
+    type=_CONFIG,
+    required=True,
+    envvar="KASTELL_GUARD_CONFIG",
+    help="The guard YAML config.",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, envvar="KASTELL_GUARD_HOST")
+@click.option(
+    "--port",
+    default=8080,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    envvar="KASTELL_GUARD_PORT",
+)
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Validate the config, verify local models, open the audit log, then exit.",
+)
+@FORMAT_OPTION
+def serve(config_path: pathlib.Path, host: str, port: int, check: bool, output_format: str) -> int:
+    """Serve /v1/chat/completions, /v1/models, /healthz and /metrics (one worker)."""
+    from kastell.guard.config import load_config
+    from kastell.guard.service import prepared_gateway
+
+    config = load_config(config_path)
+    with prepared_gateway(config, config_dir=config_path.resolve().parent) as app:
+        digests = {k: str(v) if v else None for k, v in app.runtime.served_digests.items()}
+        if check:
+            import asyncio
+
+            asyncio.run(app.runtime.aclose())
+            if output_format == "json":
+                emit_json({"config": str(config_path), "ok": True, "served_models": digests})
+            else:
+                note(f"guard config {config_path} is valid; served models: {digests or 'none'}")
+            return ExitCode.OK
+        try:
+            import uvicorn
+        except ImportError:
+            raise UsageError(
+                "uvicorn is not installed", hint="Install the gateway: pip install 'kastell[guard]'"
+            ) from None
+        note(
+            f"kastell guard listening on http://{host}:{port} (served models: {digests or 'none'})"
+        )
+        server = uvicorn.Server(
+            uvicorn.Config(
+                app,
+                host=host,
+                port=port,
+                workers=1,
+                log_level="warning",
+                access_log=False,
+                lifespan="on",
+                timeout_graceful_shutdown=5,
+            )
+        )
+        server.run()
+    return ExitCode.OK if server.started else ExitCode.INCOMPLETE
+
+
+@guard.command("lint")
+@click.argument("config_path", type=_CONFIG)
+@click.option(
+    "--fail-on",
+    type=click.Choice(["info", "low", "medium", "high", "critical"]),
+    default="high",
+    show_default=True,
+    envvar="KASTELL_GUARD_FAIL_ON",
+    help="Exit 1 when a finding is at least this severe.",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json", "sarif"]),
+    default="text",
+    show_default=True,
+    envvar="KASTELL_FORMAT",
+    help="Output format on stdout.",
+)
+def lint(config_path: pathlib.Path, fail_on: str, output_format: str) -> int:
+    """Check a guard config's security posture (used by `kastell assess`)."""
+    import hashlib
+
+    from kastell import __version__
+    from kastell.guard.config import load_config
+    from kastell.guard.lint import lint_config
+    from kastell.types import Severity
+
+    config = load_config(config_path)
+    findings = lint_config(config, str(config_path))
+    threshold = Severity.parse(fail_on)
+    failed = any(f.severity >= threshold for f in findings)
+    if output_format == "sarif":
+        from kastell.report.interface import ToolInfo
+        from kastell.report.sarif import render_sarif
+
+        emit_json(render_sarif(findings, ToolInfo("kastell-guard-lint", __version__)))
+    elif output_format == "json":
+        emit_json(
+            {
+                "config": str(config_path),
+                "config_sha256": hashlib.sha256(config_path.read_bytes()).hexdigest(),
+                "passed": not failed,
+                "fail_on": fail_on,
+                "tenants": len(config.tenants),
+                "audit_log": config.audit is not None,
+                "findings": [f.to_dict() for f in findings],
+            }
+        )
+    else:
+        for finding in findings:
+            click.echo(
+                f"{finding.severity.name.lower():8} {finding.rule_id}: {finding.message} "
+                f"({finding.location})"
+            )
+        note(
+            f"{len(findings)} finding(s); {'FAILED' if failed else 'passed'} at --fail-on {fail_on}"
+        )
+    return ExitCode.FAILED if failed else ExitCode.OK
+
+
+@guard.command("hash-key")
+@click.option("--generate", is_flag=True, help="Generate a new random API key and hash it.")
+@click.option(
+    "--key-env",
+    metavar="VAR",
+    help="Read the key from environment variable VAR (default: one line on stdin).",
+)
+@FORMAT_OPTION
+def hash_key(generate: bool, key_env: str | None, output_format: str) -> int:
+    """Print the salted hash of a tenant API key for tenants.<name>.key_hashes."""
+    import os
+
+    from kastell.guard.keys import hash_api_key, new_api_key
+
+    if generate and key_env:
+        raise UsageError(
+            "give either --generate or --key-env, not both",
+            hint="--generate makes a new key; --key-env hashes an existing one.",
+        )
+    if generate:
+        key = new_api_key()
+    elif key_env:
+        key = os.environ.get(key_env, "")
+        if not key:
+            raise UsageError(
+                f"environment variable {key_env} is not set or empty",
+                hint=f"Export {key_env} with the API key.",
+            )
+    else:
+        key = sys.stdin.readline().strip()
+        if not key:
+            raise UsageError(
+                "no API key on stdin", hint="Pipe the key in, or use --key-env VAR or --generate."
+            )
+    if len(key) < 16:
+        raise UsageError(
+            "the API key is shorter than 16 characters",
+            hint="Use a random key: kastell guard hash-key --generate.",
+        )
+    stored = hash_api_key(key)
+    document = {"key_hash": stored, **({"api_key": key} if generate else {})}
+    if output_format == "json":
+        emit_json(document)
+    else:
+        click.echo(stored)
+        if generate:
+            note(f"new API key (give it to the tenant, it is not stored): {key}")
+    return ExitCode.OK

@@ -1,0 +1,69 @@
+"""Building audit events for the gateway's exchanges (private)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from kastell.audit.interface import AuditEvent, Decision, DetailValue, EventType
+from kastell.guard.interface import Action, Detection
+from kastell.guard.policy import redact
+from kastell.guard.scanners.pii import PiiScanner
+from kastell.guard.scanners.secrets import SecretScanner
+from kastell.types import Digest, Severity
+
+_PRIVATE_RULES = {PiiScanner.RULE, SecretScanner.RULE}
+_DECISIONS = {
+    Action.ALLOW: Decision.ALLOW,
+    Action.FLAG: Decision.FLAG,
+    Action.REDACT: Decision.REDACT,
+    Action.BLOCK: Decision.BLOCK,
+}
+
+
+def sha256_digest(data: str | bytes) -> Digest:
+    """SHA-256 of text (UTF-8) or bytes as a ``Digest``."""
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    return Digest("sha256", hashlib.sha256(raw).hexdigest())
+
+
+def messages_digest(messages: Sequence[Mapping[str, Any]]) -> Digest:
+    """Digest of the canonical JSON of the messages as the client sent them."""
+    return sha256_digest(json.dumps(messages, sort_keys=True, separators=(",", ":")))
+
+
+def private_redaction(text: str, detections: Iterable[Detection]) -> str:
+    """``text`` with personal data and secrets removed (what the audit log keeps by default)."""
+    spans = [s for d in detections if d.rule_id in _PRIVATE_RULES for s in d.spans]
+    return redact(text, spans) if spans else text
+
+
+def decision(action: Action) -> Decision:
+    """The audit decision for a policy action."""
+    return _DECISIONS[action]
+
+
+def event(
+    event_type: EventType,
+    *,
+    tenant: str | None,
+    request_id: str,
+    action: Action | None = None,
+    rules: Iterable[str] = (),
+    severity: Severity = Severity.INFO,
+    details: Mapping[str, DetailValue] | None = None,
+    **fields: Any,
+) -> AuditEvent:
+    """An ``AuditEvent`` with the gateway's common fields filled in."""
+    return AuditEvent(
+        event_type=event_type,
+        tenant=tenant,
+        request_id=request_id,
+        decision=decision(action) if action is not None else None,
+        rule_ids=tuple(dict.fromkeys(rules)),
+        severity=severity,
+        details=dict(details or {}),
+        **fields,
+    )

@@ -1,0 +1,215 @@
+"""The guard gateway as a pure ASGI application.
+
+Routes: ``POST /v1/chat/completions`` (JSON or SSE), ``GET /v1/models``, ``GET /healthz``,
+``GET /metrics`` (Prometheus text), ``GET /openapi.json``. Every error is an OpenAI-style JSON
+error object; nothing the client sends can produce a 5xx other than an upstream failure (502,
+504) or an unavailable audit log or rate-limit store (503, fail closed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+
+from kastell.audit.interface import AuditError
+from kastell.guard._asgi import (
+    BodyTooLarge,
+    ClientGone,
+    Receive,
+    Scope,
+    Send,
+    header,
+    read_body,
+    send_error,
+    send_json,
+)
+from kastell.guard.exchange import BadRequestError, ChatExchange, parse_chat_body
+from kastell.guard.interface import UpstreamError
+from kastell.guard.openapi import openapi_document
+from kastell.guard.ratelimit import RateLimitUnavailableError
+from kastell.guard.runtime import GuardRuntime, TenantRuntime
+
+__all__ = ["GuardApp"]
+
+_TEXT_HEADERS = [(b"content-type", b"text/plain; version=0.0.4; charset=utf-8")]
+
+
+class GuardApp:
+    """``GuardApp(runtime)`` is an ASGI 3 application; ``on_shutdown`` closes the runtime."""
+
+    def __init__(
+        self,
+        runtime: GuardRuntime,
+        *,
+        on_startup: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        self.runtime = runtime
+        self._on_startup = on_startup
+        self._openapi = json.dumps(openapi_document()).encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """ASGI entry point."""
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        path, method = scope["path"], scope["method"]
+        try:
+            if path == "/v1/chat/completions" and method == "POST":
+                await self._chat(scope, receive, send)
+            elif path == "/v1/models" and method == "GET":
+                await self._models(scope, send)
+            elif path == "/healthz" and method == "GET":
+                await send_json(send, 200, {"status": "ok"})
+            elif path == "/metrics" and method == "GET":
+                body = self.runtime.metrics.render().encode()
+                await send({"type": "http.response.start", "status": 200, "headers": _TEXT_HEADERS})
+                await send({"type": "http.response.body", "body": body})
+            elif path == "/openapi.json" and method == "GET":
+                await send_json(send, 200, json.loads(self._openapi))
+            elif path in ("/v1/chat/completions", "/v1/models", "/healthz", "/metrics"):
+                await send_error(
+                    send,
+                    405,
+                    f"{method} is not allowed on {path}",
+                    "invalid_request_error",
+                    "method_not_allowed",
+                )
+            else:
+                await send_error(
+                    send, 404, f"no route {path}", "invalid_request_error", "not_found"
+                )
+        except AuditError as error:
+            await self._safe_error(
+                send, 503, f"audit log unavailable: {error.message}", "audit_unavailable"
+            )
+        except RateLimitUnavailableError as error:
+            await self._safe_error(send, 503, error.message, "rate_limit_unavailable")
+
+    async def _safe_error(self, send: Send, status: int, message: str, code: str) -> None:
+        # the response may already have started (streaming): then the connection just ends
+        with contextlib.suppress(RuntimeError, OSError):
+            await send_error(send, status, message, "service_unavailable", code)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                if self._on_startup is not None:
+                    await self._on_startup()
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.runtime.aclose()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _authenticate(self, scope: Scope, send: Send) -> TenantRuntime | None:
+        authorization = header(scope, b"authorization") or ""
+        scheme, _, key = authorization.partition(" ")
+        tenant = (
+            self.runtime.keyring.tenant_for(key.strip()) if scheme.lower() == "bearer" else None
+        )
+        if tenant is None:
+            self.runtime.metrics.inc(
+                "kastell_guard_requests_total", {"tenant": "", "status": "401"}
+            )
+            await send_error(
+                send,
+                401,
+                "Incorrect or missing API key.",
+                "invalid_request_error",
+                "invalid_api_key",
+            )
+            return None
+        runtime = self.runtime.tenants[tenant]
+        limit = runtime.rate_limit
+        decision = await self.runtime.limiter.acquire(tenant, limit.per_minute, limit.burst)
+        if not decision.allowed:
+            self.runtime.metrics.inc(
+                "kastell_guard_requests_total", {"tenant": tenant, "status": "429"}
+            )
+            retry = str(max(1, round(decision.retry_after_s))).encode()
+            await send_error(
+                send,
+                429,
+                f"Rate limit of tenant {tenant} reached.",
+                "rate_limit_exceeded",
+                "rate_limit_exceeded",
+                [(b"retry-after", retry)],
+            )
+            return None
+        return runtime
+
+    async def _models(self, scope: Scope, send: Send) -> None:
+        tenant = await self._authenticate(scope, send)
+        if tenant is None:
+            return
+        try:
+            models = await self.runtime.upstreams[tenant.upstream].models()
+        except UpstreamError as error:
+            kind = "upstream_timeout" if error.http_status == 504 else "upstream_error"
+            await send_error(
+                send,
+                502 if error.http_status < 500 else error.http_status,
+                error.message,
+                kind,
+                kind,
+            )
+            return
+        await send_json(send, 200, {"object": "list", "data": models})
+
+    async def _chat(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        tenant = await self._authenticate(scope, send)
+        if tenant is None:
+            return
+        declared = header(scope, b"content-length")
+        try:
+            raw = await read_body(
+                receive,
+                self.runtime.limits.max_body_bytes,
+                int(declared) if declared and declared.isdigit() else None,
+            )
+            body = parse_chat_body(raw)
+        except BodyTooLarge:
+            limit = self.runtime.limits.max_body_bytes
+            await send_error(
+                send,
+                413,
+                f"The request body is over the limit of {limit} bytes.",
+                "invalid_request_error",
+                "request_too_large",
+            )
+            return
+        except ClientGone:
+            return
+        except BadRequestError as error:
+            await send_error(send, 400, str(error), "invalid_request_error", "invalid_request")
+            return
+        request_id = header(scope, b"x-request-id") or f"req-{secrets.token_hex(12)}"
+        session = header(scope, b"x-kastell-session")
+        exchange = ChatExchange(self.runtime, tenant, body, request_id[:128], session, started)
+        disconnected = asyncio.Event()
+        watcher = (
+            asyncio.create_task(_watch_disconnect(receive, disconnected))
+            if body.get("stream")
+            else None
+        )
+        try:
+            await exchange.run(send, disconnected)
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+
+
+async def _watch_disconnect(receive: Receive, disconnected: asyncio.Event) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            disconnected.set()
+            return

@@ -1,0 +1,334 @@
+"""One chat-completion exchange: screen the request, forward it, screen the answer, audit it.
+
+Order of events for a non-streamed answer: input screening -> (blocked: audit, HTTP 400) ->
+canary planted -> upstream -> output screening -> audit record committed -> response sent.
+For a streamed answer the request record is committed before the first byte, the answer is
+released through ``StreamScreen`` and a response record stating exactly what was sent is
+committed before the final ``[DONE]``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import time
+from typing import Any
+
+from kastell.audit.interface import AuditEvent, EventType
+from kastell.guard import _records as rec
+from kastell.guard._asgi import Send, error_body, send_error, send_json, sse
+from kastell.guard.canaries import plant_canary
+from kastell.guard.interface import Action, Detection, Direction, ScanContext, UpstreamError
+from kastell.guard.pipeline import MessageVerdict, message_texts
+from kastell.guard.runtime import GuardRuntime, TenantRuntime
+from kastell.guard.stream_exchange import SSE_HEADERS, StreamRelay
+from kastell.types import Severity
+
+__all__ = ["BadRequestError", "ChatExchange", "parse_chat_body"]
+
+
+class BadRequestError(Exception):  # noqa: N818 - mapped to HTTP 400 by the app, never escapes
+    """The request body is not a valid chat-completion request."""
+
+    def __init__(self, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
+
+
+def parse_chat_body(raw: bytes) -> dict[str, Any]:
+    """Parse and check the parts of a chat request the gateway relies on."""
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise BadRequestError(f"the body is not valid JSON: {error}") from None
+    if not isinstance(body, dict):
+        raise BadRequestError("the body must be a JSON object")
+    if not isinstance(body.get("model"), str):
+        raise BadRequestError("'model' is required and must be a string", "model")
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise BadRequestError("'messages' must be a non-empty array", "messages")
+    for index, message in enumerate(messages):
+        if not isinstance(message, dict) or not isinstance(message.get("role"), str):
+            raise BadRequestError(f"messages[{index}] must be an object with a 'role'", "messages")
+        content = message.get("content")
+        if content is not None and not isinstance(content, str | list):
+            raise BadRequestError(
+                f"messages[{index}].content must be a string or an array", "messages"
+            )
+    if not isinstance(body.get("stream", False), bool):
+        raise BadRequestError("'stream' must be a boolean", "stream")
+    return body
+
+
+@dataclasses.dataclass
+class ChatExchange:
+    """State of one exchange (created per request by the app)."""
+
+    runtime: GuardRuntime
+    tenant: TenantRuntime
+    body: dict[str, Any]
+    request_id: str
+    session: str | None
+    started: float = dataclasses.field(default_factory=time.perf_counter)
+
+    async def _audit(self, event: AuditEvent) -> None:
+        if self.runtime.audit is not None:
+            await self.runtime.audit.record(event)
+
+    def _count(self, status: int) -> None:
+        metrics = self.runtime.metrics
+        metrics.inc(
+            "kastell_guard_requests_total", {"tenant": self.tenant.name, "status": str(status)}
+        )
+        metrics.observe_latency(time.perf_counter() - self.started)
+
+    def _rule_hits(self, direction: Direction, action: Action, detections: list[Detection]) -> None:
+        metrics = self.runtime.metrics
+        metrics.inc(
+            "kastell_guard_decisions_total", {"direction": direction.value, "action": action.label}
+        )
+        for detection in detections:
+            metrics.inc("kastell_guard_rule_hits_total", {"rule": detection.rule_id})
+
+    def _prompt_text(self, verdict: MessageVerdict) -> tuple[str, str]:
+        """(raw, audit-redacted) text of the last message, for the audit record."""
+        index = len(self.body["messages"]) - 1
+        raw = "\n".join(message_texts(self.body["messages"][index]))
+        detections = [d for i, d in verdict.detections if i == index]
+        return raw, rec.private_redaction(raw, detections)
+
+    async def run(self, send: Send, disconnected: asyncio.Event) -> int:
+        """Handle the exchange; return the HTTP status sent."""
+        messages = self.body["messages"]
+        verdict = self.tenant.screener.screen_messages(messages)
+        found = [d for _, d in verdict.detections]
+        self._rule_hits(Direction.INPUT, verdict.action, found)
+        raw_prompt, audit_prompt = self._prompt_text(verdict)
+        common = self._common(verdict, raw_prompt, audit_prompt)
+        if verdict.action is Action.BLOCK:
+            rule = verdict.blocking_rule or "guard.blocked"
+            await self._audit(
+                rec.event(
+                    EventType.BLOCK,
+                    action=Action.BLOCK,
+                    rules=[d.rule_id for d in found],
+                    severity=Severity.HIGH,
+                    status=400,
+                    message=f"input blocked by {rule}",
+                    **common,
+                )
+            )
+            await send_error(
+                send,
+                400,
+                f"The request was blocked by the guard policy ({rule}).",
+                "kastell_blocked",
+                rule,
+            )
+            self._count(400)
+            return 400
+        await self._watch_extraction(raw_prompt)
+        canary = (
+            self.runtime.canaries.for_session(self.tenant.name, self.session)
+            if self.tenant.policy.canary
+            else None
+        )
+        forwarded, reference = plant_canary(
+            verdict.messages, canary, self.tenant.policy.system_prompt
+        )
+        context = ScanContext(role="assistant", canary=canary, system_prompt=reference)
+        body = {**self.body, "messages": forwarded}
+        if self.body.get("stream"):
+            return await self._stream(send, disconnected, body, context, verdict, common)
+        return await self._complete(send, body, context, verdict, common)
+
+    def _common(self, verdict: MessageVerdict, raw: str, redacted: str) -> dict[str, Any]:
+        full = raw if self.tenant.policy.full_text_audit else None
+        return {
+            "tenant": self.tenant.name,
+            "request_id": self.request_id,
+            "prompt_digest": rec.messages_digest(self.body["messages"]),
+            "served_model_digest": self.runtime.served_digests.get(self.tenant.upstream),
+            "upstream": self.tenant.upstream,
+            "redacted_text": redacted,
+            "full_text": full,
+        }
+
+    async def _watch_extraction(self, prompt: str) -> None:
+        wants_logprobs = (
+            bool(self.body.get("logprobs")) or self.body.get("top_logprobs") is not None
+        )
+        alerts = self.runtime.extraction.observe(
+            self.tenant.name, prompt, wants_logprobs=wants_logprobs
+        )
+        for alert in alerts:
+            self.runtime.metrics.inc(
+                "kastell_guard_alerts_total", {"kind": f"extraction_{alert.kind}"}
+            )
+            await self._audit(
+                rec.event(
+                    EventType.EXTRACTION_ALERT,
+                    tenant=self.tenant.name,
+                    request_id=self.request_id,
+                    severity=Severity.HIGH,
+                    message=alert.message,
+                    details={
+                        "kind": alert.kind,
+                        "value": str(alert.value),
+                        "threshold": str(alert.threshold),
+                    },
+                )
+            )
+
+    async def _upstream_failed(
+        self, send: Send, error: UpstreamError, common: dict[str, Any]
+    ) -> int:
+        status = error.http_status
+        self.runtime.metrics.inc("kastell_guard_upstream_errors_total", {"status": str(status)})
+        await self._audit(
+            rec.event(
+                EventType.UPSTREAM_ERROR,
+                status=status,
+                message=error.message[:300],
+                severity=Severity.MEDIUM,
+                **common,
+            )
+        )
+        body = getattr(error, "body", None)
+        if 400 <= status < 500 and isinstance(body, dict) and "error" in body:
+            await send_json(send, status, body)
+        else:
+            kind = "upstream_timeout" if status == 504 else "upstream_error"
+            await send_error(send, status, error.message, kind, kind)
+        self._count(status)
+        return status
+
+    async def _incident(self, detections: list[Detection], common: dict[str, Any]) -> None:
+        from kastell.guard.scanners.canary import CanaryLeakDetector
+
+        if any(d.rule_id == CanaryLeakDetector.RULE for d in detections):
+            self.runtime.metrics.inc("kastell_guard_alerts_total", {"kind": "canary_leak"})
+            await self._audit(
+                rec.event(
+                    EventType.CANARY_LEAK,
+                    action=Action.BLOCK,
+                    rules=[CanaryLeakDetector.RULE],
+                    severity=Severity.CRITICAL,
+                    message="session canary seen in the model's answer",
+                    **common,
+                )
+            )
+
+    async def _complete(
+        self,
+        send: Send,
+        body: dict[str, Any],
+        context: ScanContext,
+        verdict: MessageVerdict,
+        common: dict[str, Any],
+    ) -> int:
+        upstream = self.runtime.upstreams[self.tenant.upstream]
+        try:
+            answer = await upstream.complete(body)
+        except UpstreamError as error:
+            return await self._upstream_failed(send, error, common)
+        rules = [d.rule_id for _, d in verdict.detections]
+        action = verdict.action
+        answer_texts: list[str] = []
+        for choice in answer.get("choices") or []:
+            message = choice.get("message") if isinstance(choice, dict) else None
+            if not isinstance(message, dict) or not isinstance(message.get("content"), str):
+                continue
+            out = self.tenant.screener.screen_text(message["content"], Direction.OUTPUT, context)
+            self._rule_hits(Direction.OUTPUT, out.action, list(out.detections))
+            rules += [d.rule_id for d in out.detections]
+            action = max(action, out.action)
+            if out.action is Action.BLOCK:
+                await self._incident(list(out.detections), common)
+                message["content"] = None
+                choice["finish_reason"] = "content_filter"
+            else:
+                message["content"] = out.text
+                answer_texts.append(rec.private_redaction(out.text, out.detections))
+        sent = json.dumps(answer, separators=(",", ":"))
+        common = {
+            **common,
+            "redacted_text": f"{common['redacted_text']}\n---\n" + "\n".join(answer_texts),
+        }
+        await self._audit(
+            rec.event(
+                EventType.RESPONSE,
+                action=action,
+                rules=rules,
+                status=200,
+                response_digest=rec.sha256_digest(sent),
+                latency_us=int((time.perf_counter() - self.started) * 1e6),
+                **common,
+            )
+        )
+        await send_json(send, 200, answer)
+        self._count(200)
+        return 200
+
+    async def _stream(
+        self,
+        send: Send,
+        disconnected: asyncio.Event,
+        body: dict[str, Any],
+        context: ScanContext,
+        verdict: MessageVerdict,
+        common: dict[str, Any],
+    ) -> int:
+        upstream = self.runtime.upstreams[self.tenant.upstream]
+        rules = [d.rule_id for _, d in verdict.detections]
+        await self._audit(
+            rec.event(EventType.REQUEST, action=verdict.action, rules=rules, **common)
+        )
+        chunks = upstream.stream(body)
+        try:
+            first = await anext(chunks, None)
+        except UpstreamError as error:
+            return await self._upstream_failed(send, error, common)
+        await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
+        relay = StreamRelay(
+            self.tenant.screener, context, self.runtime.limits.stream_holdback_chars
+        )
+        try:
+            await relay.relay(send, chunks, first, disconnected)
+        except UpstreamError as error:
+            relay.result.outcome = "upstream_error"
+            frame = sse(error_body(error.message, "upstream_error", "upstream_error"))
+            await send({"type": "http.response.body", "body": frame, "more_body": True})
+        finally:
+            await chunks.aclose()  # type: ignore[attr-defined]
+        result = relay.result
+        found = relay.detections()
+        self._rule_hits(
+            Direction.OUTPUT,
+            max((Action.BLOCK,) if result.blocked_rule else (), default=Action.ALLOW),
+            found,
+        )
+        if result.blocked_rule:
+            await self._incident(found, common)
+        sent = result.sent_text
+        common = {
+            **common,
+            "redacted_text": f"{common['redacted_text']}\n---\n" + rec.private_redaction(sent, []),
+        }
+        await self._audit(
+            rec.event(
+                EventType.RESPONSE,
+                action=Action.BLOCK if result.blocked_rule else verdict.action,
+                rules=rules + [d.rule_id for d in found],
+                status=200,
+                response_digest=rec.sha256_digest(sent),
+                latency_us=int((time.perf_counter() - self.started) * 1e6),
+                details={"stream": True, "outcome": result.outcome, "sent_chars": len(sent)},
+                **common,
+            )
+        )
+        await send({"type": "http.response.body", "body": b"data: [DONE]\n\n", "more_body": False})
+        self._count(200)
+        return 200

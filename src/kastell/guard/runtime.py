@@ -1,0 +1,121 @@
+"""Everything the running gateway holds, built once from the validated config."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from collections.abc import Callable, Mapping
+
+from kastell.guard.canaries import CanaryBook
+from kastell.guard.config import GuardConfig, LimitSettings, PolicySettings, RateLimitSettings
+from kastell.guard.extraction import ExtractionWatch
+from kastell.guard.interface import AuditSink, Upstream
+from kastell.guard.keys import KeyRing
+from kastell.guard.metrics import GuardMetrics
+from kastell.guard.pipeline import Screener
+from kastell.guard.policy import RuleActionPolicy
+from kastell.guard.ratelimit import RateLimiter, open_rate_limiter
+from kastell.guard.scanners.registry import all_rules, default_scanners
+from kastell.types import Digest
+
+__all__ = ["GuardRuntime", "TenantRuntime", "build_runtime"]
+
+
+@dataclasses.dataclass(frozen=True)
+class TenantRuntime:
+    """One tenant's screening and limits."""
+
+    name: str
+    screener: Screener
+    policy: PolicySettings
+    upstream: str
+    rate_limit: RateLimitSettings
+
+
+@dataclasses.dataclass
+class GuardRuntime:
+    """The gateway's state: tenants, upstreams, limiters, watchers, metrics, audit."""
+
+    keyring: KeyRing
+    tenants: Mapping[str, TenantRuntime]
+    upstreams: Mapping[str, Upstream]
+    served_digests: Mapping[str, Digest | None]
+    limits: LimitSettings
+    limiter: RateLimiter
+    extraction: ExtractionWatch
+    canaries: CanaryBook
+    metrics: GuardMetrics
+    audit: AuditSink | None
+    clock: Callable[[], float] = time.monotonic
+
+    async def aclose(self) -> None:
+        """Close upstream pools, the limiter and the audit log."""
+        for upstream in self.upstreams.values():
+            await upstream.aclose()
+        await self.limiter.aclose()
+        if self.audit is not None:
+            await self.audit.aclose()
+
+
+def _http_upstreams(config: GuardConfig, given: Mapping[str, Upstream]) -> dict[str, Upstream]:
+    from kastell.guard.upstream import HttpUpstream
+
+    upstreams: dict[str, Upstream] = dict(given)
+    for name, settings in config.upstreams.items():
+        if settings.type == "openai" and name not in given:
+            api_key = os.environ.get(settings.api_key_env) if settings.api_key_env else None
+            upstreams[name] = HttpUpstream(
+                settings.base_url,
+                api_key=api_key,
+                model=settings.model,
+                timeout_s=settings.timeout_s,
+                connect_timeout_s=settings.connect_timeout_s,
+                max_connections=settings.max_connections,
+            )
+    return upstreams
+
+
+def build_runtime(
+    config: GuardConfig,
+    *,
+    upstreams: Mapping[str, Upstream] | None = None,
+    served_digests: Mapping[str, Digest | None] | None = None,
+    audit: AuditSink | None = None,
+    limiter: RateLimiter | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> GuardRuntime:
+    """Build the runtime; upstreams of type ``openai`` are created unless given by name."""
+    limits = config.limits
+    scanners = default_scanners(
+        max_chars=limits.max_message_chars, max_tokens=limits.max_message_tokens
+    )
+    rules = all_rules()
+    tenants = {
+        name: TenantRuntime(
+            name=name,
+            screener=Screener(
+                scanners, RuleActionPolicy(rules, config.policies[t.policy].overrides())
+            ),
+            policy=config.policies[t.policy],
+            upstream=t.upstream,
+            rate_limit=t.rate_limit,
+        )
+        for name, t in config.tenants.items()
+    }
+    all_upstreams = _http_upstreams(config, upstreams or {})
+    if limiter is None:
+        limiter = open_rate_limiter(config.rate_limit_backend, clock)
+    return GuardRuntime(
+        keyring=KeyRing({name: t.key_hashes for name, t in config.tenants.items()}),
+        tenants=tenants,
+        upstreams=all_upstreams,
+        served_digests=dict(served_digests or {}),
+        limits=limits,
+        limiter=limiter,
+        extraction=ExtractionWatch(config.extraction, clock),
+        canaries=CanaryBook(),
+        metrics=GuardMetrics(),
+        audit=audit,
+        clock=clock,
+    )

@@ -1,0 +1,38 @@
+"""Text helpers shared by the scanners (private)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from kastell.guard.interface import Action, RuleInfo
+from kastell.types import ControlId, Severity
+
+_SPACES = re.compile(r"\s+")
+
+
+def fold(text: str) -> str:
+    """Lower-case, strip accents and collapse whitespace, keeping character positions loose."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return _SPACES.sub(" ", stripped.casefold())
+
+
+def rule(
+    rule_id: str,
+    title: str,
+    severity: Severity,
+    mappings: tuple[str, ...],
+    action: Action,
+    *,
+    incident: bool = False,
+) -> RuleInfo:
+    """Build a ``RuleInfo`` (mappings typed as control ids)."""
+    return RuleInfo(
+        rule_id=rule_id,
+        title=title,
+        severity=severity,
+        mappings=tuple(ControlId(m) for m in mappings),
+        default_action=action,
+        incident=incident,
+    )

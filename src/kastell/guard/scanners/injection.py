@@ -1,0 +1,112 @@
+# ruff: noqa: E501 - regex tables read better unwrapped
+"""Prompt-injection and jailbreak heuristics in English, German, French, Italian and Spanish.
+
+Each pattern is a strong signal on its own: an instruction to disregard earlier instructions,
+to reveal the hidden prompt, to switch to an unrestricted persona, or a known jailbreak frame.
+Texts are accent-folded and lower-cased first, so ``Ignorez les instructions précédentes`` and
+``ignorez les instructions precedentes`` match the same pattern.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import ClassVar
+
+from kastell.guard.interface import Action, Detection, Direction, RuleInfo, ScanContext
+from kastell.guard.scanners._text import fold, rule
+from kastell.types import Severity
+
+__all__ = ["PromptInjectionScanner", "injection_patterns"]
+
+_W = r"(?:\w+ ){0,3}"  # up to three filler words
+_INJECTION_EN = [
+    rf"\b(?:ignore|disregard|forget|skip|override|bypass)\b {_W}(?:previous|prior|above|earlier|preceding|initial|original|system|your|all|any|the) {_W}(?:instructions?|prompts?|rules|directions|guidelines|context|messages?|commands?)",
+    rf"\b(?:new|updated|real|actual) (?:instructions?|system prompt|rules)\b {_W}?(?:are|is|follow)\b",
+    r"\b(?:reveal|print|show|repeat|output|display|leak|tell me|give me|write out) (?:\w+ ){0,4}(?:system|initial|hidden|secret|original|developer) (?:prompt|instructions?|message|rules)",
+    r"\b(?:repeat|print|output) (?:everything|all|the text|the words) (?:\w+ ){0,3}(?:above|before|so far)",
+    r"\bwhat (?:was|is|were) (?:your|the) (?:\w+ )?(?:system prompt|initial instructions?|first instructions?)",
+    r"(?:^| )(?:###|---|===|\[\[)? ?(?:system|admin|developer) ?(?:override|message|prompt|instruction)s? ?:",
+    r"\bstop (?:following|obeying) (?:\w+ ){0,2}(?:instructions|rules)",
+    r"\binstead,? (?:say|print|output|respond with|reply with|write) ",
+    r"\b(?:ignore|disregard) (?:this|that|everything|all)\b.{0,40}\b(?:and|then|instead)\b",
+    r"\bnothing (?:above|before) (?:this|matters)",
+]
+_INJECTION_EU = [
+    # de
+    rf"\b(?:ignoriere|ignorier|ignorieren sie|vergiss|vergessen sie|missachte) {_W}(?:vorherigen|bisherigen|obigen|vorigen|alle|deine|ihre|die) {_W}(?:anweisungen|instruktionen|regeln|befehle|vorgaben)",
+    r"\b(?:zeige|gib|nenne|wiederhole|verrate) (?:\w+ ){0,4}(?:system-?prompt|systemanweisung|anweisungen|geheimen anweisungen)",
+    # fr
+    rf"\b(?:ignore|ignorez|ignorer|oublie|oubliez|oublier|ne tiens pas compte) {_W}(?:les |des |toutes les |tes |vos )?{_W}(?:instructions|consignes|regles|directives)",
+    r"\b(?:revele|revelez|affiche|affichez|montre|montrez|repete|repetez|donne|donnez)[- ](?:\w+ ){0,4}(?:prompt systeme|invite systeme|instructions (?:initiales|cachees|systeme|secretes))",
+    # it
+    rf"\b(?:ignora|ignorate|dimentica|dimenticate|trascura) {_W}(?:le |tutte le |tue |vostre )?{_W}(?:istruzioni|regole|indicazioni|direttive)",
+    r"\b(?:rivela|mostra|ripeti|stampa|dimmi) (?:\w+ ){0,4}(?:prompt di sistema|istruzioni (?:iniziali|nascoste|di sistema|segrete))",
+    # es
+    rf"\b(?:ignora|ignore|ignorad|olvida|olvide|olvidad|omite) {_W}(?:las |todas las |tus |sus )?{_W}(?:instrucciones|reglas|indicaciones|directrices)",
+    r"\b(?:revela|muestra|repite|imprime|dime) (?:\w+ ){0,4}(?:prompt del sistema|instrucciones (?:iniciales|ocultas|del sistema|secretas))",
+]
+_JAILBREAK = [
+    r"\bdo anything now\b",
+    r"\b(?:dan|stan|dude|aim|kevin|apophis|anti-?dan)\b (?:mode|prompt|jailbreak)|\byou are (?:now )?(?:dan|stan|dude|aim)\b|\bact as (?:dan|stan|dude|aim)\b",
+    r"\b(?:developer|god|jailbreak|unrestricted|evil|chaos|opposite|unfiltered|uncensored)(?:ed)? mode\b",
+    r"\bjailbr(?:oken|eak)\b",
+    r"\b(?:without|free of|no longer (?:have|bound by|restricted by)|not bound by|free from) (?:any )?(?:\w+ )?(?:restrictions|filters|limitations|guidelines|ethic(?:s|al)|rules|censorship|policies)",
+    r"\b(?:pretend|imagine|act as if|act like|roleplay as|role-play as) (?:\w+ ){0,4}(?:no|without) (?:\w+ ){0,2}(?:restrictions|filters|rules|limits|guidelines|morals)",
+    r"\bstay in character\b",
+    r"\b(?:two|2|both) (?:different )?(?:responses|answers)\b.{0,80}\b(?:normal|classic|filtered)\b.{0,80}\b(?:jailbroken|unfiltered|dan)\b",
+    r"\bhypothetical(?:ly)? (?:\w+ ){0,4}(?:without|ignoring) (?:\w+ ){0,2}(?:rules|restrictions|ethics)",
+    r"\b(?:openai|anthropic|content) polic(?:y|ies) (?:\w+ ){0,3}(?:do(?:es)? not|don'?t|no longer) apply",
+    r"\b(?:tu es|du bist|sei|eres|sei ora) (?:\w+ ){0,3}(?:sans restrictions|ohne (?:einschrankungen|regeln|filter)|senza (?:restrizioni|regole|filtri)|sin (?:restricciones|reglas|filtros))",
+    r"\b(?:sans|ohne|senza|sin) (?:aucune |jegliche |alcuna |ninguna )?(?:restrictions|einschrankungen|restrizioni|restricciones|censure|zensur|censura) ",
+    r"\b(?:modo|mode|modus) (?:sviluppatore|desarrollador|developpeur|entwickler)\b",
+]
+
+
+def injection_patterns() -> dict[str, list[re.Pattern[str]]]:
+    """The compiled patterns, by rule id (exposed for docs and tests)."""
+    return {
+        PromptInjectionScanner.INJECTION: [re.compile(p) for p in _INJECTION_EN + _INJECTION_EU],
+        PromptInjectionScanner.JAILBREAK: [re.compile(p) for p in _JAILBREAK],
+    }
+
+
+class PromptInjectionScanner:
+    """Flags instructions that try to override the system prompt or unlock a persona."""
+
+    INJECTION = "guard.input.prompt_injection"
+    JAILBREAK = "guard.input.jailbreak"
+    name: ClassVar[str] = "prompt_injection"
+    version: ClassVar[str] = "1"
+    directions: ClassVar[frozenset[Direction]] = frozenset({Direction.INPUT})
+    rules: ClassVar[tuple[RuleInfo, ...]] = (
+        rule(
+            INJECTION,
+            "Prompt injection",
+            Severity.HIGH,
+            ("OWASP-LLM01", "ATLAS-AML.T0051", "AIA-15.5.AE", "CRA-AI-I.2.d"),
+            Action.BLOCK,
+        ),
+        rule(
+            JAILBREAK,
+            "Jailbreak attempt",
+            Severity.HIGH,
+            ("OWASP-LLM01", "ATLAS-AML.T0054", "AIA-15.5.AE"),
+            Action.BLOCK,
+        ),
+    )
+
+    def __init__(self) -> None:
+        self._patterns = injection_patterns()
+
+    def scan(self, text: str, context: ScanContext) -> list[Detection]:
+        """Return one detection per rule whose patterns match the folded text."""
+        folded = fold(text)
+        found: list[Detection] = []
+        for rule_id, patterns in self._patterns.items():
+            for pattern in patterns:
+                match = pattern.search(folded)
+                if match:
+                    snippet = match.group(0)[:60]
+                    found.append(Detection(rule_id, f"matched {snippet!r}"))
+                    break
+        return found

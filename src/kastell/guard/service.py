@@ -1,0 +1,96 @@
+"""Assemble a ready-to-serve gateway from a validated config (the I/O edge of the guard).
+
+Local upstreams are verified (signature) and started here; an upstream that cannot be verified
+stops the start-up with ``ModelNotTrustedError`` before any port is opened.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import pathlib
+from collections.abc import Iterator
+
+from kastell.guard.app import GuardApp
+from kastell.guard.config import GuardConfig, LocalUpstreamSettings
+from kastell.guard.interface import GuardConfigError, Upstream
+from kastell.guard.model_trust import file_digest, verify_served_model
+from kastell.guard.runtime import build_runtime
+from kastell.types import Digest
+
+__all__ = ["gguf_file", "prepared_gateway"]
+
+
+def _resolve(base: pathlib.Path, value: str) -> pathlib.Path:
+    path = pathlib.Path(value).expanduser()
+    return path if path.is_absolute() else base / path
+
+
+def gguf_file(model_path: pathlib.Path, field: str) -> pathlib.Path:
+    """The GGUF file to serve: the path itself, or the single ``*.gguf`` in a directory."""
+    if model_path.is_file():
+        return model_path
+    candidates = sorted(model_path.glob("*.gguf")) if model_path.is_dir() else []
+    if len(candidates) != 1:
+        raise GuardConfigError(
+            f"{model_path} is not a GGUF file or a directory with exactly one *.gguf",
+            field=field,
+        )
+    return candidates[0]
+
+
+def _local_digest(
+    settings: LocalUpstreamSettings, model: pathlib.Path, base: pathlib.Path
+) -> Digest:
+    if not settings.require_signature:
+        return file_digest(gguf_file(model, "model_path"))
+    # the validator guarantees both are set when a signature is required
+    signature = _resolve(base, settings.signature or "")
+    public_key = _resolve(base, settings.public_key or "")
+    return verify_served_model(model, signature, public_key)
+
+
+@contextlib.contextmanager
+def prepared_gateway(config: GuardConfig, *, config_dir: pathlib.Path) -> Iterator[GuardApp]:
+    """Verify and start local models, open the audit log, and yield the ASGI app."""
+    from kastell.guard.upstream import HttpUpstream
+
+    with contextlib.ExitStack() as stack:
+        upstreams: dict[str, Upstream] = {}
+        digests: dict[str, Digest | None] = {}
+        for name, settings in config.upstreams.items():
+            if not isinstance(settings, LocalUpstreamSettings):
+                continue
+            from kastell.localmodel import serve_local_model, smollm2_gguf_path
+
+            model = (
+                _resolve(config_dir, settings.model_path)
+                if settings.model_path
+                else smollm2_gguf_path()
+            )
+            digests[name] = _local_digest(settings, model, config_dir)
+            server = stack.enter_context(
+                serve_local_model(
+                    n_threads=settings.n_threads,
+                    n_parallel=settings.n_parallel,
+                    ctx_size=settings.ctx_size,
+                    model_path=gguf_file(model, f"upstreams.{name}.model_path"),
+                )
+            )
+            upstreams[name] = HttpUpstream(
+                server.base_url, model=server.model, timeout_s=settings.timeout_s
+            )
+        audit = None
+        if config.audit is not None:
+            from kastell.guard.audit_sink import open_audit_sink
+
+            full = any(p.full_text_audit for p in config.policies.values())
+            audit_settings = config.audit.model_copy(
+                update={
+                    "signing_key": str(_resolve(config_dir, config.audit.signing_key))
+                    if config.audit.signing_key
+                    else None
+                }
+            )
+            audit = open_audit_sink(audit_settings, full_text=full)
+        runtime = build_runtime(config, upstreams=upstreams, served_digests=digests, audit=audit)
+        yield GuardApp(runtime)
