@@ -170,7 +170,7 @@ class ModelResource:
     @property
     def path(self) -> str:
         """The file the resource belongs to (the name without ``:start:end`` for a shard)."""
-        if self.algorithm.rpartition("-sharded-")[1]:
+        if "-sharded-" in self.algorithm:
             return self.name.rsplit(":", 2)[0]
         return self.name
 
@@ -266,7 +266,8 @@ def _read_resources(raw: object) -> tuple[ModelResource, ...]:
         if len(digest) % 2 or not _HEX.match(digest):
             raise MalformedBundleError(f"resource {name[:100]!r} has a malformed digest")
         resource = ModelResource(name, algorithm, digest.lower())
-        if resource.path != name and not re.fullmatch(r".*:\d+:\d+", name, re.DOTALL):
+        sharded = "-sharded-" in algorithm
+        if sharded and not re.fullmatch(r".*:\d+:\d+", name, re.DOTALL):
             raise MalformedBundleError(f"shard resource {name[:100]!r} is not PATH:START:END")
         resources.append(resource)
     if len({r.name for r in resources}) != len(resources):
