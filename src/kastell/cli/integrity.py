@@ -6,13 +6,19 @@ Heavy modules (pydantic, the hashing engine) are imported inside the command so 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import click
 
-from kastell.cli._render import FORMAT_OPTION, emit_json, note, progress
+from kastell.cli._render import FORMAT_OPTION, Progress, emit_json, note, progress
 from kastell.errors import UsageError
+
+if TYPE_CHECKING:
+    from kastell.integrity.interface import HashOptions, TreeDigest
 
 __all__ = ["manifest", "parse_size"]
 
@@ -34,6 +40,16 @@ def parse_size(text: str) -> int:
             hint="Give a number of bytes, optionally with K, M, G or T (powers of 1024): 64M.",
         )
     return int(match.group(1)) * _UNITS[(match.group(2) or "")[:1].lower()]
+
+
+@contextlib.contextmanager
+def _progress(description: str, total: int) -> Iterator[Progress | None]:
+    """A progress bar (on a TTY) only for runs big enough to take about a second."""
+    if total < _PROGRESS_THRESHOLD:
+        yield None
+        return
+    with progress(description, total) as advance:
+        yield advance
 
 
 def _self_ignores(root: str, *paths: str | None) -> tuple[str, ...]:
@@ -103,6 +119,13 @@ def _self_ignores(root: str, *paths: str | None) -> tuple[str, ...]:
     envvar="KASTELL_WORKERS",
     help="Hashing threads (default: one per CPU).",
 )
+@click.option(
+    "--check",
+    "check_path",
+    type=click.Path(dir_okay=False, path_type=str),
+    help="Instead of recording, re-hash PATH with the settings of this manifest and compare "
+    "(exit 1 when a file changed, is missing or is extra). Never uses a cache.",
+)
 @FORMAT_OPTION
 def manifest(
     path: str,
@@ -114,37 +137,57 @@ def manifest(
     chunk_size: str,
     cache_path: str | None,
     workers: int | None,
+    check_path: str | None,
     output_format: str,
 ) -> int:
-    """Write a Merkle manifest of PATH (a file or a directory).
+    """Write a Merkle manifest of PATH (a file or a directory), or --check one.
 
     Every regular file gets its digest and, when larger than the chunk size, the digests of
     its chunks under a Merkle root; the manifest has one root over all entries. Symbolic links
-    are recorded, not followed, unless --follow-symlinks. Exit 0 on success, 2 on a usage
-    error, 3 when the tree could not be hashed (unreadable, special file, changed meanwhile).
+    are recorded, not followed, unless --follow-symlinks. Exit 0 on success (or a matching
+    --check), 1 when --check finds differences, 2 on a usage error, 3 when the tree could not
+    be hashed (unreadable, special file, changed meanwhile) or the manifest is malformed.
     """
-    from kastell.integrity.cache import JsonDigestCache
-    from kastell.integrity.hashing import hash_plan, plan_tree
     from kastell.integrity.interface import DEFAULT_IGNORE, HashOptions
-    from kastell.integrity.manifest import manifest_document, manifest_json
 
-    size = parse_size(chunk_size)
+    if check_path is not None:
+        if cache_path is not None:
+            raise UsageError(
+                "--check never uses a digest cache",
+                hint="Drop --cache: a check must re-read every byte.",
+            )
+        return _check(path, check_path, output, workers, output_format)
     patterns = (() if no_default_ignore else DEFAULT_IGNORE) + ignore
     patterns += _self_ignores(path, output, cache_path)
     options = HashOptions(
         algorithm=algorithm,
-        chunk_size=size or None,
+        chunk_size=parse_size(chunk_size) or None,
         ignore=tuple(dict.fromkeys(patterns)),
         follow_symlinks=follow_symlinks,
         workers=workers,
     )
+    tree = _hash(path, options, cache_path)
+    _report(tree, output, output_format)
+    return 0
+
+
+def _hash(path: str, options: HashOptions, cache_path: str | None) -> TreeDigest:
+    """Walk and hash PATH, with a progress bar on a TTY for large trees."""
+    from kastell.integrity.cache import JsonDigestCache
+    from kastell.integrity.hashing import hash_plan, plan_tree
+
     cache = JsonDigestCache.load(cache_path) if cache_path else None
     plan = plan_tree(path, options)
-    total = plan.total_bytes
-    with progress("hashing", total if total >= _PROGRESS_THRESHOLD else None) as advance:
+    with _progress("hashing", plan.total_bytes) as advance:
         tree = hash_plan(plan, options, cache=cache, on_bytes=advance)
     if cache is not None and cache_path is not None:
         cache.save(cache_path)
+    return tree
+
+
+def _report(tree: TreeDigest, output: str | None, output_format: str) -> None:
+    from kastell.integrity.manifest import manifest_document, manifest_json
+
     if output is not None:
         _write(output, manifest_json(tree))
         note(f"wrote {output}: {len(tree.files)} files, {tree.total_bytes} bytes, root {tree.root}")
@@ -152,22 +195,68 @@ def manifest(
         if output is None:
             emit_json(manifest_document(tree))
         else:
-            emit_json(
-                {
-                    "root": str(tree.root),
-                    "output": output,
-                    "files": len(tree.files),
-                    "symlinks": len(tree.symlinks),
-                    "bytes": tree.total_bytes,
-                }
-            )
-        return 0
+            summary = {
+                "root": str(tree.root),
+                "output": output,
+                "files": len(tree.files),
+                "symlinks": len(tree.symlinks),
+                "bytes": tree.total_bytes,
+            }
+            emit_json(summary)
+        return
     for entry in tree.files:
         click.echo(f"{entry.digest}  {entry.path}")
     for link in tree.symlinks:
         click.echo(f"symlink  {link.path} -> {link.target}")
     click.echo(f"root {tree.root}")
-    return 0
+
+
+def _check(
+    path: str, check_path: str, output: str | None, workers: int | None, output_format: str
+) -> int:
+    """Re-hash PATH as the manifest at ``check_path`` was made, and compare."""
+    from kastell.integrity.compare import compare_trees, options_of
+    from kastell.integrity.hashing import hash_plan, plan_tree
+    from kastell.integrity.interface import ManifestFormatError
+    from kastell.integrity.manifest import manifest_json, parse_manifest
+
+    try:
+        with open(check_path, "rb") as handle:
+            data = handle.read()
+    except OSError as error:
+        raise ManifestFormatError(
+            f"cannot read manifest {check_path}: {error.strerror or error}",
+            hint="Give the manifest file written by `kastell manifest --output`.",
+        ) from None
+    recorded = parse_manifest(data, source=check_path)
+    options = options_of(recorded, workers=workers)
+    plan = plan_tree(path, options)
+    with _progress("checking", plan.total_bytes) as advance:
+        actual = hash_plan(plan, options, on_bytes=advance, for_verification=True)
+    if output is not None:
+        _write(output, manifest_json(actual))
+    result = compare_trees(recorded, actual)
+    if output_format == "json":
+        emit_json(
+            {
+                "matches": result.matches,
+                "root": str(actual.root),
+                "recorded_root": str(recorded.root),
+                "changed": list(result.changed),
+                "missing": list(result.missing),
+                "extra": list(result.extra),
+            }
+        )
+    else:
+        for label, paths in (
+            ("changed", result.changed),
+            ("missing", result.missing),
+            ("extra", result.extra),
+        ):
+            for item in paths:
+                click.echo(f"{label}: {item}")
+        click.echo(f"{'OK' if result.matches else 'MISMATCH'} root {actual.root}")
+    return 0 if result.matches else 1
 
 
 def _write(output: str, text: str) -> None:
