@@ -1,0 +1,93 @@
+"""``kastell scan``: the fail-closed model-file scanner."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+__all__ = ["scan"]
+
+
+def _text_report(report: object, allow_unscannable: bool) -> None:
+    from kastell.scan.interface import ScanReport, Verdict
+
+    if not isinstance(report, ScanReport):
+        return
+    for result in report.files:
+        marker = {Verdict.CLEAN: "ok  ", Verdict.FINDINGS: "FAIL",
+                  Verdict.UNSCANNABLE: "SKIP" if allow_unscannable else "FAIL"}[result.verdict]
+        click.echo(f"{marker} {result.path} [{result.format}] {result.verdict.value}")
+        for finding in result.findings:
+            where = f" ({finding.location.member})" if finding.location and \
+                finding.location.member else ""
+            click.echo(f"     {finding.severity.name:<8} {finding.rule_id}{where}: "
+                       f"{finding.message}")
+    counts = report.counts()
+    verdict = "passed" if report.passed(allow_unscannable=allow_unscannable) else "FAILED"
+    click.echo(
+        f"{len(report.files)} file(s): {counts['clean']} clean, {counts['findings']} with "
+        f"findings, {counts['unscannable']} unscannable - {verdict} "
+        f"(policy {report.policy_version})"
+    )
+
+
+@click.command("scan")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=str))
+@click.option(
+    "--format", "output_format", type=click.Choice(["text", "json", "sarif"]), default="text",
+    show_default=True, envvar="KASTELL_FORMAT", help="Output format on stdout.",
+)
+@click.option(
+    "--allow-unscannable", is_flag=True, envvar="KASTELL_SCAN_ALLOW_UNSCANNABLE",
+    help="Do not fail on files that could not be scanned or have an unknown format "
+    "(they are still listed and counted).",
+)
+@click.option(
+    "--policy", "policy_file", type=click.Path(dir_okay=False, path_type=str),
+    envvar="KASTELL_SCAN_POLICY",
+    help="YAML file extending the pickle allowlist ({version: 1, allow: [...], deny: [...]}).",
+)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True, path_type=str),
+              help="Write the report to this file instead of stdout.")
+def scan(paths: tuple[str, ...], output_format: str, allow_unscannable: bool,
+         policy_file: str | None, output: str | None) -> int:
+    """Scan model files, directories and archives for code that runs at load time.
+
+    Files are identified by content, never by extension. Every file gets one verdict: clean,
+    findings or unscannable. Exit codes: 0 every file clean, 1 findings or unscannable files
+    (unless --allow-unscannable), 2 usage error (missing path, bad policy file).
+    """
+    from kastell.cli._render import note, progress
+    from kastell.report.interface import ToolInfo
+    from kastell.report.sarif import render_sarif
+    from kastell.scan import load_policy, scan_paths
+    from kastell.scan.engine import expand_paths
+
+    policy = load_policy(policy_file)
+    targets = expand_paths(paths)
+    with progress("scanning", len(targets)) as advance:
+        report = scan_paths(targets, policy, on_file=lambda result: advance(1))
+    passed = report.passed(allow_unscannable=allow_unscannable)
+    if output_format == "json":
+        text = json.dumps(report.to_dict(allow_unscannable=allow_unscannable), indent=2)
+    elif output_format == "sarif":
+        tool = ToolInfo(name="kastell-scan", version=report.tool_version)
+        text = json.dumps(render_sarif(list(report.findings), tool), indent=2)
+    else:
+        text = ""
+    if output_format == "text" and output is None:
+        _text_report(report, allow_unscannable)
+    elif output is not None:
+        with open(output, "w", encoding="utf-8") as handle:
+            if output_format == "text":
+                handle.write(json.dumps(report.to_dict(allow_unscannable=allow_unscannable)))
+            else:
+                handle.write(text + "\n")
+        note(f"report written to {output}")
+    else:
+        click.echo(text)
+    counts = report.counts()
+    note(f"scanned {len(report.files)} file(s): {counts['clean']} clean, "
+         f"{counts['findings']} findings, {counts['unscannable']} unscannable")
+    return 0 if passed else 1

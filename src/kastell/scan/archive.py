@@ -1,0 +1,197 @@
+"""Zip and tar archives: unsafe member paths, links, compression bombs; members are scanned.
+
+The same member checks run on every zip-based model format (PyTorch zip, Keras v3, ``.npz``).
+"""
+
+from __future__ import annotations
+
+import posixpath
+import stat
+import tarfile
+import zipfile
+from collections.abc import Callable
+from typing import IO, ClassVar
+
+from kastell.scan.interface import (
+    Blob,
+    ScanContext,
+    ScannerMeta,
+    ScanOutcome,
+    UnscannableInputError,
+)
+from kastell.types import Finding
+
+__all__ = ["ArchiveScanner", "member_path_findings", "open_zip", "zip_member_findings"]
+
+
+def member_path_findings(name: str, blob: Blob, ctx: ScanContext) -> list[Finding]:
+    """Findings about an archive member's path (absolute, escaping, drive letters)."""
+    findings = []
+    normal = name.replace("\\", "/")
+    if normal.startswith("/") or (len(normal) > 1 and normal[1] == ":"):
+        findings.append(ctx.finding(
+            "KS-ARCHIVE-ABSOLUTE-PATH", f"member {name!r} has an absolute path", blob))
+    parts = posixpath.normpath(normal.lstrip("/")).split("/")
+    if ".." in normal.split("/") or (parts and parts[0] == ".."):
+        findings.append(ctx.finding(
+            "KS-ARCHIVE-PATH-TRAVERSAL", f"member {name!r} escapes the extraction directory",
+            blob))
+    return findings
+
+
+def _bomb(declared: int, compressed: int, name: str, blob: Blob,
+          ctx: ScanContext) -> Finding | None:
+    limits = ctx.limits
+    if declared > limits.max_member_bytes:
+        return ctx.finding("KS-ARCHIVE-BOMB", f"member {name!r} declares {declared} bytes "
+                           f"(limit {limits.max_member_bytes})", blob)
+    if declared >= limits.bomb_min_bytes and declared > compressed * limits.max_compression_ratio:
+        ratio = declared // max(compressed, 1)
+        return ctx.finding("KS-ARCHIVE-BOMB", f"member {name!r} expands {ratio}x "
+                           f"({compressed} -> {declared} bytes)", blob)
+    return None
+
+
+def zip_member_findings(archive: zipfile.ZipFile, blob: Blob, ctx: ScanContext) -> list[Finding]:
+    """Path, link and bomb findings over every member of a zip."""
+    findings: list[Finding] = []
+    total = 0
+    for info in archive.infolist():
+        findings.extend(member_path_findings(info.filename, blob, ctx))
+        mode = info.external_attr >> 16
+        if info.create_system == 3 and stat.S_ISLNK(mode):
+            findings.append(ctx.finding(
+                "KS-ARCHIVE-LINK", f"member {info.filename!r} is a symbolic link", blob))
+        bomb = _bomb(info.file_size, info.compress_size, info.filename, blob, ctx)
+        if bomb is not None:
+            findings.append(bomb)
+        total += info.file_size
+    if total > ctx.limits.max_total_uncompressed:
+        findings.append(ctx.finding(
+            "KS-ARCHIVE-BOMB", f"archive declares {total} uncompressed bytes in total "
+            f"(limit {ctx.limits.max_total_uncompressed})", blob))
+    return findings
+
+
+def open_zip(stream: IO[bytes]) -> zipfile.ZipFile:
+    """Open a zip, turning every parse error into ``UnscannableInputError``."""
+    try:
+        return zipfile.ZipFile(stream)
+    except (zipfile.BadZipFile, EOFError, ValueError, NotImplementedError, OSError) as error:
+        raise UnscannableInputError(f"malformed zip archive: {error}") from None
+
+
+def _zip_opener(blob: Blob, name: str) -> Callable[[], IO[bytes]]:
+    def opener() -> IO[bytes]:
+        outer = blob.opener()
+        archive = zipfile.ZipFile(outer)
+        member = archive.open(name)
+        original_close = member.close
+
+        def close() -> None:
+            original_close()
+            archive.close()
+            outer.close()
+
+        member.close = close  # type: ignore[method-assign]
+        return member
+
+    return opener
+
+
+def scan_zip_members(archive: zipfile.ZipFile, blob: Blob, ctx: ScanContext,
+                     skip: Callable[[str], bool] = lambda name: False) -> ScanOutcome:
+    """Scan every regular member of a zip (not directories, links or bombs)."""
+    outcome = ScanOutcome()
+    for info in archive.infolist():
+        mode = info.external_attr >> 16
+        if info.is_dir() or skip(info.filename) or (
+                info.create_system == 3 and stat.S_ISLNK(mode)):
+            continue
+        if _bomb(info.file_size, info.compress_size, info.filename, blob, ctx) is not None:
+            continue
+        child = blob.child(info.filename, info.file_size, _zip_opener(blob, info.filename))
+        outcome = outcome.merge(ctx.scan_nested(child))
+    return outcome
+
+
+def _tar_findings(info: tarfile.TarInfo, blob: Blob, ctx: ScanContext) -> list[Finding]:
+    findings = member_path_findings(info.name, blob, ctx)
+    if info.issym() or info.islnk():
+        findings.append(ctx.finding(
+            "KS-ARCHIVE-LINK", f"member {info.name!r} links to {info.linkname!r}", blob))
+    elif not (info.isfile() or info.isdir()):
+        findings.append(ctx.finding(
+            "KS-ARCHIVE-LINK", f"member {info.name!r} is a device or FIFO", blob))
+    bomb = _bomb(info.size, info.size, info.name, blob, ctx) if info.isfile() else None
+    if bomb is not None:
+        findings.append(bomb)
+    return findings
+
+
+def _tar_opener(blob: Blob, name: str) -> Callable[[], IO[bytes]]:
+    def opener() -> IO[bytes]:
+        outer = blob.opener()
+        archive = tarfile.open(fileobj=outer, mode="r:")  # noqa: SIM115 - closed below
+        member = archive.extractfile(name)
+        if member is None:
+            archive.close()
+            outer.close()
+            raise UnscannableInputError(f"tar member {name!r} cannot be read")
+        original_close = member.close
+
+        def close() -> None:
+            original_close()
+            archive.close()
+            outer.close()
+
+        member.close = close  # type: ignore[method-assign]
+        return member
+
+    return opener
+
+
+def list_tar(blob: Blob) -> list[tarfile.TarInfo]:
+    """The members of a tar, or ``UnscannableInputError``."""
+    try:
+        with blob.opener() as stream, tarfile.open(fileobj=stream, mode="r:") as archive:
+            return archive.getmembers()
+    except (tarfile.TarError, EOFError, ValueError, OSError) as error:
+        raise UnscannableInputError(f"malformed tar archive: {error}") from None
+
+
+def scan_tar(blob: Blob, ctx: ScanContext,
+             skip: Callable[[str], bool] = lambda name: False) -> ScanOutcome:
+    """Member findings and nested scans of a tar archive."""
+    members = list_tar(blob)
+    findings: list[Finding] = []
+    outcome = ScanOutcome(format="tar")
+    for info in members:
+        member_findings = _tar_findings(info, blob, ctx)
+        findings.extend(member_findings)
+        if info.isfile() and not member_findings and not skip(info.name):
+            child = blob.child(info.name, info.size, _tar_opener(blob, info.name))
+            outcome = outcome.merge(ctx.scan_nested(child))
+    return ScanOutcome(tuple(findings), ()).merge(outcome)
+
+
+class ArchiveScanner:
+    """Generic zip and tar archives: member checks, then every member is scanned."""
+
+    meta: ClassVar[ScannerMeta] = ScannerMeta(
+        name="archive",
+        formats=("zip", "tar"),
+        version="1.0.0",
+        rules=("KS-ARCHIVE-PATH-TRAVERSAL", "KS-ARCHIVE-ABSOLUTE-PATH", "KS-ARCHIVE-LINK",
+               "KS-ARCHIVE-BOMB"),
+        description="Zip-slip, absolute paths, links and bombs; scans members by content.",
+    )
+
+    def scan(self, blob: Blob, fmt: str, ctx: ScanContext) -> ScanOutcome:
+        """Scan a zip or tar archive."""
+        if fmt == "tar":
+            return scan_tar(blob, ctx)
+        with blob.opener() as stream, open_zip(stream) as archive:
+            findings = zip_member_findings(archive, blob, ctx)
+            nested = scan_zip_members(archive, blob, ctx)
+        return ScanOutcome(tuple(findings), (), "zip").merge(nested)

@@ -1,0 +1,212 @@
+"""Scanner of pickle streams: raw pickles, joblib files and legacy PyTorch files.
+
+The emulator (``pickle_emulator``) says what a stream imports and calls; this module applies
+the allowlist policy, follows nested pickles and turns all of it into findings.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import lzma
+import zlib
+from collections.abc import Callable
+from typing import IO, ClassVar
+
+from kastell.scan._stream import BoundedReader
+from kastell.scan.interface import (
+    Blob,
+    ScanContext,
+    ScannerMeta,
+    ScanOutcome,
+    UnscannableInputError,
+)
+from kastell.scan.pickle_emulator import PickleAnalysis, analyse_pickle
+from kastell.scan.pickle_policy import CallableClass, PicklePolicy
+from kastell.types import Finding
+
+__all__ = ["PickleScanner", "findings_of_analysis", "scan_pickle_stream"]
+
+# torch.save(..., _use_new_zipfile_serialization=False) starts with this magic number pickle
+_TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
+_TORCH_LEGACY_PICKLES = 5
+_MAX_CONCATENATED = 64
+_POLICY_RULES = {
+    CallableClass.DANGEROUS: "KS-PICKLE-DANGEROUS-CALLABLE",
+    CallableClass.UNLISTED: "KS-PICKLE-UNLISTED-CALLABLE",
+}
+
+
+def findings_of_analysis(
+    analysis: PickleAnalysis, blob: Blob, ctx: ScanContext, *, base: int = 0, label: str = "",
+) -> tuple[list[Finding], list[str]]:
+    """Findings (and unscannable reasons) for one emulated stream, nested pickles included."""
+    policy: PicklePolicy = ctx.pickle_policy()
+    findings: list[Finding] = []
+    reasons: list[str] = []
+    seen: set[tuple[str, str]] = set()
+    prefix = f"{label}: " if label else ""
+    for ref in analysis.globals:
+        key = (ref.module, ref.name)
+        if key in seen:
+            continue
+        seen.add(key)
+        verdict = policy.classify(ref.module, ref.name)
+        rule = _POLICY_RULES.get(verdict)
+        if rule is not None:
+            findings.append(ctx.finding(
+                rule, f"{prefix}{ref.opcode} imports {ref.module}.{ref.name} ({verdict}; "
+                f"policy {policy.version})", blob, offset=base + ref.offset))
+    for anomaly in analysis.anomalies:
+        findings.append(ctx.finding(
+            f"KS-PICKLE-{anomaly.kind}", f"{prefix}{anomaly.detail}", blob,
+            offset=base + anomaly.offset))
+    for nested in analysis.nested:
+        where = base + nested.offset
+        if nested.data is None:
+            findings.append(ctx.finding(
+                "KS-PICKLE-NESTED", f"{prefix}{nested.loader} is called on bytes that cannot be "
+                "recovered statically", blob, offset=where))
+            continue
+        findings.append(ctx.finding(
+            "KS-PICKLE-NESTED", f"{prefix}{nested.loader} loads a nested pickle of "
+            f"{len(nested.data)} bytes (scanned below)", blob, offset=where))
+        if label.count("nested") >= ctx.limits.max_nesting:
+            reasons.append(f"nested pickles deeper than {ctx.limits.max_nesting} levels")
+            continue
+        import io
+
+        inner_label = f"{label + ' > ' if label else ''}nested pickle at byte {where}"
+        try:
+            inner = analyse_pickle(io.BytesIO(nested.data), size=len(nested.data),
+                                   max_ops=ctx.limits.max_pickle_ops)
+        except UnscannableInputError as error:
+            reasons.append(f"{inner_label}: {error.message}")
+            continue
+        more, more_reasons = findings_of_analysis(inner, blob, ctx, base=where, label=inner_label)
+        findings.extend(more)
+        reasons.extend(more_reasons)
+    return findings, reasons
+
+
+def scan_pickle_stream(
+    reader: BoundedReader, blob: Blob, ctx: ScanContext, *, concatenated: bool = True,
+) -> ScanOutcome:
+    """Scan the pickle(s) at the reader's position.
+
+    With ``concatenated`` the stream may hold several pickles one after the other (as legacy
+    PyTorch files do); bytes after the last pickle that are no pickle are a finding.
+
+    Raises:
+        UnscannableInputError: the first pickle is malformed.
+    """
+    findings: list[Finding] = []
+    reasons: list[str] = []
+    fmt = "pickle"
+    count = 0
+    while True:
+        start = reader.tell()
+        try:
+            analysis = analyse_pickle(reader, size=None, max_ops=ctx.limits.max_pickle_ops)
+        except UnscannableInputError as error:
+            if count == 0:
+                raise
+            if fmt == "pytorch-legacy":
+                reasons.append(error.message)
+            else:
+                findings.append(ctx.finding(
+                    "KS-PICKLE-TRAILING-DATA", f"bytes after pickle {count} are no pickle "
+                    f"({error.message})", blob, offset=start))
+            break
+        count += 1
+        if count == 1 and analysis.first_value == _TORCH_LEGACY_MAGIC:
+            fmt = "pytorch-legacy"
+        elif fmt == "pickle" and any(r.module.startswith("joblib.") for r in analysis.globals):
+            fmt = "joblib"
+        more, more_reasons = findings_of_analysis(analysis, blob, ctx)
+        findings.extend(more)
+        reasons.extend(more_reasons)
+        if fmt == "pytorch-legacy" and count == _TORCH_LEGACY_PICKLES:
+            break  # the rest is raw storage data, never read
+        if not concatenated or reader.at_end() or count >= _MAX_CONCATENATED:
+            break
+    return ScanOutcome(findings=tuple(findings), unscannable=tuple(reasons), format=fmt)
+
+
+def _zlib_stream(raw: IO[bytes]) -> IO[bytes]:
+    import io
+
+    class _ZlibReader(io.RawIOBase):
+        def __init__(self) -> None:
+            self._inflate = zlib.decompressobj()
+            self._buffer = b""
+
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, target: bytearray | memoryview) -> int:  # type: ignore[override]
+            while not self._buffer and not self._inflate.eof:
+                chunk = raw.read(1 << 16)
+                if not chunk:
+                    break
+                self._buffer = self._inflate.decompress(chunk, 1 << 20)
+                while self._inflate.unconsumed_tail and len(self._buffer) < (1 << 20):
+                    self._buffer += self._inflate.decompress(self._inflate.unconsumed_tail,
+                                                             1 << 20)
+            size = min(len(target), len(self._buffer))
+            target[:size] = self._buffer[:size]
+            self._buffer = self._buffer[size:]
+            return size
+
+    return io.BufferedReader(_ZlibReader())
+
+
+def _gzip(raw: IO[bytes]) -> IO[bytes]:
+    return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+
+
+def _bz2(raw: IO[bytes]) -> IO[bytes]:
+    return bz2.BZ2File(raw, mode="rb")
+
+
+def _xz(raw: IO[bytes]) -> IO[bytes]:
+    return lzma.LZMAFile(raw, mode="rb")
+
+
+_DECOMPRESSORS: dict[str, Callable[[IO[bytes]], IO[bytes]]] = {
+    "joblib-zlib": _zlib_stream,
+    "joblib-gzip": _gzip,
+    "joblib-bz2": _bz2,
+    "joblib-xz": _xz,
+    "joblib-lzma": _xz,
+}
+
+
+class PickleScanner:
+    """Raw pickles (protocols 0-5), joblib files (plain or compressed), legacy PyTorch files."""
+
+    meta: ClassVar[ScannerMeta] = ScannerMeta(
+        name="pickle",
+        formats=("pickle", *sorted(_DECOMPRESSORS)),
+        version="1.0.0",
+        rules=("KS-PICKLE-DANGEROUS-CALLABLE", "KS-PICKLE-UNLISTED-CALLABLE",
+               "KS-PICKLE-DYNAMIC-GLOBAL", "KS-PICKLE-EXTENSION-CODE",
+               "KS-PICKLE-COMPUTED-CALL", "KS-PICKLE-SETSTATE-OVERRIDE", "KS-PICKLE-NESTED",
+               "KS-PICKLE-TRAILING-DATA"),
+        description="Emulates the pickle machine over the opcodes; never unpickles.",
+    )
+
+    def scan(self, blob: Blob, fmt: str, ctx: ScanContext) -> ScanOutcome:
+        """Scan a pickle-bearing blob."""
+        with blob.opener() as raw:
+            if fmt in _DECOMPRESSORS:
+                try:
+                    with _DECOMPRESSORS[fmt](raw) as stream:
+                        reader = BoundedReader(stream, None,
+                                               max_read=ctx.limits.max_member_bytes)
+                        outcome = scan_pickle_stream(reader, blob, ctx)
+                except (OSError, EOFError, lzma.LZMAError, zlib.error) as error:
+                    raise UnscannableInputError(f"cannot decompress: {error}") from None
+                return ScanOutcome(outcome.findings, outcome.unscannable, fmt)
+            reader = BoundedReader(raw, blob.size)
+            return scan_pickle_stream(reader, blob, ctx)

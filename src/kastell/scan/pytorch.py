@@ -1,0 +1,99 @@
+"""PyTorch checkpoints: the zip format (``archive/data.pkl`` + tensor records) and legacy tar.
+
+Only the pickles are read; tensor payloads (``archive/data/N``) are never opened, so a 2 GiB
+checkpoint costs one zip directory read and one small pickle. The legacy non-zip format (five
+concatenated pickles followed by raw storages) is handled by the pickle scanner.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from typing import ClassVar
+
+from kastell.scan._stream import BoundedReader
+from kastell.scan.archive import list_tar, open_zip, scan_tar, zip_member_findings
+from kastell.scan.interface import (
+    Blob,
+    ScanContext,
+    ScannerMeta,
+    ScanOutcome,
+    UnscannableInputError,
+)
+from kastell.scan.pickle_scan import scan_pickle_stream
+
+__all__ = ["PyTorchScanner"]
+
+# Members of a torch zip that hold no code: tensor payloads and small text records.
+_DATA_DIRS = ("data", ".data")
+_TEXT_RECORDS = frozenset({"version", "byteorder", ".format_version", ".storage_alignment"})
+# TorchScript archives also carry code/ (TorchScript source) and constants.pkl.
+_LEGACY_TAR_PICKLES = ("sys_info", "pickle")
+
+
+def _is_payload(name: str) -> bool:
+    parts = name.split("/")
+    inner = parts[1:] if len(parts) > 1 else parts
+    if inner and inner[0] in _DATA_DIRS:
+        return True
+    return posixpath.basename(name) in _TEXT_RECORDS
+
+
+class PyTorchScanner:
+    """``torch.save`` zip checkpoints (and TorchScript zips) and legacy tar checkpoints."""
+
+    meta: ClassVar[ScannerMeta] = ScannerMeta(
+        name="pytorch",
+        formats=("pytorch-zip", "pytorch-tar"),
+        version="1.0.0",
+        rules=("KS-PICKLE-DANGEROUS-CALLABLE", "KS-PICKLE-UNLISTED-CALLABLE",
+               "KS-ARCHIVE-PATH-TRAVERSAL", "KS-ARCHIVE-LINK", "KS-ARCHIVE-BOMB"),
+        description="Scans every pickle of a checkpoint; never reads tensor payloads.",
+    )
+
+    def scan(self, blob: Blob, fmt: str, ctx: ScanContext) -> ScanOutcome:
+        """Scan a PyTorch checkpoint."""
+        if fmt == "pytorch-tar":
+            return self._scan_tar(blob, ctx)
+        with blob.opener() as stream, open_zip(stream) as archive:
+            outcome = ScanOutcome(tuple(zip_member_findings(archive, blob, ctx)), (), fmt)
+            for info in archive.infolist():
+                if info.is_dir() or _is_payload(info.filename):
+                    continue
+                child = blob.child(info.filename, info.file_size, lambda: stream)
+                if info.filename.endswith(".pkl"):
+                    with archive.open(info) as member:
+                        reader = BoundedReader(member, info.file_size)
+                        try:
+                            found = scan_pickle_stream(reader, child, ctx, concatenated=False)
+                        except UnscannableInputError as error:
+                            found = ScanOutcome(unscannable=(
+                                f"{info.filename}: {error.message}",))
+                    outcome = outcome.merge(found)
+                else:
+                    outcome = outcome.merge(self._other_member(archive, info.filename, child,
+                                                               ctx))
+        return outcome
+
+    @staticmethod
+    def _other_member(archive: object, name: str, child: Blob, ctx: ScanContext) -> ScanOutcome:
+        import io
+        import zipfile
+
+        if not isinstance(archive, zipfile.ZipFile):
+            return ScanOutcome()
+        info = archive.getinfo(name)
+        if info.file_size > 64 << 20:
+            return ScanOutcome(unscannable=(f"{name}: unexpected large member in checkpoint",))
+        data = archive.read(name)
+        nested = Blob(path=child.path, member=child.member, size=len(data),
+                      opener=lambda: io.BytesIO(data))
+        return ctx.scan_nested(nested)
+
+    @staticmethod
+    def _scan_tar(blob: Blob, ctx: ScanContext) -> ScanOutcome:
+        names = {info.name for info in list_tar(blob)}
+        outcome = scan_tar(blob, ctx, skip=lambda name: name not in _LEGACY_TAR_PICKLES)
+        reasons = tuple(
+            f"legacy tar member {name!r} interleaves pickles with raw storage bytes and is not "
+            "parsed" for name in ("storages", "tensors") if name in names)
+        return ScanOutcome(outcome.findings, outcome.unscannable + reasons, "pytorch-tar")
