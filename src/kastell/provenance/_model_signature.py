@@ -92,7 +92,7 @@ def model_signature_statement(model_name: str, files: Mapping[str, Digest]) -> d
     return build_statement([subject], MODEL_SIGNATURE_PREDICATE_TYPE, predicate)
 
 
-def sign_model_dir(model_dir: Path, signer: Signer) -> bytes:
+def sign_model_dir(model_dir: Path, signer: Signer, algorithm: str = "sha256") -> bytes:
     """Sign a model directory in the Model Signing v1.0 layout; return the bundle bytes."""
-    statement = model_signature_statement(model_dir.name, hash_model_dir(model_dir))
+    statement = model_signature_statement(model_dir.name, hash_model_dir(model_dir, algorithm))
     return _dsse.sign_bundle(statement, [signer])

@@ -123,7 +123,7 @@ def parse_signed_statement(raw: bytes, source: str) -> SignedStatement:
         raise StatementFormatError(f"{source}: DSSE payload type {payload_type!r} is not in-toto")
     try:
         statement = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
         raise StatementFormatError(f"{source}: DSSE payload is not JSON") from error
     kind = _statement_kind(statement, source)
     signed = SignedStatement(kind, statement, payload_type, payload, signatures, source)
