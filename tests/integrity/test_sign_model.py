@@ -271,3 +271,11 @@ def test_duplicate_resources_are_malformed(tmp_path: Path, key: PrivateKey) -> N
     resources.append(dict(resources[0]))
     with pytest.raises(MalformedBundleError, match="twice"):
         ModelDescription.from_statement(statement)
+
+
+def test_protobuf_float_shard_size_from_model_signing_is_accepted() -> None:
+    document = {"method": "shards", "hash_type": "sha256", "shard_size": 4096.0,
+                "allow_symlinks": False}
+    assert Serialization.from_dict(document).shard_size == 4096
+    with pytest.raises(MalformedBundleError, match="shard_size"):
+        Serialization.from_dict(dict(document, shard_size=4096.5))

@@ -154,6 +154,9 @@ class Serialization:
             raise MalformedBundleError("the serialization's allow_symlinks is not a boolean")
         if not isinstance(ignore, list) or not all(isinstance(p, str) for p in ignore):
             raise MalformedBundleError("the serialization's ignore_paths is not a list of paths")
+        # model_signing writes the predicate through a protobuf Struct: numbers become floats
+        if isinstance(shard_size, float) and shard_size.is_integer():
+            shard_size = int(shard_size)
         if isinstance(shard_size, bool) or not isinstance(shard_size, int | None):
             raise MalformedBundleError("the serialization's shard_size is not an integer")
         return cls(method, hash_type, allow_symlinks, tuple(ignore), shard_size)
