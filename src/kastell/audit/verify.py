@@ -8,7 +8,7 @@ order), the trusted keys and the time, and returns a ``VerificationReport``. It 
 - **deleted** records: gaps in the sequence, a missing start without a signed anchor, or a
   signed checkpoint beyond the end of the log (truncation);
 - **inserted** records: two records with one sequence number, or a record of another log;
-- **reordered** records: a record stored at another position than its sequence number;
+- **reordered** records: a record stored after a record with a higher sequence number;
 - **checkpoint** problems: a signature by an unknown key, an invalid signature, or a signed head
   hash that the records no longer produce (the chain was rewritten);
 - **premature pruning**: the log starts after a checkpoint younger than the retention minimum.
@@ -104,6 +104,7 @@ class _Chain:
     hash_at: dict[int, str] = dataclasses.field(default_factory=dict)
     gaps: list[tuple[int, int]] = dataclasses.field(default_factory=list)
     late: set[int] = dataclasses.field(default_factory=set)
+    stored_max: int = 0
 
     def add(self, kind: IssueKind, seq: int | None, message: str) -> None:
         self.issues.append(Issue(kind, seq, message))
@@ -130,12 +131,13 @@ def _check_row(chain: _Chain, row: StoredRow) -> AuditRecord | None:
     elif record.log_id != chain.log_id:
         chain.add(IssueKind.INSERTED, record.seq, f"record {record.seq} belongs to another log")
         return None
-    if row.seq != record.seq:
+    if record.seq < chain.stored_max:
         chain.add(
             IssueKind.REORDERED,
             record.seq,
-            f"record {record.seq} is stored at position {row.seq}",
+            f"record {record.seq} is stored after record {chain.stored_max}",
         )
+    chain.stored_max = max(chain.stored_max, record.seq)
     return record
 
 
@@ -150,8 +152,7 @@ def _link(chain: _Chain, record: AuditRecord) -> None:
         chain.last_hashes.add(record.hash)
         return
     elif seq < chain.last_seq:
-        chain.late.add(seq)
-        chain.add(IssueKind.REORDERED, seq, f"record {seq} is stored far after record {seq + 1}")
+        chain.late.add(seq)  # stored far out of order: reported by _check_row already
         return
     elif seq > chain.last_seq + 1:
         chain.gaps.append((chain.last_seq + 1, seq - 1))
