@@ -78,6 +78,7 @@ class SyslogSender:
 
     def __enter__(self) -> SyslogSender:
         kind = socket.SOCK_DGRAM if self.address.transport == "udp" else socket.SOCK_STREAM
+        sock: socket.socket | None = None
         try:
             info = socket.getaddrinfo(self.address.host, self.address.port, type=kind)
             family, socktype, proto, _, target = info[0]
@@ -85,6 +86,8 @@ class SyslogSender:
             sock.settimeout(self._timeout)
             sock.connect(target)
         except OSError as error:
+            if sock is not None:
+                sock.close()
             raise ExportDeliveryError(
                 f"cannot reach syslog collector {self.address.transport}://"
                 f"{self.address.host}:{self.address.port}: {error}"
