@@ -70,6 +70,7 @@ class StreamRelay:
     def frames(self, chunk: dict[str, Any]) -> list[bytes]:
         """The SSE frames to send for one upstream chunk (a block ends the list)."""
         self._last = {k: v for k, v in chunk.items() if k in ("id", "object", "created", "model")}
+        held: list[bytes] = []
         choices_out: list[dict[str, Any]] = []
         for choice in chunk.get("choices") or []:
             if not isinstance(choice, dict):
@@ -80,7 +81,10 @@ class StreamRelay:
             piece = screen.feed(delta["content"]) if isinstance(delta.get("content"), str) else ""
             finish = choice.get("finish_reason")
             if finish is not None and not screen.blocked:
-                piece += screen.finish()
+                rest = screen.finish()
+                if rest:  # the held-back tail goes out in its own chunk, before the finish
+                    tail = {"index": index, "delta": {"content": rest}, "finish_reason": None}
+                    held.append(sse({**self._last, "choices": [tail]}))
             if screen.blocked:
                 return self._blocked_frames(index, screen)
             self.result.sent[index] = screen.sent
@@ -89,8 +93,8 @@ class StreamRelay:
             if piece or finish is not None or set(delta) - {"content"}:
                 choices_out.append({**choice, "delta": delta})
         if not choices_out and not chunk.get("usage"):
-            return []
-        return [sse({**chunk, "choices": choices_out})]
+            return held
+        return [*held, sse({**chunk, "choices": choices_out})]
 
     def flush(self) -> list[bytes]:
         """Upstream ended: release what every unfinished choice still holds back."""

@@ -64,6 +64,25 @@ def luhn_ok(candidate: str) -> bool:
     return total % 10 == 0
 
 
+def payment_card_ok(candidate: str) -> bool:
+    """A card number: a known issuer prefix, that issuer's length, and the Luhn check."""
+    digits = "".join(ch for ch in candidate if ch.isdigit())
+    size, two, four = len(digits), int(digits[:2] or 0), int(digits[:4] or 0)
+    if digits.startswith("4"):
+        brand_ok = size in (13, 16, 19)
+    elif 51 <= two <= 55 or 2221 <= four <= 2720:
+        brand_ok = size == 16
+    elif two in (34, 37):
+        brand_ok = size == 15
+    elif digits.startswith(("6011", "65")) or 644 <= int(digits[:3] or 0) <= 649:
+        brand_ok = 16 <= size <= 19
+    elif two in (36, 38) or 300 <= int(digits[:3] or 0) <= 305:
+        brand_ok = size == 14
+    else:
+        brand_ok = False
+    return brand_ok and luhn_ok(digits)
+
+
 _DNI_LETTERS = "TRWAGMYFPDXBNJZSQVHLCKE"
 
 

@@ -25,12 +25,11 @@ _EU_CALLING_CODES = (
 _Validator = Callable[[str], bool]
 _PATTERNS: list[tuple[str, re.Pattern[str], _Validator | None]] = [
     ("iban", re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b"), checks.iban_ok),
-    ("payment_card", re.compile(r"\b\d(?:[ -]?\d){12,18}\b"), checks.luhn_ok),
     ("email", re.compile(r"\b[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63})*\.[a-zA-Z]{2,24}\b"), None),
     (
         "phone",
         re.compile(
-            rf"(?<![\w+])(?:\+|00)(?:{_EU_CALLING_CODES})[ .-]?(?:\(0\))?[ .-]?\d{{1,4}}(?:[ .-]?\d{{2,4}}){{2,4}}\b"
+            rf"(?<![\w+])(?<!\d[ .-])(?:\+|00)(?:{_EU_CALLING_CODES})[ .-]?(?:\(0\))?[ .-]?\d{{1,4}}(?:[ .-]?\d{{2,4}}){{2,4}}\b"
         ),
         None,
     ),
@@ -42,6 +41,7 @@ _PATTERNS: list[tuple[str, re.Pattern[str], _Validator | None]] = [
         ),
         checks.french_nir_ok,
     ),
+    ("payment_card", re.compile(r"\b\d(?:[ -]?\d){12,18}\b"), checks.payment_card_ok),
     (
         "it_codice_fiscale",
         re.compile(r"\b[A-Z]{6}\d{2}[A-Z]\d{2}[A-Z]\d{3}[A-Z]\b"),
