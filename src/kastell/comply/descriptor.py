@@ -7,6 +7,7 @@ Relative paths are resolved against the descriptor's directory.
 
 from __future__ import annotations
 
+import os
 import pathlib
 from typing import Any, Literal
 
@@ -69,14 +70,15 @@ class ModelSection(pydantic.BaseModel):
 
 
 class ProvenanceModel(pydantic.BaseModel):
-    """Signed statements: dataset attestations, training provenance, the deployment attestation."""
+    """The signed deployment statement, the trust policy, and dataset copies to re-check."""
 
     model_config = _STRICT
-    deployment: pathlib.Path | None = None
-    training: pathlib.Path | None = None
-    datasets: tuple[pathlib.Path, ...] = ()
-    trusted_keys: tuple[pathlib.Path, ...] = ()
-    """Keys allowed to sign statements; defaults to model.trusted_keys."""
+    deployment: pathlib.Path
+    """The deployment statement written by ``kastell attest deployment``."""
+    trust_policy: pathlib.Path
+    """Trust policy YAML: which keys may sign which kind of statement."""
+    dataset_dirs: tuple[pathlib.Path, ...] = ()
+    """Dataset directories to re-hash against their dataset attestations."""
 
 
 class ScanModel(pydantic.BaseModel):
@@ -187,7 +189,7 @@ class Descriptor(pydantic.BaseModel):
 
     def resolve(self, path: pathlib.Path) -> pathlib.Path:
         """``path`` read relative to the descriptor's directory."""
-        return path if path.is_absolute() else self.base_dir / path
+        return pathlib.Path(os.path.normpath(path if path.is_absolute() else self.base_dir / path))
 
 
 def _location(loc: tuple[int | str, ...]) -> str:

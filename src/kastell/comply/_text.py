@@ -1,0 +1,87 @@
+"""Plain-text renderings for the terminal (the CLI prints them; tests read them)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from kastell.comply.clocks import Clock, ClockState
+from kastell.comply.incident import Incident
+from kastell.comply.interface import StoredEvidence
+
+
+def evidence_table(records: Sequence[StoredEvidence]) -> str:
+    """One line per evidence record."""
+    if not records:
+        return "no evidence recorded"
+    lines = []
+    for record in records:
+        e = record.evidence
+        passed = e.summary.get("passed")
+        outcome = "passed" if passed is True else "FAILED" if passed is False else "recorded"
+        lines.append(
+            f"{record.id:>5}  {e.kind.value:<26} {outcome:<8} "
+            f"{e.produced_at.isoformat(timespec='seconds')}  {e.subject.name}  "
+            f"{str(e.payload_digest)[:23]}"
+        )
+    return "\n".join(lines)
+
+
+def _remaining(delta: dt.timedelta) -> str:
+    seconds = int(abs(delta.total_seconds()))
+    days, rest = divmod(seconds, 86400)
+    text = (
+        f"{days}d {rest // 3600}h {rest % 3600 // 60}m"
+        if days
+        else f"{rest // 3600}h {rest % 3600 // 60}m"
+    )
+    return f"{text} left" if delta >= dt.timedelta(0) else f"{text} OVERDUE"
+
+
+def clock_line(clock: Clock) -> str:
+    """One clock: state, due time, legal basis."""
+    if clock.due is None:
+        when = f"starts at {clock.start_event}"
+    else:
+        when = f"due {clock.due.isoformat(timespec='minutes')}"
+    extra = ""
+    if clock.remaining is not None:
+        extra = f" ({_remaining(clock.remaining)})"
+    elif clock.submitted_at is not None:
+        extra = f" (submitted {clock.submitted_at.isoformat(timespec='minutes')})"
+    return f"  {clock.state.value:<15} {clock.rule.step:<28} {when}{extra}  [{clock.rule.basis}]"
+
+
+def incident_block(incident: Incident, clocks: Sequence[Clock]) -> str:
+    """An incident with all its clocks."""
+    regimes = ", ".join(sorted(incident.regimes)) or "no regime set: no legal clocks"
+    head = (
+        f"{incident.id}  {incident.title}  (aware {incident.aware_at.isoformat(timespec='minutes')}"
+        f", {incident.timezone}; {regimes})"
+    )
+    if incident.closed_at:
+        head += f"  closed {incident.closed_at.isoformat(timespec='minutes')}"
+    return "\n".join([head, *(clock_line(c) for c in clocks)])
+
+
+def overdue(clocks: Sequence[Clock]) -> list[Clock]:
+    """The clocks that are overdue."""
+    return [c for c in clocks if c.state is ClockState.OVERDUE]
+
+
+def assessment_summary(doc: Mapping[str, Any], written: Sequence[str]) -> str:
+    """The text summary ``kastell assess`` prints."""
+    lines = [
+        f"assessment of {doc['deployment']}: {doc['verdict'].upper()} (exit {doc['exit_code']})"
+    ]
+    for step in doc["steps"]:
+        lines.append(f"  {step['outcome']:<12} {step['name']:<16} {step['detail']}")
+    lines.append("controls by framework (satisfied / failing / missing / needs attestation):")
+    for framework, counts in doc["summary"].items():
+        lines.append(
+            f"  {framework:<16} {counts['satisfied']:>3} / {counts['failing']:>3} / "
+            f"{counts['missing']:>3} / {counts['needs_attestation']:>3}"
+        )
+    lines += [f"report: {path}" for path in written]
+    return "\n".join(lines)

@@ -1,0 +1,280 @@
+"""The main job: assess a deployment descriptor, step by step, into evidence and control results.
+
+Order: verify model integrity -> verify the provenance chain -> scan model files -> red-team the
+target -> lint the guard policy -> check residency -> record manual evidence -> store evidence
+-> evaluate every control. (The CLI writes the report from the returned ``Assessment``.)
+
+A step that raises a ``VerificationError`` failed; any other ``KastellError`` (or a capability
+that is not part of this build) means "not checked", which is never a pass. Exit code: 1 when a
+step failed, else 3 when a step could not be checked, else 0.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Callable, Sequence
+
+from kastell.comply.catalog import Catalog, load_catalog
+from kastell.comply.clocks import Clock, compute_clocks
+from kastell.comply.descriptor import Descriptor
+from kastell.comply.evaluate import FreshnessPolicy, evaluate_controls
+from kastell.comply.evidence_store import EvidenceStore
+from kastell.comply.incident import Incident
+from kastell.comply.interface import (
+    ControlResult,
+    StepOutcome,
+    StepResult,
+    StepUnavailableError,
+    StoredEvidence,
+)
+from kastell.comply.residency import (
+    EU_EEA,
+    ResidencyDeclaration,
+    ResidencyPolicy,
+    Resolver,
+)
+from kastell.comply.steps import (
+    check_residency_step,
+    record_manual_evidence,
+    scan_model_files,
+    verify_model_integrity,
+    verify_provenance_chain,
+)
+from kastell.errors import ExitCode, KastellError, VerificationError
+from kastell.types import Subject
+
+__all__ = [
+    "STEP_NAMES",
+    "Assessment",
+    "StepRunner",
+    "assessment_exit_code",
+    "plan_steps",
+    "run_assessment",
+]
+
+STEP_NAMES = (
+    "integrity",
+    "provenance",
+    "scan",
+    "redteam",
+    "guard",
+    "residency",
+    "manual evidence",
+)
+
+StepRunner = Callable[[Descriptor, dt.datetime, Subject | None], StepResult]
+"""One step: the descriptor, the assessment time and the verified model subject (if any)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Assessment:
+    """Everything one assessment found: steps, recorded evidence, control results, incidents."""
+
+    name: str
+    started_at: dt.datetime
+    finished_at: dt.datetime
+    steps: tuple[StepResult, ...]
+    recorded: tuple[StoredEvidence, ...]
+    evidence: tuple[StoredEvidence, ...]
+    """All evidence the controls were evaluated from (this run's and earlier records)."""
+    controls: tuple[ControlResult, ...]
+    catalog: Catalog
+    incidents: tuple[tuple[Incident, tuple[Clock, ...]], ...]
+    descriptor: Descriptor
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """0 all gates pass, 1 a gate failed, 3 something could not be checked."""
+        return assessment_exit_code(self.steps)
+
+
+def assessment_exit_code(steps: Sequence[StepResult]) -> ExitCode:
+    """1 when a step failed, else 3 when one was not checked, else 0."""
+    outcomes = {step.outcome for step in steps}
+    if StepOutcome.FAILED in outcomes:
+        return ExitCode.FAILED
+    if StepOutcome.NOT_CHECKED in outcomes:
+        return ExitCode.INCOMPLETE
+    return ExitCode.OK
+
+
+def _skipped(name: str, why: str) -> StepResult:
+    return StepResult(name, StepOutcome.SKIPPED, why)
+
+
+def _integrity(d: Descriptor, now: dt.datetime, _: Subject | None) -> StepResult:
+    model = d.model
+    if model.path is None or model.signature is None:
+        raise StepUnavailableError(
+            "no model.path and model.signature to verify",
+            hint="Sign the model (kastell sign) and name the bundle in model.signature.",
+        )
+    keys = [d.resolve(k) for k in model.trusted_keys]
+    return verify_model_integrity(d.resolve(model.path), d.resolve(model.signature), keys, now)
+
+
+def _provenance(d: Descriptor, now: dt.datetime, _: Subject | None) -> StepResult:
+    if d.provenance is None:
+        raise StepUnavailableError(
+            "no provenance section: the chain deployment -> model -> datasets is unverified",
+            hint="Attest (kastell attest) and name the deployment statement and trust policy.",
+        )
+    p = d.provenance
+    return verify_provenance_chain(
+        d.resolve(p.deployment),
+        d.resolve(p.trust_policy),
+        now,
+        signature=d.resolve(d.model.signature) if d.model.signature else None,
+        model_dir=d.resolve(d.model.path) if d.model.path else None,
+        dataset_dirs=[d.resolve(x) for x in p.dataset_dirs],
+    )
+
+
+def _scan(d: Descriptor, now: dt.datetime, subject: Subject | None) -> StepResult:
+    paths = [d.resolve(p) for p in d.scan.paths] or (
+        [d.resolve(d.model.path)] if d.model.path else []
+    )
+    if not d.scan.enabled:
+        return _skipped("scan", "disabled in the descriptor (scan.enabled: false)")
+    if not paths:
+        raise StepUnavailableError("nothing to scan: give model.path or scan.paths")
+    policy = d.resolve(d.scan.policy) if d.scan.policy else None
+    return scan_model_files(paths, now, policy=policy, subject=subject)
+
+
+def _redteam(d: Descriptor, now: dt.datetime, subject: Subject | None) -> StepResult:
+    if d.redteam is None:
+        return _skipped("redteam", "no redteam section in the descriptor")
+    from kastell.comply._redteam import run_redteam_step
+
+    return run_redteam_step(d, now, subject)
+
+
+def _guard(d: Descriptor, now: dt.datetime, _: Subject | None) -> StepResult:
+    if d.guard is None:
+        return _skipped("guard", "no guard section in the descriptor")
+    from kastell.comply._guard import lint_guard_step
+
+    return lint_guard_step(d.resolve(d.guard.policy), now)
+
+
+def _residency(
+    resolver: Resolver | None,
+) -> StepRunner:
+    def run(d: Descriptor, now: dt.datetime, _: Subject | None) -> StepResult:
+        if d.residency is None:
+            raise StepUnavailableError(
+                "no residency declarations: where weights, data, keys and logs live is unknown",
+                hint="Add a residency section (docs/deployment-descriptor.md).",
+            )
+        r = d.residency
+        policy = ResidencyPolicy(EU_EEA, EU_EEA)
+        if r.policy is not None:
+            policy = ResidencyPolicy(
+                frozenset(c.upper() for c in r.policy.allowed_countries),
+                frozenset(c.upper() for c in r.policy.allowed_jurisdictions),
+                r.policy.name,
+            )
+        assets = [
+            ResidencyDeclaration(
+                a.name, a.kind, a.country, a.provider, a.provider_jurisdiction, a.host, a.networks
+            )
+            for a in r.assets
+        ]
+        return check_residency_step(assets, policy, now, resolver if r.resolve_endpoints else None)
+
+    return run
+
+
+def _manual(d: Descriptor, now: dt.datetime, _: Subject | None) -> StepResult:
+    docs = [(m.kind, d.resolve(m.path), m.title) for m in d.evidence.manual]
+    if not docs:
+        return _skipped("manual evidence", "no evidence.manual documents in the descriptor")
+    return record_manual_evidence(docs, now)
+
+
+def plan_steps(resolver: Resolver | None = None) -> tuple[tuple[str, StepRunner], ...]:
+    """The steps in order, with the real capability calls."""
+    runners: tuple[StepRunner, ...] = (
+        _integrity,
+        _provenance,
+        _scan,
+        _redteam,
+        _guard,
+        _residency(resolver),
+        _manual,
+    )
+    return tuple(zip(STEP_NAMES, runners, strict=True))
+
+
+def _run_step(name: str, runner: StepRunner, d: Descriptor, now: dt.datetime,
+              subject: Subject | None) -> StepResult:  # fmt: skip
+    try:
+        return runner(d, now, subject)
+    except VerificationError as error:
+        return StepResult(name, StepOutcome.FAILED, f"{error.message} ({error.diagnostics()})")
+    except KastellError as error:
+        return StepResult(name, StepOutcome.NOT_CHECKED, f"{error.message} ({error.diagnostics()})")
+    except ImportError as error:
+        return StepResult(
+            name, StepOutcome.NOT_CHECKED, f"capability not available in this build: {error}"
+        )
+
+
+def run_assessment(
+    descriptor: Descriptor,
+    store: EvidenceStore,
+    clock: Callable[[], dt.datetime],
+    *,
+    steps: Sequence[tuple[str, StepRunner]] | None = None,
+    incidents: Sequence[Incident] = (),
+    on_step: Callable[[str, StepResult | None], None] | None = None,
+) -> Assessment:
+    """Run every step, record its evidence in ``store``, and evaluate every control.
+
+    Args:
+        descriptor: the validated deployment descriptor.
+        store: where evidence (and payloads) go, and where earlier evidence is read from.
+        clock: the time source (assessment time, evidence time, freshness).
+        steps: the steps to run (default: ``plan_steps()``, the real capabilities).
+        incidents: incidents to show with their clocks in the report.
+        on_step: progress callback, called with ``None`` before and the result after each step.
+    """
+    started = clock()
+    results: list[StepResult] = []
+    subject: Subject | None = None
+    for name, runner in steps if steps is not None else plan_steps():
+        if on_step:
+            on_step(name, None)
+        result = _run_step(name, runner, descriptor, clock(), subject)
+        if name == "integrity" and result.outcome is StepOutcome.PASSED and result.evidence:
+            subject = result.evidence[0].subject
+        results.append(result)
+        if on_step:
+            on_step(name, result)
+    recorded = tuple(
+        store.record(item, step.payloads.get(str(item.payload_digest)))
+        for step in results
+        for item in step.evidence
+    )
+    now = clock()
+    evidence = tuple(store.list())
+    freshness = FreshnessPolicy(
+        default=dt.timedelta(days=descriptor.evidence.freshness_days),
+        organisational=dt.timedelta(days=descriptor.evidence.organisational_freshness_days),
+    )
+    catalog = load_catalog()
+    controls = evaluate_controls(catalog, evidence, now, freshness)
+    return Assessment(
+        name=descriptor.name,
+        started_at=started,
+        finished_at=now,
+        steps=tuple(results),
+        recorded=recorded,
+        evidence=evidence,
+        controls=controls,
+        catalog=catalog,
+        incidents=tuple((i, compute_clocks(i, now)) for i in incidents),
+        descriptor=descriptor,
+    )

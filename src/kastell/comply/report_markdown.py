@@ -1,0 +1,92 @@
+"""The assessment report as Markdown (for pull requests, wikis and auditors' working papers)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["render_report_markdown"]
+
+
+def _cell(value: object) -> str:
+    return str(value if value is not None else "").replace("|", "\\|").replace("\n", " ")
+
+
+def _table(header: list[str], rows: list[list[object]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+    return lines + [""]
+
+
+def _tree(link: Mapping[str, Any], depth: int = 0) -> list[str]:
+    mark = "ok" if link.get("ok") else "BROKEN"
+    subject = link.get("subject") or "no subject"
+    line = f"{'  ' * depth}- **{link.get('kind')}** `{link.get('source')}` {subject} [{mark}]"
+    lines = [line + f" - {link.get('detail', '')}"]
+    for child in link.get("children", ()):
+        lines += _tree(child, depth + 1)
+    return lines
+
+
+def _summary(doc: Mapping[str, Any]) -> list[str]:
+    statuses = ["satisfied", "failing", "missing", "needs_attestation"]
+    rows = [[fw, *(counts.get(s, 0) for s in statuses)] for fw, counts in doc["summary"].items()]
+    return _table(["Framework", *statuses], rows)
+
+
+def _sections(doc: Mapping[str, Any]) -> list[str]:
+    out = ["## Steps", ""]
+    out += _table(["Step", "Outcome", "Detail"],
+                  [[s["name"], s["outcome"], s["detail"]] for s in doc["steps"]])  # fmt: skip
+    out += ["## Summary by framework", "", *_summary(doc)]
+    provenance = doc.get("provenance") or {}
+    out += ["## Provenance chain", ""]
+    out += _tree(provenance["chain"]) if provenance.get("chain") else ["Not verified."]
+    out += [""]
+    for name in ("scan", "redteam", "guard", "residency"):
+        data = doc.get(name)
+        out += [f"## {name.capitalize()}", "", (data or {}).get("detail", "Not run.") or "", ""]
+    out += ["## Incidents", ""]
+    for incident in doc["incidents"]:
+        out += [f"### {incident['id']}: {incident['title']}", ""]
+        out += _table(["Clock", "Basis", "Due", "State"],
+                      [[c["step"], c["basis"], c["due"] or f"after {c['start_event']}", c["state"]]
+                       for c in incident["clocks"]])  # fmt: skip
+    if not doc["incidents"]:
+        out += ["No incidents recorded.", ""]
+    return out
+
+
+def _controls(doc: Mapping[str, Any]) -> list[str]:
+    out = ["## Controls", ""]
+    rows = []
+    for c in doc["controls"]:
+        evidence = "; ".join(f"{e['kind']} {e['payload_digest']}" for e in c["evidence"])
+        rows.append([c["id"], c["title"], c["status"], c["reason"], evidence])
+    return out + _table(["Control", "Title", "Status", "Why", "Evidence (digests)"], rows)
+
+
+def render_report_markdown(doc: Mapping[str, Any]) -> str:
+    """Markdown from ``assessment_document()`` output."""
+    out = [
+        f"# Kastell assessment: {doc['deployment']}",
+        "",
+        f"Verdict: **{doc['verdict']}** (exit {doc['exit_code']}); assessed "
+        f"{doc['started_at']} - {doc['finished_at']}.",
+        "",
+        f"> Caveats of the control catalog ({doc['catalog']['name']} "
+        f"{doc['catalog']['version']}, {doc['catalog']['status']}):",
+    ]  # fmt: skip
+    out += [f"> - {_cell(note)}" for note in doc["catalog"]["caveats"]]
+    out += [
+        "",
+        *_sections(doc),
+        *_controls(doc),
+        "## Annex IV technical documentation skeleton",
+        "",
+    ]
+    for section in doc["annex_iv"]:
+        out += [f"### Point {section['point']}: {section['title']}", ""]
+        out += [f"- {fact}" for fact in section["facts"]] or ["- (no evidence yet)"]
+        out += ["", f"_To write:_ {section['to_write']}", ""]
+    return "\n".join(out).rstrip() + "\n"
