@@ -107,9 +107,7 @@ def test_deleted_record_is_detected(location: str, signer: Ed25519Signer, log12:
     assert report.issues[0].message == "record 6 is missing"
 
 
-def test_truncated_tail_is_detected(
-    location: str, signer: Ed25519Signer, log12: list[Any]
-) -> None:
+def test_truncated_tail_is_detected(location: str, signer: Ed25519Signer, log12: list[Any]) -> None:
     _sql(location, "DELETE FROM kastell_audit_records WHERE seq > 10")
     _sql(location, "UPDATE kastell_audit_head SET seq = 10")  # the attacker fixes the head too
     report = _verify(location, signer)

@@ -248,4 +248,3 @@ class AuditLog:
         tb: TracebackType | None,
     ) -> None:
         self.close()
-
