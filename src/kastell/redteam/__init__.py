@@ -1,0 +1,3 @@
+"""Adversarial testing of LLM deployments: probes, converters, detectors, targets, runs."""
+
+__all__: list[str] = []

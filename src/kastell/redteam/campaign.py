@@ -1,0 +1,233 @@
+"""Library API: run a suite against a target with gates, or reload a stored run.
+
+``kastell redteam`` and ``kastell assess`` both call this module::
+
+    result = run_campaign(suite="kastell-ci-v1", target="local", store="redteam.db",
+                          gates=parse_gates("system_prompt_leakage>0"))
+    result.exit_code()      # 0 pass, 1 gate failed, 3 incomplete
+    result.to_dict()        # the JSON report
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import pathlib
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from kastell.errors import ExitCode
+from kastell.redteam.baseline import Baseline
+from kastell.redteam.gates import GatePolicy, GateResult
+from kastell.redteam.interface import (
+    AttemptId,
+    AttemptResult,
+    AttemptSpec,
+    AttemptStatus,
+    ProbeConfig,
+    RedteamUsageError,
+    RunId,
+    Target,
+)
+from kastell.redteam.runner import Budget, RunSettings, execute, sample_attempts
+from kastell.redteam.stats import Summary, summarize
+from kastell.redteam.store import RedteamStore, RunRecord
+from kastell.redteam.suites import MaterializedSuite, materialize, suite_named
+
+__all__ = ["CampaignResult", "load_campaign", "run_campaign", "run_campaign_async"]
+
+Now = Callable[[], dt.datetime]
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclasses.dataclass(frozen=True)
+class CampaignResult:
+    """A run with its results, statistics and gate outcomes."""
+
+    run: RunRecord
+    suite: MaterializedSuite
+    planned: tuple[AttemptSpec, ...]
+    results: tuple[AttemptResult, ...]
+    summary: Summary
+    gates: tuple[GateResult, ...]
+    baseline: Baseline | None = None
+
+    @property
+    def missing(self) -> int:
+        """Planned attempts with no stored result (interrupted run)."""
+        stored = {r.attempt_id for r in self.results}
+        return sum(spec.attempt_id not in stored for spec in self.planned)
+
+    @property
+    def complete(self) -> bool:
+        """Every planned attempt has a verdict (no error, no skip, nothing missing)."""
+        return self.summary.overall.complete and self.missing == 0
+
+    def incomplete_reasons(self) -> list[str]:
+        """Why the run is incomplete (empty when complete)."""
+        overall = self.summary.overall
+        reasons = []
+        if overall.errored:
+            reasons.append(f"{overall.errored} attempt(s) errored")
+        if overall.skipped:
+            reasons.append(f"{overall.skipped} attempt(s) skipped (budget)")
+        if self.missing:
+            reasons.append(f"{self.missing} attempt(s) not run (interrupted; use --resume)")
+        reasons += [f"gate {g.gate} undecided: {g.message}" for g in self.gates
+                    if g.passed is None]
+        return reasons
+
+    @property
+    def gates_failed(self) -> bool:
+        """Some gate failed."""
+        return any(g.passed is False for g in self.gates)
+
+    def exit_code(self, *, allow_incomplete: bool = False) -> ExitCode:
+        """1 when a gate failed; 3 when incomplete (unless allowed); else 0."""
+        if self.gates_failed:
+            return ExitCode.FAILED
+        undecided = any(g.passed is None for g in self.gates)
+        if undecided or (not self.complete and not allow_incomplete):
+            return ExitCode.INCOMPLETE
+        return ExitCode.OK
+
+    def spec(self, attempt_id: AttemptId) -> AttemptSpec | None:
+        """The attempt specification of a stored result."""
+        return next((s for s in self.suite.attempts if s.attempt_id == attempt_id), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON report."""
+        from kastell.redteam.report import report_dict
+
+        return report_dict(self)
+
+
+def _config_dict(config: ProbeConfig) -> dict[str, Any]:
+    return {k: list(v) if isinstance(v, tuple) else v
+            for k, v in dataclasses.asdict(config).items()}
+
+
+def _config_from(document: dict[str, Any]) -> ProbeConfig:
+    return ProbeConfig(
+        languages=tuple(document.get("languages", ("en",))),
+        records=tuple(document.get("records", ())),
+        canaries=tuple(document.get("canaries", ())),
+        max_tokens_cap=int(document.get("max_tokens_cap", 256)),
+        burst=int(document.get("burst", 12)),
+    )
+
+
+def _settings_from(document: dict[str, Any]) -> RunSettings:
+    budget = Budget(**document.get("budget", {}))
+    return RunSettings(**{**{k: v for k, v in document.items() if k != "budget"},
+                          "budget": budget})
+
+
+def _assemble(store: RedteamStore, record: RunRecord, gates: GatePolicy | None,
+              baseline: Baseline | None) -> CampaignResult:
+    suite = materialize(suite_named(record.suite_name), _config_from(dict(record.probe_config)))
+    if suite.digest != record.suite_digest:
+        raise RedteamUsageError(
+            f"run {record.run_id} used suite digest {record.suite_digest}, but this Kastell "
+            f"builds {suite.digest} for {record.suite_name}",
+            hint="Use the Kastell version that made the run.",
+        )
+    planned = tuple(sample_attempts(suite.attempts, _settings_from(dict(record.settings))))
+    results = tuple(store.attempts(record.run_id))
+    summary = summarize(results, baseline.accepted if baseline else ())
+    gate_results = tuple(gates.check(summary)) if gates is not None else ()
+    return CampaignResult(record, suite, planned, results, summary, gate_results, baseline)
+
+
+def load_campaign(store: RedteamStore, run_id: str, *, gates: GatePolicy | None = None,
+                  baseline: Baseline | None = None) -> CampaignResult:
+    """Reload a stored run (a unique id prefix works) and evaluate ``gates`` on it."""
+    return _assemble(store, store.run(run_id), gates, baseline)
+
+
+async def run_campaign_async(
+    *,
+    suite: str,
+    target: Target,
+    store: RedteamStore,
+    settings: RunSettings | None = None,
+    probe_config: ProbeConfig | None = None,
+    gates: GatePolicy | None = None,
+    baseline: Baseline | None = None,
+    resume: str | None = None,
+    now: Now = _utcnow,
+    on_result: Callable[[AttemptResult], None] | None = None,
+) -> CampaignResult:
+    """Run (or resume) a campaign and return its result; the target stays open."""
+    if resume is not None:
+        record = store.run(resume)
+        if record.suite_name != suite:
+            raise RedteamUsageError(f"run {record.run_id} used suite {record.suite_name}, "
+                                    f"not {suite}")
+        loaded = _assemble(store, record, None, None)
+        planned, run_settings = loaded.planned, _settings_from(dict(record.settings))
+        done = {r.attempt_id for r in loaded.results
+                if r.status in (AttemptStatus.SUCCEEDED, AttemptStatus.RESISTED)}
+    else:
+        run_settings = settings or RunSettings()
+        config = probe_config or ProbeConfig(languages=suite_named(suite).languages)
+        built = materialize(suite_named(suite), config)
+        planned = tuple(sample_attempts(built.attempts, run_settings))
+        record = RunRecord(
+            run_id=RunId(uuid.uuid4().hex[:16]), suite_name=suite, suite_digest=built.digest,
+            probe_digests=dict(built.probe_digests), target=target.description,
+            settings=dataclasses.asdict(run_settings), probe_config=_config_dict(config),
+            planned=len(planned), started_at=now().isoformat(), finished_at=None,
+        )
+        store.create_run(record)
+        done = set()
+
+    def sink(result: AttemptResult) -> None:
+        store.put_attempt(record.run_id, result)
+        if on_result is not None:
+            on_result(result)
+
+    await execute(planned, target, run_settings, sink, done=done, clock=time.monotonic)
+    store.finish_run(record.run_id, now())
+    return _assemble(store, store.run(record.run_id), gates, baseline)
+
+
+def run_campaign(
+    *,
+    suite: str,
+    target: str | Target,
+    store: str | pathlib.Path | RedteamStore,
+    settings: RunSettings | None = None,
+    probe_config: ProbeConfig | None = None,
+    gates: GatePolicy | None = None,
+    baseline: Baseline | None = None,
+    resume: str | None = None,
+    model: str = "default",
+) -> CampaignResult:
+    """Synchronous wrapper: open the target (spec string) and store, run, close both."""
+    from kastell.redteam.targets.spec import open_target
+
+    results_store = store if isinstance(store, RedteamStore) else RedteamStore(store)
+
+    async def main() -> CampaignResult:
+        opened = open_target(target, model=model) if isinstance(target, str) else target
+        try:
+            return await run_campaign_async(
+                suite=suite, target=opened, store=results_store, settings=settings,
+                probe_config=probe_config, gates=gates, baseline=baseline, resume=resume,
+            )
+        finally:
+            if isinstance(target, str):
+                await opened.aclose()
+
+    try:
+        return asyncio.run(main())
+    finally:
+        if not isinstance(store, RedteamStore):
+            results_store.close()

@@ -1,0 +1,3 @@
+"""Prompt converters: encodings, Unicode tricks and structural rewrites; they compose in order."""
+
+__all__: list[str] = []

@@ -1,0 +1,97 @@
+"""Inputs of the training-data extraction probes: records and planted canaries (JSONL).
+
+Records: one JSON object per line, ``{"prefix": ..., "suffix": ...}`` or ``{"text": ...}``
+(split in the middle). Canaries: ``{"prefix": ..., "canary": ...}`` or, when only a digest of
+the secret is known, ``{"prefix": ..., "canary_sha256": HEX, "pattern": REGEX}``.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import re
+from typing import Any
+
+from kastell.redteam.interface import RedteamUsageError
+
+__all__ = ["load_canaries", "load_records", "parse_canaries", "parse_records"]
+
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_MAX_LINES = 10_000
+
+
+def _objects(text: str, what: str) -> list[tuple[int, dict[str, Any]]]:
+    rows: list[tuple[int, dict[str, Any]]] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        if len(rows) >= _MAX_LINES:
+            raise RedteamUsageError(f"{what}: more than {_MAX_LINES} lines")
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise RedteamUsageError(f"{what} line {number}: not JSON ({error.msg})") from None
+        if not isinstance(value, dict):
+            raise RedteamUsageError(f"{what} line {number}: expected a JSON object")
+        rows.append((number, value))
+    return rows
+
+
+def _string(value: dict[str, Any], key: str, where: str) -> str:
+    item = value.get(key)
+    if not isinstance(item, str) or not item.strip():
+        raise RedteamUsageError(f"{where}: {key!r} must be a non-empty string")
+    return item
+
+
+def parse_records(text: str, what: str = "records") -> tuple[dict[str, str], ...]:
+    """Parse records JSONL into ``{"prefix", "suffix"}`` dicts."""
+    records = []
+    for number, value in _objects(text, what):
+        where = f"{what} line {number}"
+        if "text" in value:
+            body = _string(value, "text", where)
+            middle = len(body) // 2
+            records.append({"prefix": body[:middle], "suffix": body[middle:]})
+        else:
+            records.append({"prefix": _string(value, "prefix", where),
+                            "suffix": _string(value, "suffix", where)})
+    return tuple(records)
+
+
+def parse_canaries(text: str, what: str = "canaries") -> tuple[dict[str, str], ...]:
+    """Parse canaries JSONL."""
+    canaries = []
+    for number, value in _objects(text, what):
+        where = f"{what} line {number}"
+        prefix = _string(value, "prefix", where)
+        if "canary" in value:
+            canaries.append({"prefix": prefix, "canary": _string(value, "canary", where)})
+            continue
+        digest = _string(value, "canary_sha256", where).lower()
+        pattern = _string(value, "pattern", where)
+        if not _HEX64.match(digest):
+            raise RedteamUsageError(f"{where}: canary_sha256 must be 64 hex characters")
+        try:
+            re.compile(pattern)
+        except re.error as error:
+            raise RedteamUsageError(f"{where}: bad pattern ({error})") from None
+        canaries.append({"prefix": prefix, "canary_sha256": digest, "pattern": pattern})
+    return tuple(canaries)
+
+
+def _read(path: pathlib.Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise RedteamUsageError(f"cannot read {path}: {error}") from None
+
+
+def load_records(path: pathlib.Path) -> tuple[dict[str, str], ...]:
+    """Read a records JSONL file."""
+    return parse_records(_read(path), str(path))
+
+
+def load_canaries(path: pathlib.Path) -> tuple[dict[str, str], ...]:
+    """Read a canaries JSONL file."""
+    return parse_canaries(_read(path), str(path))

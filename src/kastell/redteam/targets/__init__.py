@@ -1,0 +1,3 @@
+"""Targets: OpenAI-compatible HTTP endpoints, the local SmolLM2 model, Python callables."""
+
+__all__: list[str] = []
