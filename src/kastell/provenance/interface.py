@@ -34,6 +34,7 @@ __all__ = [
     "DigestMismatchError",
     "ProvenanceError",
     "ProvenanceUsageError",
+    "SignedModel",
     "SignedStatement",
     "StatementFormatError",
     "StatementKind",
@@ -251,3 +252,22 @@ class VerifiedFile:
     path: str
     digest: Digest
     size: int
+
+
+@dataclasses.dataclass(frozen=True)
+class SignedModel:
+    """What a model signature says: the model's name, digest and per-file digests.
+
+    Attributes:
+        name: the model name recorded in the signature.
+        digest: the model digest (the signature's subject).
+        files: POSIX relative path -> signed digest.
+        signers: the trusted keys that signed it (empty when no trust policy was applied).
+        source: the signature file.
+    """
+
+    name: str
+    digest: Digest
+    files: Mapping[str, Digest]
+    signers: tuple[str, ...]
+    source: str

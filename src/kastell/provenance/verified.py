@@ -9,6 +9,7 @@ the weights file only once.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from kastell.provenance import _manifest, _model_signature, _unsafe
 from kastell.provenance.interface import (
     DigestMismatchError,
     ProvenanceUsageError,
+    SignedModel,
     StatementKind,
     TrustPolicy,
     UntrustedSignatureError,
@@ -27,11 +29,21 @@ from kastell.provenance.loaders import GGUFFile, load_gguf, load_safetensors
 from kastell.provenance.statement import read_signed_statement
 from kastell.types import Digest
 
-__all__ = ["load_verified_gguf", "load_verified_safetensors", "open_verified", "signed_files"]
+__all__ = [
+    "load_verified_gguf",
+    "load_verified_safetensors",
+    "open_verified",
+    "read_model_signature",
+    "signed_files",
+    "verify_model_files",
+]
 
 
-def signed_files(signature: Path, trust: TrustPolicy) -> dict[str, Digest]:
-    """The per-file digests of a model signature the trust policy accepts.
+def read_model_signature(signature: Path, trust: TrustPolicy | None) -> SignedModel:
+    """Read a model signature; judge its signers when a trust policy is given.
+
+    Without a policy only the signature's internal consistency is checked: use that only where
+    the signer's identity is verified elsewhere.
 
     Raises:
         UntrustedSignatureError: the policy does not trust the signature's signers.
@@ -43,13 +55,24 @@ def signed_files(signature: Path, trust: TrustPolicy) -> dict[str, Digest]:
             f"{signature} is a {signed.kind} statement, not a model signature",
             hint="Pass the signature written by `kastell sign`.",
         )
-    decision = trust.check(signed)
-    if not decision.trusted:
-        raise UntrustedSignatureError(f"{signature}: {decision.reason}")
-    return dict(_model_signature.resources_of(signed).files)
+    signers: tuple[str, ...] = ()
+    if trust is not None:
+        decision = trust.check(signed)
+        if not decision.trusted:
+            raise UntrustedSignatureError(f"{signature}: {decision.reason}")
+        signers = decision.signers
+    resources = _model_signature.resources_of(signed)
+    return SignedModel(
+        resources.model_name, resources.model_digest, resources.files, signers, str(signature)
+    )
 
 
-def _check_listing(model_dir: Path, files: dict[str, Digest]) -> dict[str, Path]:
+def signed_files(signature: Path, trust: TrustPolicy) -> dict[str, Digest]:
+    """The per-file digests of a model signature the trust policy accepts."""
+    return dict(read_model_signature(signature, trust).files)
+
+
+def _check_listing(model_dir: Path, files: Mapping[str, Digest]) -> dict[str, Path]:
     if not model_dir.is_dir():
         raise ProvenanceUsageError(f"{model_dir} is not a directory", hint="Pass the model dir.")
     on_disk = {
@@ -91,7 +114,18 @@ def open_verified(
         DigestMismatchError: a file is missing, unsigned, or differs from its digest.
         UnsafeFileError: a pickle-bearing file has no clean scan.
     """
-    files = signed_files(signature, trust)
+    return verify_model_files(model_dir, signed_files(signature, trust), skip=skip)
+
+
+def verify_model_files(
+    model_dir: Path, files: Mapping[str, Digest], *, skip: frozenset[str] = frozenset()
+) -> tuple[VerifiedFile, ...]:
+    """Check that ``model_dir`` holds exactly ``files`` with matching content.
+
+    Raises:
+        DigestMismatchError: a file is missing, unsigned, or differs from its digest.
+        UnsafeFileError: a pickle-bearing file has no clean scan.
+    """
     on_disk = _check_listing(model_dir, files)
     verified: list[VerifiedFile] = []
     for relative, path in sorted(on_disk.items()):
