@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import unicodedata
 
 __all__ = ["TemplateIssue", "check_template"]
 
@@ -36,8 +35,12 @@ _INJECTION = re.compile(
     r"|https?://|\bcurl\b|\bwget\b|api[_ ]?key|password",
     re.IGNORECASE,
 )
-_INVISIBLE_CATEGORIES = frozenset({"Cf", "Co", "Cn"})
-_ALLOWED_FORMAT_CHARS = frozenset({"\u200d"})  # zero-width joiner appears in emoji sequences
+# Invisible format characters (zero-width, bidi controls, tag characters, soft hyphen) and
+# private-use code points; the zero-width joiner (U+200D) is left out: emoji sequences use it.
+_INVISIBLE = re.compile(
+    "[\u00ad\u061c\u180e\u200b\u200c\u200e\u200f\u202a-\u202e\u2060-\u2064"
+    "\u2066-\u206f\ufeff\ufff9-\ufffb\ue000-\uf8ff\U000e0000-\U000e007f]"
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,11 +52,7 @@ class TemplateIssue:
 
 
 def _invisible(text: str) -> list[str]:
-    found = sorted({
-        f"U+{ord(ch):04X}" for ch in text
-        if unicodedata.category(ch) in _INVISIBLE_CATEGORIES and ch not in _ALLOWED_FORMAT_CHARS
-    })
-    return found
+    return sorted({f"U+{ord(ch):04X}" for ch in _INVISIBLE.findall(text)})
 
 
 def _ast_issues(template: str) -> tuple[list[TemplateIssue], list[str], bool]:
@@ -107,9 +106,20 @@ def _ast_issues(template: str) -> tuple[list[TemplateIssue], list[str], bool]:
     return issues, texts, True
 
 
+_AST_LIMIT = 256 << 10
+"""Larger templates are checked by the (stricter, linear-time) text pass only."""
+
+
 def check_template(template: str) -> list[TemplateIssue]:
-    """Every issue in ``template`` (deduplicated, in order of first appearance)."""
-    issues, texts, parsed = _ast_issues(template)
+    """Every issue in ``template`` (deduplicated, in order of first appearance).
+
+    Templates up to 256 KiB are parsed; larger ones (real chat templates are a few KiB) get
+    the text pass over their whole length, which flags any dunder or gadget name anywhere.
+    """
+    if len(template) <= _AST_LIMIT:
+        issues, texts, parsed = _ast_issues(template)
+    else:
+        issues, texts, parsed = [], [template], False
     if _OBFUSCATED.search(template):
         issues.append(TemplateIssue("KS-TEMPLATE-SANDBOX-ESCAPE",
                                     "escaped underscore characters (obfuscated dunder names)"))

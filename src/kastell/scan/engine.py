@@ -12,12 +12,13 @@ from __future__ import annotations
 import dataclasses
 import os
 import pathlib
+import tarfile
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from typing import IO
 
 from kastell import __version__
-from kastell.scan.identify import HEAD_BYTES, identify, identify_zip
+from kastell.scan.identify import HEAD_BYTES, identify, identify_tar, identify_zip
 from kastell.scan.interface import (
     Blob,
     FileResult,
@@ -74,6 +75,12 @@ def _read_head(blob: Blob) -> bytes:
 
 
 def _refine(blob: Blob, fmt: str) -> str:
+    if fmt == "tar":
+        try:
+            with blob.opener() as stream, tarfile.open(fileobj=stream, mode="r:") as archive:
+                return identify_tar(archive.getnames())
+        except (tarfile.TarError, OSError, EOFError, ValueError):
+            return "tar"  # the archive scanner reports why it cannot be read
     if fmt != "zip":
         return fmt
     try:

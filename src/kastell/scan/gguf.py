@@ -64,6 +64,9 @@ class _Cursor:
 
     def string(self, limit: int) -> str:
         length = self.unpack("<Q")
+        if length > self.size - self.pos:
+            raise UnscannableInputError(
+                f"GGUF string at byte {self.pos} claims {length} bytes past the end of the file")
         if length > limit:
             raise UnscannableInputError(f"GGUF string of {length} bytes over the limit")
         try:
