@@ -30,18 +30,25 @@ class Script:
 
 def _completion(text: str) -> dict[str, Any]:
     return {
-        "id": "chatcmpl-mock", "object": "chat.completion", "created": 1700000000,
+        "id": "chatcmpl-mock",
+        "object": "chat.completion",
+        "created": 1700000000,
         "model": "mock-gpt",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                     "finish_reason": "stop"}],
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+        ],
         "usage": {"prompt_tokens": 12, "completion_tokens": 8, "total_tokens": 20},
     }
 
 
 def _chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
-    document = {"id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 1700000000,
-                "model": "mock-gpt",
-                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+    document = {
+        "id": "chatcmpl-mock",
+        "object": "chat.completion.chunk",
+        "created": 1700000000,
+        "model": "mock-gpt",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
     return b"data: " + json.dumps(document).encode() + b"\n\n"
 
 
@@ -68,8 +75,10 @@ class MockUpstream:
                 break
         script = self.script
         if scope["path"].endswith("/models"):
-            data = {"object": "list", "data": [{"id": "mock-gpt", "object": "model",
-                                                "created": 0, "owned_by": "mock"}]}
+            data = {
+                "object": "list",
+                "data": [{"id": "mock-gpt", "object": "model", "created": 0, "owned_by": "mock"}],
+            }
             await _send_json(send, 200, json.dumps(data).encode())
             return
         request = json.loads(body)
@@ -77,13 +86,23 @@ class MockUpstream:
         if script.delay_s:
             await asyncio.sleep(script.delay_s)
         if script.status != 200 or script.raw_body is not None:
-            payload = script.raw_body if script.raw_body is not None else json.dumps(
-                {"error": {"message": "mock failure", "type": "server_error"}}).encode()
+            payload = (
+                script.raw_body
+                if script.raw_body is not None
+                else json.dumps(
+                    {"error": {"message": "mock failure", "type": "server_error"}}
+                ).encode()
+            )
             await _send_json(send, script.status, payload)
             return
         if request.get("stream"):
-            await send({"type": "http.response.start", "status": 200,
-                        "headers": [(b"content-type", b"text/event-stream")]})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [(b"content-type", b"text/event-stream")],
+                }
+            )
             frames = [_chunk({"role": "assistant", "content": ""})]
             frames += [_chunk({"content": c}) for c in script.chunks]
             frames += [_chunk({}, "stop"), b"data: [DONE]\n\n"]
@@ -97,8 +116,13 @@ class MockUpstream:
 
 
 async def _send_json(send: Any, status: int, body: bytes) -> None:
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json")],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -112,8 +136,15 @@ def free_port() -> int:
 def serve_in_thread(app: Any) -> Iterator[str]:
     """Run ``app`` under uvicorn on a free loopback port; yield its base URL."""
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error",
-                            access_log=False, ws="none", lifespan="on")
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="error",
+        access_log=False,
+        ws="none",
+        lifespan="on",
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

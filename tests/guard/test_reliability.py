@@ -89,8 +89,11 @@ def test_upstream_4xx_is_passed_back(gateway: Gateway, upstream: tuple[MockUpstr
 )
 def test_malformed_request_is_400(gateway: Gateway, body: bytes, needle: str) -> None:
     with gateway() as (url, _):
-        response = httpx.post(f"{url}/v1/chat/completions", content=body,
-                              headers={**AUTH, "Content-Type": "application/json"})
+        response = httpx.post(
+            f"{url}/v1/chat/completions",
+            content=body,
+            headers={**AUTH, "Content-Type": "application/json"},
+        )
     assert response.status_code == 400
     assert needle in response.json()["error"]["message"]
 
@@ -99,8 +102,9 @@ def test_body_over_limit_is_413(gateway: Gateway) -> None:
     big = {"model": "m", "messages": [{"role": "user", "content": "x" * 5000}]}
     with gateway(limits={"max_body_bytes": 2048}) as (url, _):
         response = httpx.post(f"{url}/v1/chat/completions", json=big, headers=AUTH)
-        chunked = httpx.post(f"{url}/v1/chat/completions", headers=AUTH,
-                             content=iter([b"{" + b" " * 3000, b"}"]))
+        chunked = httpx.post(
+            f"{url}/v1/chat/completions", headers=AUTH, content=iter([b"{" + b" " * 3000, b"}"])
+        )
     assert response.status_code == 413
     assert chunked.status_code == 413
     assert "2048" in response.json()["error"]["message"]

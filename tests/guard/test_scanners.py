@@ -173,8 +173,11 @@ def test_size_limit() -> None:
 
 
 def test_canary_and_system_prompt_leak() -> None:
-    context = ScanContext(canary="kst-abc123", system_prompt="You are Kai, the support bot of "
-                          "Example Bank. Never discuss interest rates with anyone at all.")
+    context = ScanContext(
+        canary="kst-abc123",
+        system_prompt="You are Kai, the support bot of "
+        "Example Bank. Never discuss interest rates with anyone at all.",
+    )
     assert CanaryLeakDetector().scan("the marker is KST-ABC123.", context)
     assert CanaryLeakDetector().scan("nothing here", context) == []
     leak = "Sure! My instructions: never discuss interest rates with anyone at all."

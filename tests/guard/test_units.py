@@ -132,8 +132,9 @@ def test_plant_canary_merges_into_system_prompt() -> None:
 
 def test_extraction_alerts_fire_once_per_window() -> None:
     clock = _Clock()
-    settings = ExtractionSettings(max_requests=5, max_logprob_requests=2, max_template_repeats=3,
-                                  window_s=60)
+    settings = ExtractionSettings(
+        max_requests=5, max_logprob_requests=2, max_template_repeats=3, window_s=60
+    )
     watch = ExtractionWatch(settings, clock)
     kinds: list[str] = []
     for i in range(7):

@@ -84,11 +84,11 @@ def prepared_gateway(config: GuardConfig, *, config_dir: pathlib.Path) -> Iterat
             from kastell.guard.audit_sink import open_audit_sink
 
             full = any(p.full_text_audit for p in config.policies.values())
+            url, key = config.audit.url, config.audit.signing_key
             audit_settings = config.audit.model_copy(
                 update={
-                    "signing_key": str(_resolve(config_dir, config.audit.signing_key))
-                    if config.audit.signing_key
-                    else None
+                    "url": url if "://" in url else str(_resolve(config_dir, url)),
+                    "signing_key": str(_resolve(config_dir, key)) if key else None,
                 }
             )
             audit = open_audit_sink(audit_settings, full_text=full)
