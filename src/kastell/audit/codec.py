@@ -42,6 +42,7 @@ __all__ = [
     "parse_record",
     "parse_time",
     "record_body",
+    "record_body_of",
     "sha256_hex",
 ]
 
@@ -212,6 +213,15 @@ def record_body(
     *, log_id: str, seq: int, time: dt.datetime, prev_hash: str, event: AuditEvent
 ) -> bytes:
     """The canonical bytes of a record body (what the record hash covers)."""
+    return record_body_of(
+        log_id=log_id, seq=seq, time=time, prev_hash=prev_hash, event_data=event_to_dict(event)
+    )
+
+
+def record_body_of(
+    *, log_id: str, seq: int, time: dt.datetime, prev_hash: str, event_data: dict[str, Any]
+) -> bytes:
+    """``record_body`` for an event already turned into its JSON object by ``event_to_dict``."""
     return canonical_json(
         {
             "v": FORMAT_VERSION,
@@ -219,7 +229,7 @@ def record_body(
             "seq": seq,
             "time": format_time(time),
             "prev": prev_hash,
-            "event": event_to_dict(event),
+            "event": event_data,
         }
     )
 

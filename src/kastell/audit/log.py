@@ -12,17 +12,27 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import copy
 import dataclasses
 import datetime as dt
 import pathlib
 import threading
 from types import TracebackType
+from typing import Any
 
 import sqlalchemy as sa
 
-from kastell.audit.codec import checkpoint_payload, format_time, parse_record, record_body
+from kastell.audit.codec import (
+    checkpoint_payload,
+    event_to_dict,
+    format_time,
+    parse_record,
+    record_body_of,
+    sha256_hex,
+)
 from kastell.audit.interface import (
     AuditConfigError,
+    AuditError,
     AuditEvent,
     AuditRecord,
     AuditUnavailableError,
@@ -46,6 +56,28 @@ def _apply_policy(event: AuditEvent, policy: TextPolicy) -> AuditEvent:
     if policy is TextPolicy.REDACTED:
         return dataclasses.replace(event, full_text=None)
     return dataclasses.replace(event, full_text=None, redacted_text=None)
+
+
+@dataclasses.dataclass
+class _Pending:
+    """One append waiting for its transaction: the event, then its body or the error."""
+
+    event_data: dict[str, Any]
+    body: bytes | None = None
+    error: AuditError | None = None
+
+
+def _row(
+    seq: int, now: dt.datetime, event_data: dict[str, Any], body: bytes, digest: str
+) -> StoredRow:
+    return StoredRow(
+        seq=seq,
+        time_us=to_micros(now),
+        event_type=str(event_data["type"]),
+        tenant=event_data.get("tenant"),
+        body=body.decode("utf-8"),
+        hash=digest,
+    )
 
 
 class AuditLog:
@@ -72,6 +104,8 @@ class AuditLog:
         self._clock = clock
         self._policy = text_policy
         self._lock = threading.Lock()
+        self._queue_lock = threading.Lock()
+        self._queue: list[_Pending] = []
         self.log_id = store.ensure_head(to_micros(clock())).log_id
 
     @classmethod
@@ -123,51 +157,77 @@ class AuditLog:
     def append(self, event: AuditEvent) -> AuditRecord:
         """Append one event; return its record once it is committed.
 
+        Appends that arrive while another thread is committing are committed together in the
+        next transaction (group commit: one durable write for many records).
+
         Raises:
             AuditConfigError: the event cannot be recorded (e.g. a naive datetime).
             AuditUnavailableError: the database refused the write (the event is NOT logged).
         """
-        event = _apply_policy(event, self._policy)
-        with self._lock, self._store.writing() as connection:
-            head = self._store.read_head(connection, lock=True)
-            if head is None:
-                raise AuditUnavailableError(f"{self._store.location}: the log head row is gone")
-            now = self._clock()
-            seq = head.seq + 1
-            body = record_body(
-                log_id=head.log_id, seq=seq, time=now, prev_hash=head.hash, event=event
-            )
-            record = parse_record(body)
-            text = body.decode("utf-8")
-            self._store.insert_row(
-                connection,
-                StoredRow(
+        pending = _Pending(event_to_dict(_apply_policy(event, self._policy)))
+        with self._queue_lock:
+            self._queue.append(pending)
+        with self._lock:
+            if pending.body is None and pending.error is None:
+                with self._queue_lock:
+                    batch, self._queue = self._queue, []
+                self._commit(batch)
+        if pending.error is not None:
+            raise copy.copy(pending.error)  # one instance per raising thread
+        if pending.body is None:  # pragma: no cover - _commit sets one or the other
+            raise AuditUnavailableError("audit append was not committed")
+        return parse_record(pending.body)
+
+    def _commit(self, batch: list[_Pending]) -> None:
+        """Write a batch of pending appends in one transaction (caller holds ``_lock``)."""
+        bodies: list[bytes] = []
+        try:
+            with self._store.writing() as connection:
+                head = self._store.read_head(connection, lock=True)
+                if head is None:
+                    raise AuditUnavailableError(f"{self._store.location}: the log head is gone")
+                seq, prev = head.seq, head.hash
+                anchor_seq, anchor_us = head.checkpoint_seq, head.checkpoint_time_us
+                for pending in batch:
+                    now = self._clock()
+                    seq += 1
+                    body = record_body_of(
+                        log_id=head.log_id,
+                        seq=seq,
+                        time=now,
+                        prev_hash=prev,
+                        event_data=pending.event_data,
+                    )
+                    prev = sha256_hex(body)
+                    bodies.append(body)
+                    self._store.insert_row(
+                        connection, _row(seq, now, pending.event_data, body, prev)
+                    )
+                    if self._due(anchor_seq, anchor_us, seq, to_micros(now)):
+                        self._sign(connection, head, seq, prev, now)
+                        anchor_seq, anchor_us = seq, to_micros(now)
+                self._store.update_head(
+                    connection,
                     seq=seq,
-                    time_us=to_micros(record.time),
-                    event_type=record.event.event_type.value,
-                    tenant=record.event.tenant,
-                    body=text,
-                    hash=record.hash,
-                ),
-            )
-            values: dict[str, object] = {"seq": seq, "hash": record.hash}
-            if self._due(head, seq, to_micros(now)):
-                self._sign(connection, head, seq, record.hash, now)
-                values.update(checkpoint_seq=seq, checkpoint_time_us=to_micros(now))
-            self._store.update_head(connection, **values)
-        return record
+                    hash=prev,
+                    checkpoint_seq=anchor_seq,
+                    checkpoint_time_us=anchor_us,
+                )
+        except AuditError as error:
+            for pending in batch:
+                pending.error = error
+            return
+        for pending, body in zip(batch, bodies, strict=True):
+            pending.body = body
 
     async def append_async(self, event: AuditEvent) -> AuditRecord:
         """``append`` in a worker thread, for ASGI code (same durability guarantee)."""
         return await asyncio.to_thread(self.append, event)
 
-    def _due(self, head: HeadState, seq: int, now_us: int) -> bool:
+    def _due(self, anchor_seq: int, anchor_us: int, seq: int, now_us: int) -> bool:
         if self._signer is None:
             return False
-        return (
-            seq - head.checkpoint_seq >= self._every
-            or now_us - head.checkpoint_time_us >= self._interval_us
-        )
+        return seq - anchor_seq >= self._every or now_us - anchor_us >= self._interval_us
 
     def _sign(
         self, connection: sa.Connection, head: HeadState, seq: int, head_hash: str, now: dt.datetime
@@ -216,7 +276,8 @@ class AuditLog:
             if head is None or head.seq == 0 or head.seq == head.checkpoint_seq:
                 return None
             now = self._clock()
-            if not force and not self._due(head, head.seq, to_micros(now)):
+            due = self._due(head.checkpoint_seq, head.checkpoint_time_us, head.seq, to_micros(now))
+            if not force and not due:
                 return None
             checkpoint = self._sign(connection, head, head.seq, head.hash, now)
             self._store.update_head(
