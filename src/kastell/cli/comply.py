@@ -173,13 +173,11 @@ def evidence_add(
 
     if not path.exists():
         raise EvidenceInputError(f"{path} does not exist")
-    result = record_manual_evidence([(_kind(kind), path, title)], _now(now_text))
+    result = record_manual_evidence(
+        [(_kind(kind), path, title)], _now(now_text), attested_by or "kastell evidence add"
+    )
+    item = result.evidence[0]
     with EvidenceStore.open(store) as opened:
-        item = result.evidence[0]
-        if attested_by:
-            item = type(item)(
-                **{**item.__dict__, "summary": {**item.summary, "attested_by": attested_by}}
-            )
         record = opened.record(item, result.payloads[str(item.payload_digest)])
     if output_format == "json":
         emit_json(evidence_entry(record))

@@ -179,6 +179,7 @@ def check_residency_step(
 def record_manual_evidence(
     documents: Sequence[tuple[EvidenceKind, pathlib.Path, str | None]],
     now: dt.datetime,
+    attested_by: str = "deployment descriptor",
 ) -> StepResult:
     """Record organisational documents (policy, oversight procedure) with their digests."""
     evidence, payloads = [], {}
@@ -189,7 +190,7 @@ def record_manual_evidence(
             raise EvidenceInputError(f"manual evidence {path} is larger than 64 MiB",
                                      hint="Record a digest-pinned summary instead.")  # fmt: skip
         data = _read(path, "manual evidence")
-        summary = {"title": title or path.name, "file": path.name, "attested_by": "descriptor"}
+        summary = {"title": title or path.name, "file": path.name, "attested_by": attested_by}
         item = evidence_of(kind, Subject(path.name, payload_digest(data)), path.name, now, data,
                            summary)  # fmt: skip
         evidence.append(item)

@@ -1,0 +1,284 @@
+from __future__ import annotations
+
+import json
+import pathlib
+
+import pytest
+
+from kastell.cli.main import main
+from kastell.errors import ExitCode
+
+
+@pytest.fixture
+def store(tmp_path: pathlib.Path) -> str:
+    return str(tmp_path / "ev.sqlite")
+
+
+def _json(capsys: pytest.CaptureFixture[str]) -> object:
+    return json.loads(capsys.readouterr().out)
+
+
+def test_evidence_add_list_show_roundtrip(
+    tmp_path: pathlib.Path, store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    doc = tmp_path / "oversight.md"
+    doc.write_text("# Oversight\n")
+    assert (
+        main(
+            [
+                "evidence",
+                "add",
+                "human_oversight_procedure",
+                str(doc),
+                "--store",
+                store,
+                "--by",
+                "CISO",
+                "--format",
+                "json",
+            ]
+        )
+        == 0
+    )
+    added = _json(capsys)
+    assert main(["evidence", "list", "--store", store, "--format", "json"]) == 0
+    (listed,) = _json(capsys)  # type: ignore[misc]
+    assert listed["payload_digest"] == added["payload_digest"]
+    out = tmp_path / "payload.md"
+    assert (
+        main(["evidence", "show", "1", "--store", store, "--payload", str(out), "--format", "json"])
+        == 0
+    )
+    shown = _json(capsys)
+    assert shown["summary"]["attested_by"] == "CISO"
+    assert out.read_text() == "# Oversight\n"
+
+
+def test_evidence_list_controls(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["evidence", "list", "--controls"]) == 0
+    assert "OWASP-LLM01" in capsys.readouterr().out
+
+
+def test_evidence_add_unknown_kind_is_usage_error(
+    tmp_path: pathlib.Path, store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    doc = tmp_path / "x.md"
+    doc.write_text("x")
+    assert main(["evidence", "add", "vibes", str(doc), "--store", store]) == ExitCode.USAGE
+    err = capsys.readouterr().err
+    assert "unknown evidence kind 'vibes'" in err
+    assert "human_oversight_procedure" in err
+
+
+def test_evidence_add_missing_file_is_usage_error(
+    tmp_path: pathlib.Path, store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["evidence", "add", "documentation", str(tmp_path / "nope"), "--store", store])
+    assert code == ExitCode.USAGE
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_evidence_add_directory_is_usage_error(
+    tmp_path: pathlib.Path, store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["evidence", "add", "documentation", str(tmp_path), "--store", store]) == 2
+    assert "is not a file" in capsys.readouterr().err
+
+
+def test_evidence_show_unknown_id(store: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["evidence", "show", "7", "--store", store]) == ExitCode.USAGE
+    assert "no evidence with id 7" in capsys.readouterr().err
+
+
+def test_evidence_store_bad_url_is_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["evidence", "list", "--store", "nosuchdb://x"]) == ExitCode.USAGE
+    assert "cannot use store location" in capsys.readouterr().err
+
+
+def test_evidence_store_unreachable_postgres_is_exit_3(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["evidence", "list", "--store", "postgresql://postgres@127.0.0.1:1/none"])
+    assert code == ExitCode.INCOMPLETE
+
+
+def _open(store: str, *extra: str) -> int:
+    return main(
+        [
+            "incident",
+            "open",
+            "--title",
+            "canary leak",
+            "--store",
+            store,
+            "--aware-at",
+            "2026-10-24T10:00",
+            "--tz",
+            "Europe/Berlin",
+            "--now",
+            "2026-10-24T12:00+02:00",
+            *extra,
+        ]
+    )
+
+
+def test_incident_lifecycle(store: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _open(store, "--regime", "nis2-significant", "--format", "json") == 0
+    (opened,) = _json(capsys)  # type: ignore[misc]
+    assert opened["id"] == "INC-20261024-001"
+    due = {c["key"]: c["due"] for c in opened["clocks"]}
+    # DST ends 25 Oct 03:00 -> 02:00: 24 h after 10:00 CEST is 09:00 CET
+    assert due["NIS2-23.4.a"] == "2026-10-25T09:00:00+01:00"
+    assert main(["incident", "list", "--store", store, "--now", "2026-10-26T12:00+01:00"]) == 1
+    assert "OVERDUE" in capsys.readouterr().out
+    assert (
+        main(
+            [
+                "incident",
+                "update",
+                opened["id"],
+                "--store",
+                store,
+                "--submitted",
+                "NIS2-23.4.a=2026-10-25T08:00",
+                "--submitted",
+                "NIS2-23.4.b=2026-10-26T09:00",
+                "--fact",
+                "severity=high",
+                "--now",
+                "2026-10-26T12:00+01:00",
+            ]
+        )
+        == 0
+    )
+    capsys.readouterr()
+    assert (
+        main(
+            [
+                "incident",
+                "report",
+                opened["id"],
+                "--store",
+                store,
+                "--format",
+                "json",
+                "--now",
+                "2026-10-26T12:00+01:00",
+            ]
+        )
+        == 0
+    )
+    drafts = {d["clock"]: d for d in _json(capsys)}  # type: ignore[union-attr]
+    assert drafts["NIS2-23.4.d"]["due"] == "2026-11-26T09:00:00+01:00"
+    fields = {f["name"]: f["value"] for f in drafts["NIS2-23.4.b"]["fields"]}
+    assert fields["severity"] == "high"
+    assert (
+        main(["incident", "update", opened["id"], "--store", store, "--close", "2026-11-20T10:00"])
+        == 0
+    )
+    capsys.readouterr()
+    assert main(["incident", "list", "--store", store]) == 0
+    assert "no open incidents" in capsys.readouterr().out
+
+
+def test_incident_open_needs_a_title(store: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["incident", "open", "--store", store]) == ExitCode.USAGE
+    assert "--title" in capsys.readouterr().err
+
+
+def test_incident_bad_time_is_usage_error(store: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(
+        ["incident", "open", "--title", "x", "--aware-at", "last tuesday", "--store", store]
+    )
+    assert code == ExitCode.USAGE
+    assert "ISO 8601" in capsys.readouterr().err
+
+
+def test_incident_bad_zone_is_usage_error(store: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert (
+        main(["incident", "open", "--title", "x", "--tz", "Europe/Atlantis", "--store", store])
+        == ExitCode.USAGE
+    )
+    assert "IANA" in capsys.readouterr().err
+
+
+def test_incident_bad_fact_is_usage_error(store: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _open(store, "--fact", "novalue") == ExitCode.USAGE
+    assert "KEY=VALUE" in capsys.readouterr().err
+
+
+def test_incident_update_unknown_clock(store: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _open(store) == 0
+    capsys.readouterr()
+    code = main(
+        [
+            "incident",
+            "update",
+            "INC-20261024-001",
+            "--store",
+            store,
+            "--submitted",
+            "NIS2-99=2026-10-25T08:00",
+        ]
+    )
+    assert code == ExitCode.USAGE
+    assert "NIS2-23.4.a" in capsys.readouterr().err
+
+
+def test_incident_update_unknown_id(store: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["incident", "update", "INC-nope", "--store", store]) == ExitCode.USAGE
+    assert "no incident 'INC-nope'" in capsys.readouterr().err
+
+
+def test_incident_open_from_guard_events(
+    tmp_path: pathlib.Path, store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    events = [
+        {
+            "event_type": "canary_leak",
+            "occurred_at": "2026-10-24T10:00:00+00:00",
+            "request_id": "r1",
+            "message": "canary kst-1 in answer",
+        }
+    ]
+    events += [
+        {
+            "event_type": "block",
+            "occurred_at": f"2026-10-24T11:00:{s:02d}+00:00",
+            "request_id": f"b{s}",
+        }
+        for s in range(5)
+    ]
+    path = tmp_path / "events.jsonl"
+    path.write_text("\n".join(json.dumps(e) for e in events) + "\n")
+    assert (
+        main(
+            [
+                "incident",
+                "open",
+                "--from-events",
+                str(path),
+                "--burst-threshold",
+                "5",
+                "--regime",
+                "cra-severe-incident",
+                "--store",
+                store,
+                "--format",
+                "json",
+                "--now",
+                "2026-10-24T12:00+00:00",
+            ]
+        )
+        == 0
+    )
+    opened = _json(capsys)
+    assert [i["source"] for i in opened] == ["canary_leak", "blocked_attack_burst"]  # type: ignore[index]
+    assert opened[1]["evidence_refs"] == ["b0", "b1", "b2", "b3", "b4"]  # type: ignore[index]
+
+
+def test_incident_open_from_malformed_events(
+    tmp_path: pathlib.Path, store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "events.jsonl"
+    path.write_text('{"event_type": "block"}\nnot json\n')
+    assert main(["incident", "open", "--from-events", str(path), "--store", store]) == 2
+    assert "events.jsonl:2: not JSON" in capsys.readouterr().err

@@ -1,0 +1,67 @@
+"""Open the HTML report in headless Chromium: no console errors, summary and tree render.
+
+Needs the Debian ``chromium`` package and the ``playwright`` Python package (never
+``playwright install``: the system browser is used). Set KASTELL_UPDATE_SCREENSHOT=1 to refresh
+docs/img/report.png, the screenshot used in the README.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import shutil
+
+import pytest
+
+from kastell.comply.assess import run_assessment
+from kastell.comply.descriptor import load_descriptor
+from kastell.comply.evidence_store import EvidenceStore
+from kastell.comply.report_document import assessment_document
+from kastell.comply.report_files import write_report
+
+from ._builders import NOW
+from ._deployment import build_deployment
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync"]
+SCREENSHOT = pathlib.Path(__file__).resolve().parents[2] / "docs" / "img" / "report.png"
+
+
+@pytest.mark.browser
+def test_report_renders_in_chromium_without_console_errors(tmp_path: pathlib.Path) -> None:
+    if not pathlib.Path(CHROMIUM).exists():
+        pytest.skip("Debian chromium is not installed (apt-get install -y chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+    descriptor = load_descriptor(build_deployment(tmp_path))
+    with EvidenceStore.open(tmp_path / "ev.sqlite") as store:
+        doc = assessment_document(run_assessment(descriptor, store, lambda: NOW))
+    (html,) = write_report(doc, tmp_path / "report", ("html",), NOW)
+    errors: list[str] = []
+    requests: list[str] = []
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1500})
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on("request", lambda r: requests.append(r.url))
+            page.goto(html.as_uri())
+            summary = page.locator("#summary")
+            assert summary.is_visible()
+            assert summary.locator("tr").count() == 1 + len(doc["summary"])
+            tree = page.locator("#provenance-tree")
+            assert tree.is_visible()
+            assert tree.locator("li").count() >= 3  # deployment, model/training, dataset
+            assert "deployment" in tree.inner_text()
+            assert page.locator("svg").count() >= 1
+            shot = tmp_path / "report.png"
+            page.screenshot(path=str(shot))
+        finally:
+            browser.close()
+    assert errors == []
+    assert [url for url in requests if not url.startswith("file:")] == []  # offline: no fetches
+    assert shot.stat().st_size > 10_000
+    if os.environ.get("KASTELL_UPDATE_SCREENSHOT") == "1":
+        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(shot, SCREENSHOT)
