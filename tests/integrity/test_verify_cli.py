@@ -415,3 +415,48 @@ def test_keygen_refuses_to_overwrite_without_force(
     report = json.loads(capsys.readouterr().out)
     assert report["algorithm"] == "ed25519"
     assert Path(f"{keys}.pem").read_bytes() != before
+
+
+def test_sarif_output_has_one_result_per_differing_file(
+    model: Path, keys: Path, signature: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (model / "config.json").write_bytes(b"{}")
+    (model / "new.py").write_bytes(b"x = 1")
+    capsys.readouterr()
+    assert _verify(model, signature, Path(f"{keys}.pub"), "--format", "sarif") == 1
+    log = json.loads(capsys.readouterr().out)
+    results = log["runs"][0]["results"]
+    rules = sorted(r["ruleId"] for r in results)
+    assert rules == ["integrity/file-changed", "integrity/file-extra"]
+    uris = sorted(r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in results)
+    assert uris == [f"{model}/config.json", f"{model}/new.py"]
+
+
+def test_sarif_of_a_clean_model_has_no_results(model: Path, keys: Path, signature: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    assert _verify(model, signature, Path(f"{keys}.pub"), "--format", "sarif") == 0
+    assert json.loads(capsys.readouterr().out)["runs"][0]["results"] == []
+
+
+def test_junit_output_for_an_untrusted_key(model: Path, signature: Path, tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["keygen", "--output", str(tmp_path / "other")]) == 0
+    capsys.readouterr()
+    assert _verify(model, signature, tmp_path / "other.pub", "--format", "junit") == 1
+    out = capsys.readouterr().out
+    assert out.startswith("<?xml")
+    assert "integrity/signature" in out
+    assert "<failure" in out
+
+
+def test_finding_controls_exist_in_the_catalog() -> None:
+    import yaml
+
+    from kastell.integrity.verify import FINDING_CONTROLS
+
+    catalog_path = Path(__file__).parents[2] / "src/kastell/comply/data/controls.yaml"
+    document = yaml.safe_load(catalog_path.read_text())
+    controls = document["controls"] if isinstance(document, dict) else document
+    ids = {control["id"] for control in controls}
+    assert set(FINDING_CONTROLS) <= ids

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -17,6 +18,7 @@ from kastell.errors import UsageError
 
 if TYPE_CHECKING:
     from kastell.integrity.interface import ModelVerification
+    from kastell.types import Finding
 
 __all__ = ["keygen", "read_passphrase", "sign", "verify"]
 
@@ -276,6 +278,21 @@ def _print_verification(result: ModelVerification) -> None:
         note(f"note: the signature names the model {result.signed_name!r}")
 
 
+def _emit_findings(output_format: str, findings: Sequence[Finding]) -> None:
+    from kastell import __version__
+    from kastell.report.interface import ToolInfo
+
+    tool = ToolInfo("kastell-verify", __version__)
+    if output_format == "sarif":
+        from kastell.report.sarif import SarifRenderer
+
+        click.echo(SarifRenderer().render(findings, tool))
+    else:
+        from kastell.report.junit import JUnitRenderer
+
+        click.echo(JUnitRenderer().render(findings, tool))
+
+
 @click.command("verify")
 @click.argument("path", type=_Path)
 @click.option("--signature", "-s", required=True, type=_Path, envvar="KASTELL_SIGNATURE",
@@ -284,7 +301,9 @@ def _print_verification(result: ModelVerification) -> None:
               help="Trusted public key (PEM); repeat to trust several.")
 @click.option("--ignore-git-paths/--no-ignore-git-paths", default=True, show_default=True,
               help="Skip .git, .gitattributes, .github, .gitignore at the model root.")
-@FORMAT_OPTION
+@click.option("--format", "output_format", type=click.Choice(["text", "json", "sarif", "junit"]),
+              default="text", show_default=True, envvar="KASTELL_FORMAT",
+              help="Output format on stdout (sarif/junit: one finding per differing file).")
 def verify(
     path: pathlib.Path,
     signature: pathlib.Path,
@@ -297,18 +316,28 @@ def verify(
     Exit 0 when every file matches; 1 when the signature is not a trusted key's or files were
     changed, removed or added; 3 when the model or signature could not be read.
     """
+    from kastell.integrity.interface import SignatureMismatchError
     from kastell.integrity.keys import read_public_key
-    from kastell.integrity.verify import verify_model
+    from kastell.integrity.verify import signature_finding, verification_findings, verify_model
 
     keys = [read_public_key(key_path) for key_path in key_paths]
     bundle = _read_signature(signature)
-    with progress("verifying", None) as advance:
-        result = verify_model(
-            path, bundle, keys, signature_path=signature, ignore_git_paths=ignore_git_paths,
-            on_bytes=advance,
-        )
+    try:
+        with progress("verifying", None) as advance:
+            result = verify_model(
+                path, bundle, keys, signature_path=signature,
+                ignore_git_paths=ignore_git_paths, on_bytes=advance,
+            )
+    except SignatureMismatchError as error:
+        if output_format not in ("sarif", "junit"):
+            raise
+        note(f"error: {error.message}")
+        _emit_findings(output_format, [signature_finding(error, str(signature))])
+        return 1
     if output_format == "json":
         emit_json(_verification_document(result, signature))
-    else:
+    elif output_format == "text":
         _print_verification(result)
+    else:
+        _emit_findings(output_format, verification_findings(result, str(path)))
     return 0 if result.passed else 1

@@ -17,7 +17,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from kastell.integrity.bundle import parse_bundle, verify_bundle
-from kastell.integrity.interface import BytesDone, ModelMismatchError, ModelVerification
+from kastell.integrity.interface import (
+    BytesDone,
+    ModelMismatchError,
+    ModelVerification,
+    SignatureMismatchError,
+)
 from kastell.integrity.keys import PublicKey
 from kastell.integrity.signing import (
     GIT_PATHS,
@@ -27,8 +32,33 @@ from kastell.integrity.signing import (
     inside_model,
     model_name,
 )
+from kastell.types import ControlId, Finding, Location, Severity
 
-__all__ = ["compare_resources", "read_model_signature", "require_match", "verify_model"]
+__all__ = [
+    "FINDING_CONTROLS",
+    "compare_resources",
+    "read_model_signature",
+    "require_match",
+    "signature_finding",
+    "verification_findings",
+    "verify_model",
+]
+
+FINDING_CONTROLS: tuple[ControlId, ...] = tuple(
+    ControlId(control)
+    for control in (
+        "AIA-15.5", "AIA-15.5.MP", "CRA-AI-I.2.f", "NIS2-21.2.d", "OWASP-LLM03",
+        "OWASP-LLM04", "ATLAS-AML.T0010", "ATLAS-AML.T0018",
+    )
+)
+"""Catalog controls a failed model verification bears on (unauthorised alteration, supply chain)."""
+
+_FINDING_TEXT = {
+    "changed": ("Model file changed after signing",
+                "its content differs from the signed digest"),
+    "missing": ("Signed model file is missing", "it was signed but is not in the model"),
+    "extra": ("Unsigned file in the model", "it is in the model but was not signed"),
+}
 
 
 def read_model_signature(
@@ -125,3 +155,39 @@ def require_match(result: ModelVerification) -> ModelVerification:
             parts.append(f"{label}: {shown}")
     raise ModelMismatchError(f"model {result.model_name} does not match its signature; "
                              + "; ".join(parts))
+
+
+def verification_findings(result: ModelVerification, model: str) -> tuple[Finding, ...]:
+    """One HIGH finding per changed, missing or extra file (rule ``integrity/file-<kind>``).
+
+    Args:
+        result: the verification outcome.
+        model: the model path as shown to the user; locations are ``MODEL/FILE``.
+    """
+    findings = []
+    for kind, paths in (("changed", result.changed), ("missing", result.missing),
+                        ("extra", result.extra)):
+        title, why = _FINDING_TEXT[kind]
+        for path in paths:
+            location = model if path == "." else f"{model.rstrip('/')}/{path}"
+            findings.append(Finding(
+                rule_id=f"integrity/file-{kind}",
+                severity=Severity.HIGH,
+                title=title,
+                message=f"{path}: {why} (signature by key {result.key_id[:16]}).",
+                location=Location(location),
+                mappings=FINDING_CONTROLS,
+            ))
+    return tuple(findings)
+
+
+def signature_finding(error: SignatureMismatchError, signature: str) -> Finding:
+    """A CRITICAL finding for a signature that is not a trusted key's (``integrity/signature``)."""
+    return Finding(
+        rule_id="integrity/signature",
+        severity=Severity.CRITICAL,
+        title="Model signature not made by a trusted key",
+        message=f"{error.message}. {error.diagnostics()}",
+        location=Location(signature),
+        mappings=FINDING_CONTROLS,
+    )
