@@ -95,7 +95,18 @@ def test_tampered_chunk_leaves_no_plaintext(
     with pytest.raises(TamperedError):
         decrypt_tree(enc, tmp_path / "out", kek)
     leftovers = [p.name for p in (tmp_path / "out").rglob("*") if p.is_file()]
-    assert "a.jsonl" not in leftovers and not any(n.endswith(".partial") for n in leftovers)
+    assert "a.jsonl" not in leftovers
+    assert not any(n.endswith(".partial") for n in leftovers)
+
+
+def test_missing_encrypted_file_at_decrypt(
+    tmp_path: pathlib.Path, dataset: pathlib.Path, kek: LocalKeyFile
+) -> None:
+    enc = tmp_path / "enc"
+    encrypt_tree(dataset, enc, kek)
+    (enc / "empty.txt.kenc").unlink()
+    with pytest.raises(IntegrityMismatchError, match=r"empty\.txt\.kenc is missing"):
+        decrypt_tree(enc, tmp_path / "out", kek)
 
 
 def test_rotate_rewraps_without_reencrypting(
