@@ -106,7 +106,7 @@ class AuditStore:
         except StorageUnavailableError as error:
             engine.dispose()
             raise AuditUnavailableError(error.message, hint=error.diagnostics()) from None
-        except sa.exc.OperationalError as error:
+        except sa.exc.DatabaseError as error:
             engine.dispose()
             raise AuditUnavailableError(f"cannot open {store.location}: {error.orig}") from None
         return store
@@ -123,7 +123,7 @@ class AuditStore:
                 connection.execution_options(kastell_write=True)
                 with connection.begin():
                     yield connection
-        except sa.exc.OperationalError as error:
+        except sa.exc.DatabaseError as error:
             raise AuditUnavailableError(f"cannot write {self.location}: {error.orig}") from None
 
     @contextlib.contextmanager
@@ -135,7 +135,7 @@ class AuditStore:
                     connection.execution_options(isolation_level="REPEATABLE READ")
                 with connection.begin():
                     yield connection
-        except sa.exc.OperationalError as error:
+        except sa.exc.DatabaseError as error:
             raise AuditUnavailableError(f"cannot read {self.location}: {error.orig}") from None
 
     def ensure_head(self, now_us: int) -> HeadState:

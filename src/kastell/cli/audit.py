@@ -127,9 +127,9 @@ def verify(
     from kastell.audit.verify import verify_log
 
     ring = _ring(keys)
+    store = AuditStore.open(log, create=False)
     if not keys:
         note("note: no --key given: any checkpoint will be reported as signed by an unknown key")
-    store = AuditStore.open(log, create=False)
     try:
         head = store.head()
         report = verify_log(
