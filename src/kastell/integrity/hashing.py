@@ -42,6 +42,7 @@ from kastell.types import Digest
 
 __all__ = ["cache_key", "chunk_ranges", "default_workers", "hash_plan", "hash_tree", "plan_tree"]
 
+_BLAKE3_THREADED_READ = 4 * 1024 * 1024
 _OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
 
 
@@ -268,7 +269,10 @@ class _ChunkReader:
     def _buffer(self) -> memoryview:
         view: memoryview | None = getattr(self.local, "view", None)
         if view is None:
-            view = memoryview(bytearray(self.options.read_size))
+            size = self.options.read_size
+            if self.blake3_threads > 1:  # big blocks, or blake3's threads have nothing to split
+                size = max(size, _BLAKE3_THREADED_READ)
+            view = memoryview(bytearray(size))
             self.local.view = view
         return view
 

@@ -204,7 +204,8 @@ class HashOptions:
         follow_symlinks: hash what links point to (never outside the root) instead of
             recording the links themselves.
         workers: hashing threads; ``None`` uses every CPU this process may run on.
-        read_size: bytes per read into each worker's preallocated buffer.
+        read_size: bytes per read into each worker's preallocated buffer (128 KiB: small
+            enough to stay in the CPU's L2 cache between the copy and the hash).
     """
 
     algorithm: str = "sha256"
@@ -212,7 +213,7 @@ class HashOptions:
     ignore: tuple[str, ...] = DEFAULT_IGNORE
     follow_symlinks: bool = False
     workers: int | None = None
-    read_size: int = 1024 * 1024
+    read_size: int = 128 * 1024
 
     def __post_init__(self) -> None:
         if self.algorithm not in ALGORITHMS:
