@@ -75,12 +75,12 @@ def onnx_model(nodes: tuple[tuple[str, str], ...] = (), external: tuple[str, ...
     return model
 
 
-def keras_archive(config: dict[str, object]) -> bytes:
+def keras_archive(config: dict[str, object], weights: bytes = b"") -> bytes:
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as archive:
         archive.writestr("metadata.json", json.dumps({"keras_version": "3.6.0"}))
         archive.writestr("config.json", json.dumps(config))
-        archive.writestr("model.weights.h5", b"")
+        archive.writestr("model.weights.h5", weights)
     return out.getvalue()
 
 

@@ -21,7 +21,15 @@ from kastell.scan.interface import (
 )
 from kastell.types import Finding
 
-__all__ = ["ArchiveScanner", "member_path_findings", "open_zip", "zip_member_findings"]
+__all__ = [
+    "ArchiveScanner",
+    "list_tar",
+    "member_path_findings",
+    "open_zip",
+    "scan_tar",
+    "scan_zip_members",
+    "zip_member_findings",
+]
 
 
 def member_path_findings(name: str, blob: Blob, ctx: ScanContext) -> list[Finding]:

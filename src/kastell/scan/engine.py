@@ -10,10 +10,13 @@ Library API used by other capabilities::
 from __future__ import annotations
 
 import dataclasses
+import lzma
 import os
 import pathlib
+import struct
 import tarfile
 import zipfile
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from typing import IO
 
@@ -90,11 +93,19 @@ def _refine(blob: Blob, fmt: str) -> str:
         return "zip"  # the archive scanner reports why it cannot be read
 
 
+# What the standard-library parsers raise on hostile bytes; each one means "unscannable".
+_PARSE_ERRORS = (
+    OSError, EOFError, ValueError, zipfile.BadZipFile, zipfile.LargeZipFile, tarfile.TarError,
+    zlib.error, lzma.LZMAError, struct.error, NotImplementedError, KeyError, IndexError,
+    OverflowError, RecursionError, MemoryError,
+)
+
+
 def _scan_outcome(blob: Blob, ctx: _Context) -> ScanOutcome:
     try:
         head = _read_head(blob)
-    except OSError as error:
-        return ScanOutcome(unscannable=(f"cannot read: {error.strerror or error}",),
+    except _PARSE_ERRORS as error:
+        return ScanOutcome(unscannable=(f"cannot read: {type(error).__name__}: {error}",),
                            format="unreadable")
     fmt = _refine(blob, identify(head, blob.size))
     if fmt == "unknown":
@@ -108,8 +119,8 @@ def _scan_outcome(blob: Blob, ctx: _Context) -> ScanOutcome:
         outcome = scanner.scan(blob, fmt, ctx)
     except UnscannableInputError as error:
         return ScanOutcome(unscannable=(error.message,), format=fmt)
-    except OSError as error:
-        return ScanOutcome(unscannable=(f"cannot read: {error}",), format=fmt)
+    except _PARSE_ERRORS as error:
+        return ScanOutcome(unscannable=(f"{fmt}: {type(error).__name__}: {error}",), format=fmt)
     return outcome if outcome.format else dataclasses.replace(outcome, format=fmt)
 
 
