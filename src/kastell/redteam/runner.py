@@ -197,6 +197,11 @@ async def execute(
             on_result(result)
 
     todo = [spec for spec in attempts if spec.attempt_id not in done]
-    await asyncio.gather(*(one(spec) for spec in todo))
+    try:
+        async with asyncio.TaskGroup() as group:  # a failure cancels the attempts in flight
+            for spec in todo:
+                group.create_task(one(spec))
+    except BaseExceptionGroup as failures:
+        raise failures.exceptions[0] from None
     if unreachable:
         raise unreachable[0]

@@ -73,6 +73,14 @@ class RateStats:
         }
 
 
+_COUNTER = {
+    AttemptStatus.SUCCEEDED: "succeeded",
+    AttemptStatus.RESISTED: "resisted",
+    AttemptStatus.ERROR: "errored",
+    AttemptStatus.SKIPPED: "skipped",
+}
+
+
 def _stats(name: str, results: Iterable[AttemptResult], accepted: Collection[str]) -> RateStats:
     counts = dict.fromkeys(("succeeded", "resisted", "errored", "skipped", "accepted",
                             "refused"), 0)
@@ -80,7 +88,7 @@ def _stats(name: str, results: Iterable[AttemptResult], accepted: Collection[str
         if r.status is AttemptStatus.SUCCEEDED and r.attempt_id in accepted:
             counts["accepted"] += 1
         else:
-            counts[r.status.value] += 1
+            counts[_COUNTER[r.status]] += 1
         counts["refused"] += int(r.refused)
     return RateStats(name=name, **counts)
 

@@ -67,12 +67,16 @@ ATTEMPTS = sa.Table(
 )
 
 
+def _columns(table: sa.Table) -> list[sa.Column[Any]]:
+    return [sa.Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable)
+            for c in table.columns]
+
+
 def _create_tables(operations: Operations) -> None:
-    operations.create_table(RUNS.name, *(c.copy() for c in RUNS.columns))
+    operations.create_table(RUNS.name, *_columns(RUNS))
     operations.create_table(
         ATTEMPTS.name,
-        *(sa.Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable)
-          for c in ATTEMPTS.columns),
+        *_columns(ATTEMPTS),
         sa.ForeignKeyConstraint(["run_id"], [f"{RUNS.name}.run_id"]),
     )
     operations.create_index("ix_kastell_redteam_attempts_status", ATTEMPTS.name,
