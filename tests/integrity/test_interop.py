@@ -160,3 +160,14 @@ def test_kastell_verifies_model_signing_api_shard_signature(
         handle.seek(5000)
         handle.write(b"\xff")
     assert main(["verify", str(model), "-s", str(signature), "-k", f"{ec_key}.pub"]) == 1
+
+
+def test_symlinked_model_interoperates_with_allow_symlinks(model: Path, ec_key: Path,
+                                                           tmp_path: Path) -> None:
+    (model / "alias.gguf").symlink_to("model.gguf")
+    signature = tmp_path / "links.sig"
+    assert main(["sign", str(model), "-k", f"{ec_key}.pem", "-o", str(signature),
+                 "--allow-symlinks"]) == 0
+    result = _run_model_signing("verify", "key", str(model), "--signature", str(signature),
+                                "--public_key", f"{ec_key}.pub", "--allow_symlinks")
+    assert result.returncode == 0, result.stderr
