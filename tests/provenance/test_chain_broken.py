@@ -180,14 +180,14 @@ def test_modified_model_file(chain: Chain, capsys: pytest.CaptureFixture[str]) -
     (chain.model_dir / "weights.bin").write_bytes(b"swapped")
     code, out = _verify(chain, capsys, "--model-dir", chain.model_dir)
     assert code == 1
-    assert "weights.bin differs from its signed digest" in out
+    assert "changed: weights.bin" in out
 
 
 def test_extra_model_file(chain: Chain, capsys: pytest.CaptureFixture[str]) -> None:
     (chain.model_dir / "extra.py").write_text("print('hi')")
     code, out = _verify(chain, capsys, "--model-dir", chain.model_dir)
     assert code == 1
-    assert "unsigned file extra.py" in out
+    assert "unsigned: extra.py" in out
 
 
 def test_modified_dataset(chain: Chain, capsys: pytest.CaptureFixture[str]) -> None:

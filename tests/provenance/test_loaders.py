@@ -31,7 +31,10 @@ from .conftest import DEFAULT_TRUST, KeyFiles, write_policy
 
 
 def _blake3(path: Path) -> Digest:
-    return _model_signature.hash_model_dir(path, "blake3")[path.name]
+    from kastell.integrity.hashing import hash_tree
+    from kastell.integrity.interface import HashOptions
+
+    return hash_tree(path, HashOptions(algorithm="blake3", chunk_size=None)).files[0].digest
 
 
 def write_gguf(path: Path, values: np.ndarray) -> None:
@@ -122,9 +125,9 @@ def test_package_level_open_verified(st_model: tuple[Path, Path, Path]) -> None:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (lambda m: (m / "config.json").write_text('{"x": 1}'), "config.json differs"),
-        (lambda m: (m / "config.json").unlink(), "missing config.json"),
-        (lambda m: (m / "extra.txt").write_text("x"), "unsigned extra.txt"),
+        (lambda m: (m / "config.json").write_text('{"x": 1}'), "changed: config.json"),
+        (lambda m: (m / "config.json").unlink(), "missing: config.json"),
+        (lambda m: (m / "extra.txt").write_text("x"), "unsigned: extra.txt"),
     ],
 )
 def test_open_verified_refuses_changes(

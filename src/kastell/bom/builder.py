@@ -105,6 +105,7 @@ def _model_component(model: SignedModel, inputs: BomInputs) -> Any:
             hashes=[_hash(digest)],
         )
         for name, digest in sorted(model.files.items())
+        if name != "."
     ]
     references = [_attestation_ref(inputs.signature, inputs.output, "model signature")]
     for path in inputs.attestations:
@@ -201,7 +202,7 @@ def build_bom(
 
     model = read_model_signature(inputs.signature, inputs.trust)
     try:
-        verify_model_files(inputs.model_dir, model.files)
+        verify_model_files(inputs.model_dir, inputs.signature, inputs.trust)
     except VerificationError as error:
         raise BomMismatchError(error.message) from error
     model_component = _model_component(model, inputs)

@@ -121,6 +121,7 @@ def _model_subject(
     model_dir: Path | None, model_digest: str | None, signature: Path | None, name: str | None
 ) -> Any:
     """The model subject from --signature, --model-dir or --model-digest (consistent)."""
+    from kastell.integrity.signing import describe_model
     from kastell.provenance import _model_signature
     from kastell.provenance.interface import ProvenanceUsageError
     from kastell.provenance.statement import read_signed_statement
@@ -132,9 +133,9 @@ def _model_subject(
         found.append(("--signature", resources.model_digest))
         name = name or resources.model_name
     if model_dir is not None:
-        files = _model_signature.hash_model_dir(model_dir)
-        found.append(("--model-dir", _model_signature.model_digest_of(files)))
-        name = name or model_dir.name
+        description = describe_model(model_dir)
+        found.append(("--model-dir", description.digest))
+        name = name or description.name
     if model_digest is not None:
         found.append(("--model-digest", Digest.parse(model_digest)))
     if not found:

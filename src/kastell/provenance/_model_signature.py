@@ -1,98 +1,99 @@
-"""ADAPTER: read (and, for tests and demos, write) OpenSSF Model Signing statements.
+"""Bridge to the integrity capability's OpenSSF Model Signing support.
 
-Clearly marked stop-gap: ``kastell sign`` / ``kastell verify`` (the integrity capability) own
-model signatures. Provenance needs to read one: the per-file digests (``predicate.resources``)
-and the model digest (the statement subject). The format followed is OpenSSF Model Signing v1.0:
-predicate type ``https://model_signing/signature/v1.0``, ``resources`` = ``[{name, algorithm,
-digest}]`` sorted by name, subject digest = SHA-256 over the concatenated raw resource digests in
-that order.
+``kastell.integrity.signing`` owns the format (``ModelDescription``, serializations, resource
+order, ignore paths); this module reads a model signature that provenance has parsed, and
+checks a model on disk against it while leaving out files a loader will verify itself.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
+from kastell.errors import KastellError
 from kastell.integrity.interface import Signer
-from kastell.provenance import _dsse, _manifest
-from kastell.provenance.interface import SignedStatement, StatementFormatError
-from kastell.provenance.statement import MODEL_SIGNATURE_PREDICATE_TYPE, build_statement
-from kastell.types import Digest, Subject
-
-_ALGORITHMS = {"sha256", "blake3"}
+from kastell.integrity.signing import (
+    GIT_PATHS,
+    ModelDescription,
+    hash_resources,
+    inside_model,
+    sign_model,
+)
+from kastell.integrity.verify import compare_resources
+from kastell.provenance.interface import (
+    DigestMismatchError,
+    SignedStatement,
+    StatementFormatError,
+)
+from kastell.types import Digest
 
 
 @dataclasses.dataclass(frozen=True)
 class ModelResources:
-    """The signed per-file digests of a model and the model digest over them."""
+    """A model signature's description, and per-file digests when it signs whole files."""
 
     model_name: str
     model_digest: Digest
     files: Mapping[str, Digest]
-
-
-def model_digest_of(files: Mapping[str, Digest]) -> Digest:
-    """The model digest: SHA-256 over the raw file digests, ordered by path."""
-    hasher = hashlib.sha256()
-    for name in sorted(files):
-        hasher.update(bytes.fromhex(files[name].hex))
-    return Digest("sha256", hasher.hexdigest())
-
-
-def hash_model_dir(model_dir: Path, algorithm: str = "sha256") -> dict[str, Digest]:
-    """Per-file digests of every file in a model directory (or of one model file)."""
-    return _manifest.file_digests(model_dir, algorithm)
+    description: ModelDescription
 
 
 def resources_of(signed: SignedStatement) -> ModelResources:
-    """Extract the per-file digests from a model signature statement, checking consistency."""
-    raw = signed.predicate.get("resources")
-    if not isinstance(raw, list) or not raw:
-        raise StatementFormatError(f"{signed.source}: model signature lists no resources")
-    files: dict[str, Digest] = {}
-    for item in raw:
-        if not isinstance(item, Mapping):
-            raise StatementFormatError(f"{signed.source}: a resource entry is not an object")
-        name, algorithm, value = item.get("name"), item.get("algorithm"), item.get("digest")
-        if not (isinstance(name, str) and isinstance(value, str) and algorithm in _ALGORITHMS):
-            raise StatementFormatError(
-                f"{signed.source}: resource {name!r} has no usable name/algorithm/digest",
-                hint="Kastell verifies sha256 and blake3 resource digests.",
-            )
-        files[name] = Digest(str(algorithm), value)
-    name, subject = signed.subject_digests[0]
-    expected = model_digest_of(files)
-    if subject != expected:
+    """Read the model description from a parsed model signature statement."""
+    try:
+        description = ModelDescription.from_statement(signed.statement)
+    except KastellError as error:
         raise StatementFormatError(
-            f"{signed.source}: subject digest {subject} does not match its resources ({expected})"
+            f"{signed.source}: {error.message}", hint=error.diagnostics()
+        ) from error
+    files: dict[str, Digest] = {}
+    if description.serialization.method == "files":
+        files = {r.name: Digest(r.algorithm, r.digest) for r in description.resources}
+    return ModelResources(description.name, description.digest, files, description)
+
+
+def check_model(
+    path: Path,
+    description: ModelDescription,
+    *,
+    skip: Sequence[str] = (),
+    signature_path: Path | None = None,
+) -> None:
+    """Re-hash the model at ``path`` as signed; raise unless every file matches.
+
+    Args:
+        path: the model directory (or single model file).
+        description: what the signature says.
+        skip: relative paths not hashed here (a loader verifies them while reading).
+        signature_path: the signature file, skipped when it lies inside the model.
+
+    Raises:
+        DigestMismatchError: a file differs, is missing, or was not signed.
+    """
+    ignore = [*GIT_PATHS, *skip]
+    if signature_path is not None and path.is_dir():
+        inside = inside_model(path, signature_path)
+        if inside is not None:
+            ignore.append(inside)
+    actual, links = hash_resources(
+        path, description.serialization, extra_ignore=ignore, for_verification=True
+    )
+    expected = [r for r in description.resources if r.path not in skip]
+    changed, missing, extra = compare_resources(expected, actual)
+    problems = [
+        f"{label} {', '.join(paths[:5])}"
+        for label, paths in (
+            ("changed:", changed),
+            ("missing:", missing),
+            ("unsigned:", tuple(sorted({*extra, *links}))),
         )
-    return ModelResources(name, subject, files)
-
-
-def model_signature_statement(model_name: str, files: Mapping[str, Digest]) -> dict[str, Any]:
-    """The Model Signing v1.0 statement for per-file digests (used by tests and demos)."""
-    ordered = sorted(files)
-    algorithms = {files[name].algorithm for name in ordered}
-    predicate = {
-        "serialization": {
-            "method": "files",
-            "hash_type": algorithms.pop() if len(algorithms) == 1 else "mixed",
-            "allow_symlinks": False,
-            "ignore_paths": [],
-        },
-        "resources": [
-            {"name": name, "algorithm": files[name].algorithm, "digest": files[name].hex}
-            for name in ordered
-        ],
-    }
-    subject = Subject(model_name, model_digest_of(files))
-    return build_statement([subject], MODEL_SIGNATURE_PREDICATE_TYPE, predicate)
+        if paths
+    ]
+    if problems:
+        raise DigestMismatchError(f"{path} does not match its signature; {'; '.join(problems)}")
 
 
 def sign_model_dir(model_dir: Path, signer: Signer, algorithm: str = "sha256") -> bytes:
-    """Sign a model directory in the Model Signing v1.0 layout; return the bundle bytes."""
-    statement = model_signature_statement(model_dir.name, hash_model_dir(model_dir, algorithm))
-    return _dsse.sign_bundle(statement, [signer])
+    """Sign a model as ``kastell sign`` does; return the bundle bytes (tests and demos)."""
+    return sign_model(model_dir, signer, algorithm=algorithm).bundle.to_json()

@@ -105,23 +105,16 @@ def _reference(
 
 def _check_model_files(walker: _Walker, signed: SignedStatement) -> str:
     resources = _model_signature.resources_of(signed)
+    count = len(resources.description.resources)
     if walker.model_dir is None:
-        return f"{len(resources.files)} signed files (not checked on disk)"
-    on_disk: dict[str, Digest] = {}
-    for algorithm in sorted({d.algorithm for d in resources.files.values()}):
-        hashed = _model_signature.hash_model_dir(walker.model_dir, algorithm)
-        for name, digest in hashed.items():
-            if resources.files.get(name, digest).algorithm == algorithm:
-                on_disk[name] = digest
-    for name, digest in sorted(resources.files.items()):
-        if name not in on_disk:
-            raise _BrokenLinkError(f"{walker.model_dir}: signed file {name} is missing")
-        if on_disk[name] != digest:
-            raise _BrokenLinkError(f"{walker.model_dir}: {name} differs from its signed digest")
-    extra = sorted(set(on_disk) - set(resources.files))
-    if extra:
-        raise _BrokenLinkError(f"{walker.model_dir}: unsigned file {extra[0]} present")
-    return f"{len(resources.files)} files match on disk"
+        return f"{count} signed resources (not checked on disk)"
+    try:
+        _model_signature.check_model(
+            walker.model_dir, resources.description, signature_path=Path(signed.source)
+        )
+    except KastellError as error:
+        raise _BrokenLinkError(error.message) from error
+    return f"{count} signed resources match on disk"
 
 
 def _check_dataset_dir(directory: Path, attested: Sequence[SignedStatement]) -> None:

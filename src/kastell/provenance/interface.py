@@ -244,13 +244,15 @@ class VerifiedFile:
     """A model file whose content matched its signed digest.
 
     Attributes:
-        path: the file's path relative to the model directory (POSIX separators).
-        digest: the signed digest the content matched.
+        path: the file's path relative to the model directory (POSIX separators; ``.`` when
+            the model is a single file).
+        digest: the signed digest the content matched (``None`` for a shard-serialized
+            signature, where each shard has its own digest).
         size: the file size in bytes.
     """
 
     path: str
-    digest: Digest
+    digest: Digest | None
     size: int
 
 
