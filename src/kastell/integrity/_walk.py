@@ -29,6 +29,10 @@ from kastell.integrity.interface import (
     UnsupportedPathError,
 )
 
+_DIR_FLAGS = (
+    os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+)
+
 _KINDS = {
     stat.S_IFIFO: "a FIFO (named pipe)",
     stat.S_IFSOCK: "a socket",
@@ -128,11 +132,12 @@ class _Walker:
 
     def run(self) -> tuple[list[PlannedFile], list[SymlinkRecord]]:
         root_info = os.stat(self.root)
+        root_id = (root_info.st_dev, root_info.st_ino)
         # Each frame: OS directory to list, relative prefix, (dev, ino) of it and its ancestors.
-        stack = [(self.root, "", frozenset({(root_info.st_dev, root_info.st_ino)}))]
+        stack = [(self.root, "", frozenset({root_id}), root_id)]
         while stack:
-            directory, prefix, ancestors = stack.pop()
-            for name, full, entry_info in self._list(directory, prefix):
+            directory, prefix, ancestors, identity = stack.pop()
+            for name, full, entry_info in self._list(directory, prefix, identity):
                 relative = prefix + name
                 if is_ignored(relative, self.options.ignore):
                     continue
@@ -144,22 +149,41 @@ class _Walker:
     def _shown(self, relative: str) -> str:
         return os.path.join(self.given, relative)
 
-    def _list(self, directory: str, prefix: str) -> Iterator[tuple[str, str, os.stat_result]]:
+    def _list(
+        self, directory: str, prefix: str, identity: tuple[int, int]
+    ) -> Iterator[tuple[str, str, os.stat_result]]:
+        """List a directory through a descriptor, so a swapped-in link cannot redirect it."""
         shown = self._shown(prefix) if prefix else self.given
         try:
-            with os.scandir(directory) as entries:
+            fd = os.open(directory, _DIR_FLAGS)
+        except OSError as error:
+            if error.errno == errno.ELOOP:  # replaced by a link since it was seen
+                raise FileChangedError(f"{shown} changed while the tree was walked") from None
+            raise _os_error(error, shown) from None
+        try:
+            info = os.fstat(fd)
+            if (info.st_dev, info.st_ino) != identity:
+                raise FileChangedError(f"{shown} changed while the tree was walked")
+            with os.scandir(fd) as entries:
                 listed = [
-                    (entry.name, entry.path, entry.stat(follow_symlinks=False)) for entry in entries
+                    (
+                        entry.name,
+                        os.path.join(directory, entry.name),
+                        entry.stat(follow_symlinks=False),
+                    )
+                    for entry in entries
                 ]
         except OSError as error:
             raise _os_error(error, shown) from None
+        finally:
+            os.close(fd)
         for name, full, entry_info in listed:
             _check_name(name, self._shown(prefix + name))
             yield name, full, entry_info
 
     def _visit(
         self, relative: str, full: str, info: os.stat_result, ancestors: frozenset[tuple[int, int]]
-    ) -> tuple[str, str, frozenset[tuple[int, int]]] | None:
+    ) -> tuple[str, str, frozenset[tuple[int, int]], tuple[int, int]] | None:
         """Record one entry; return a directory frame to descend into, if any."""
         mode = info.st_mode
         if stat.S_ISLNK(mode):
@@ -174,7 +198,7 @@ class _Walker:
                 raise SymlinkLoopError(
                     f"symbolic link loop: {self._shown(relative)} leads back to a parent directory"
                 )
-            return full, relative + "/", ancestors | {identity}
+            return full, relative + "/", ancestors | {identity}, identity
         if stat.S_ISREG(mode):
             self.files.append(_planned(relative, full, info))
             return None
