@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import base64
+import contextlib
 import hashlib
 import stat
 from pathlib import Path
@@ -7,8 +9,10 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from kastell.errors import UsageError
+from kastell.errors import KastellError, UsageError
 from kastell.integrity.interface import KeyExistsError, KeyFormatError, KeyPassphraseError
 from kastell.integrity.keys import (
     KeyAlgorithm,
@@ -172,3 +176,35 @@ def test_write_key_pair_force_replaces_even_a_symlink_without_following_it(tmp_p
     assert not paths.private_key.is_symlink()
     assert stat.S_IMODE(paths.private_key.stat().st_mode) == 0o600
     assert isinstance(read_private_key(paths.private_key), PrivateKey)
+
+
+_PEM_HEADERS = st.sampled_from(
+    [
+        b"-----BEGIN PUBLIC KEY-----\n",
+        b"-----BEGIN PRIVATE KEY-----\n",
+        b"-----BEGIN EC PRIVATE KEY-----\n",
+        b"-----BEGIN ENCRYPTED PRIVATE KEY-----\n",
+        b"",
+    ]
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    header=_PEM_HEADERS, body=st.binary(max_size=300), passphrase=st.none() | st.binary(max_size=8)
+)
+def test_fuzz_key_loaders_raise_only_kastell_errors(
+    header: bytes, body: bytes, passphrase: bytes | None
+) -> None:
+    data = header + base64.encodebytes(body) + header.replace(b"BEGIN", b"END")
+    for loader in (lambda: load_public_key(data), lambda: load_private_key(data, passphrase)):
+        with contextlib.suppress(KastellError):
+            loader()
+
+
+def test_fuzz_mutated_real_keys_raise_only_kastell_errors() -> None:
+    pem = generate_private_key().pem(b"pw")
+    for position in range(0, len(pem), 7):
+        mutated = pem[:position] + bytes([pem[position] ^ 0x20]) + pem[position + 1 :]
+        with contextlib.suppress(KastellError):
+            load_private_key(mutated, b"pw")
