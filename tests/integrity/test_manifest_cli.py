@@ -193,3 +193,24 @@ def test_help_does_not_import_the_engine() -> None:
         env={**os.environ, "COLUMNS": "100"},
     )
     assert result.stdout.strip().endswith("[]")
+
+
+def test_output_onto_the_hashed_file_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model = tmp_path / "model.bin"
+    model.write_bytes(b"precious")
+    code, _, err = _run(capsys, "-o", str(model), str(model))
+    assert code == 2
+    assert "would overwrite" in err
+    assert model.read_bytes() == b"precious"
+
+
+def test_output_onto_the_checked_manifest_is_refused(
+    tree: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = tmp_path / "m.json"
+    _run(capsys, "-o", str(manifest), str(tree))
+    code, _, err = _run(capsys, "--check", str(manifest), "-o", str(manifest), str(tree))
+    assert code == 2
+    assert "would overwrite" in err

@@ -150,6 +150,20 @@ def manifest(
     """
     from kastell.integrity.interface import DEFAULT_IGNORE, HashOptions
 
+    for name, value in (("--output", output), ("--cache", cache_path)):
+        if (
+            value is not None
+            and os.path.exists(path)
+            and os.path.exists(value)
+            and (
+                os.path.samefile(value, path)
+                or (check_path and os.path.samefile(value, check_path))
+            )
+        ):
+            raise UsageError(
+                f"{name} {value} would overwrite the file being hashed or checked",
+                hint=f"Give {name} a different file.",
+            )
     if check_path is not None:
         if cache_path is not None:
             raise UsageError(
