@@ -117,75 +117,6 @@ def attest_dataset(
     return _written(output_format, "dataset", output, digest, bundle.hex)
 
 
-def _model_subject(
-    model_dir: Path | None, model_digest: str | None, signature: Path | None, name: str | None
-) -> Any:
-    """The model subject from --signature, --model-dir or --model-digest (consistent)."""
-    from kastell.integrity.signing import describe_model
-    from kastell.provenance import _model_signature
-    from kastell.provenance.interface import ProvenanceUsageError
-    from kastell.provenance.statement import read_signed_statement
-    from kastell.types import Digest, Subject
-
-    found: list[tuple[str, Digest]] = []
-    if signature is not None:
-        resources = _model_signature.resources_of(read_signed_statement(signature))
-        found.append(("--signature", resources.model_digest))
-        name = name or resources.model_name
-    if model_dir is not None:
-        description = describe_model(model_dir)
-        found.append(("--model-dir", description.digest))
-        name = name or description.name
-    if model_digest is not None:
-        found.append(("--model-digest", Digest.parse(model_digest)))
-    if not found:
-        raise ProvenanceUsageError(
-            "no model given", hint="Pass --signature, --model-dir or --model-digest."
-        )
-    if len({digest for _, digest in found}) > 1:
-        listed = ", ".join(f"{option} {digest}" for option, digest in found)
-        raise ProvenanceUsageError(
-            f"the model options disagree: {listed}",
-            hint="Pass options that describe the same model (re-sign it if it changed).",
-        )
-    return Subject(name or "model", found[0][1])
-
-
-def _parameters(params: tuple[str, ...], params_file: Path | None) -> dict[str, Any]:
-    from kastell.provenance.interface import ProvenanceUsageError
-
-    result: dict[str, Any] = {}
-    if params_file is not None:
-        try:
-            loaded = json.loads(params_file.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise ProvenanceUsageError(
-                f"cannot read --params-file {params_file}: {error}"
-            ) from error
-        if not isinstance(loaded, dict):
-            raise ProvenanceUsageError(f"--params-file {params_file} must hold a JSON object")
-        result.update(loaded)
-    for item in params:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ProvenanceUsageError(
-                f"--param {item!r} is not KEY=VALUE", hint="Write e.g. --param epochs=3."
-            )
-        result[key] = value
-    return result
-
-
-def _timestamp(text: str, option: str) -> dt.datetime:
-    from kastell.provenance.interface import ProvenanceUsageError
-
-    try:
-        return dt.datetime.fromisoformat(text)
-    except ValueError:
-        raise ProvenanceUsageError(
-            f"{option} {text!r} is not an RFC 3339 time", hint="Write e.g. 2026-01-31T12:00:00Z."
-        ) from None
-
-
 _MODEL_OPTIONS = [
     click.option("--model-dir", type=click.Path(exists=True, path_type=Path), help="Model files."),
     click.option("--model-digest", help="Model digest ALGORITHM:HEX (model signature subject)."),
@@ -248,6 +179,11 @@ def attest_training(
         relative_reference,
         write_signed_statement,
     )
+    from kastell.provenance.subjects import (
+        parse_parameters,
+        parse_timestamp,
+        resolve_model_subject,
+    )
     from kastell.provenance.training import (
         TrainingRun,
         build_training_statement,
@@ -256,12 +192,12 @@ def attest_training(
     from kastell.types import Digest, Subject
 
     signers = _signers(keys)
-    model = _model_subject(model_dir, model_digest, signature, model_name)
+    model = resolve_model_subject(model_dir, model_digest, signature, model_name)
     run = TrainingRun(
         builder_id,
-        _parameters(params, params_file),
-        _timestamp(started, "--started"),
-        _timestamp(finished, "--finished"),
+        parse_parameters(params, params_file),
+        parse_timestamp(started, "--started"),
+        parse_timestamp(finished, "--finished"),
         invocation_id,
     )
     deps = [
@@ -320,9 +256,10 @@ def attest_deployment(
     from kastell.provenance.deployment import Reference, Residency, build_deployment_statement
     from kastell.provenance.interface import ProvenanceUsageError
     from kastell.provenance.statement import file_sha256, relative_reference, write_signed_statement
+    from kastell.provenance.subjects import resolve_model_subject
 
     signers = _signers(keys)
-    model = _model_subject(model_dir, model_digest, signature, model_name)
+    model = resolve_model_subject(model_dir, model_digest, signature, model_name)
     try:
         residency_doc = yaml.safe_load(residency.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
