@@ -48,7 +48,9 @@ def _check(bar: Bar, max_value: float) -> None:
         raise ChartError(f"bar {bar.label!r} has a value outside [0, {max_value}]: {numbers}")
     if (bar.low is None) != (bar.high is None):
         raise ChartError(f"bar {bar.label!r} has only one end of its interval")
-    if bar.low is not None and bar.high is not None and not bar.low <= bar.value <= bar.high:
+    slack = 1e-9 * max_value  # rounding in interval formulas
+    if (bar.low is not None and bar.high is not None
+            and not bar.low - slack <= bar.value <= bar.high + slack):
         raise ChartError(f"bar {bar.label!r}: interval [{bar.low}, {bar.high}] misses {bar.value}")
 
 
