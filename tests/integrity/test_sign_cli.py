@@ -274,3 +274,24 @@ def test_help_does_not_import_cryptography() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert result.stdout.strip().endswith("[]")
+
+
+def test_sign_refuses_to_overwrite_a_model_file(
+    model: Path, key: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = (model / "weights.bin").read_bytes()
+    target = model / "weights.bin"
+    assert main(["sign", str(model), "-k", f"{key}.pem", "-o", str(target)]) == 2
+    assert "refusing to overwrite" in capsys.readouterr().err
+    assert target.read_bytes() == before
+    assert main(["sign", str(target), "-k", f"{key}.pem", "-o", str(target)]) == 2
+    assert "the model file itself" in capsys.readouterr().err
+    assert target.read_bytes() == before
+
+
+def test_sign_replaces_an_earlier_signature_inside_the_model(model: Path, key: Path) -> None:
+    inside = model / "model.sig"
+    assert main(["sign", str(model), "-k", f"{key}.pem", "-o", str(inside)]) == 0
+    (model / "weights.bin").write_bytes(b"retrained")
+    assert main(["sign", str(model), "-k", f"{key}.pem", "-o", str(inside)]) == 0
+    assert main(["verify", str(model), "-s", str(inside), "-k", f"{key}.pub"]) == 0

@@ -182,6 +182,7 @@ def sign(
     from kastell.integrity.keys import read_private_key
     from kastell.integrity.signing import sign_model
 
+    _refuse_to_overwrite_model(path, output)
     key = read_private_key(key_path, read_passphrase(passphrase_env, passphrase_file))
     relative_ignores = [_relative_ignore(path, item) for item in ignore_paths]
     cache = None
@@ -213,6 +214,31 @@ def sign(
         click.echo(f"signed {len(files)} file(s) of {description.name}: {description.digest}")
         click.echo(f"key id {key.key_id}; signature written to {output}")
     return 0
+
+
+def _refuse_to_overwrite_model(model: pathlib.Path, output: pathlib.Path) -> None:
+    """Refuse an --output that is the model itself or an existing non-signature file in it."""
+    from kastell.integrity.bundle import parse_bundle
+    from kastell.integrity.interface import MalformedBundleError, UnsupportedBundleError
+    from kastell.integrity.signing import inside_model
+
+    if not output.is_file():
+        return
+    if model.is_file() and output.resolve() == model.resolve():
+        raise UsageError(
+            f"--output {output} is the model file itself",
+            hint="Write the signature next to the model, e.g. MODEL.sig.",
+        )
+    if not model.is_dir() or inside_model(model, output) is None:
+        return
+    try:
+        parse_bundle(output.read_bytes())
+    except (MalformedBundleError, UnsupportedBundleError, OSError):
+        raise UsageError(
+            f"--output {output} is a file of the model that is not a signature; "
+            "refusing to overwrite it",
+            hint="Choose another signature path (model.sig is usual).",
+        ) from None
 
 
 def _relative_ignore(model: pathlib.Path, item: str) -> str:
