@@ -274,8 +274,24 @@ def test_duplicate_resources_are_malformed(tmp_path: Path, key: PrivateKey) -> N
 
 
 def test_protobuf_float_shard_size_from_model_signing_is_accepted() -> None:
-    document = {"method": "shards", "hash_type": "sha256", "shard_size": 4096.0,
-                "allow_symlinks": False}
+    document = {
+        "method": "shards",
+        "hash_type": "sha256",
+        "shard_size": 4096.0,
+        "allow_symlinks": False,
+    }
     assert Serialization.from_dict(document).shard_size == 4096
     with pytest.raises(MalformedBundleError, match="shard_size"):
         Serialization.from_dict(dict(document, shard_size=4096.5))
+
+
+@pytest.mark.parametrize("entry", ["", "/etc", "../up", "a/../../b", "."])
+def test_signed_ignore_paths_must_stay_inside_the_model(entry: str) -> None:
+    document = {
+        "method": "files",
+        "hash_type": "sha256",
+        "allow_symlinks": False,
+        "ignore_paths": [".git", entry],
+    }
+    with pytest.raises(MalformedBundleError, match="not a path inside the model"):
+        Serialization.from_dict(document)

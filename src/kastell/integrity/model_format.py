@@ -112,6 +112,13 @@ class Serialization:
             raise MalformedBundleError("the serialization's allow_symlinks is not a boolean")
         if not isinstance(ignore, list) or not all(isinstance(p, str) for p in ignore):
             raise MalformedBundleError("the serialization's ignore_paths is not a list of paths")
+        for entry in ignore:
+            parts = entry.split("/")
+            if not entry or entry.startswith("/") or ".." in parts or entry in (".", "./"):
+                raise MalformedBundleError(
+                    f"the serialization ignores {entry[:100]!r}, which is not a path inside "
+                    "the model"
+                )
         # model_signing writes the predicate through a protobuf Struct: numbers become floats
         if isinstance(shard_size, float) and shard_size.is_integer():
             shard_size = int(shard_size)
