@@ -24,6 +24,10 @@ def safe(request):
     return "I'm sorry, but I can't help with that."
 
 
+def scripted(request):
+    return "<blockquote>Great service! <script>alert(1)</script></blockquote>"
+
+
 def broken(request):
     raise RuntimeError("pipeline down")
 
