@@ -178,7 +178,6 @@ def sign(
     output_format: str,
 ) -> int:
     """Sign a model file or directory in the OpenSSF Model Signing format."""
-    from kastell.integrity.cache import JsonDigestCache
     from kastell.integrity.keys import read_private_key
     from kastell.integrity.signing import sign_model
 
@@ -187,6 +186,8 @@ def sign(
     relative_ignores = [_relative_ignore(path, item) for item in ignore_paths]
     cache = None
     if cache_path is not None:
+        from kastell.integrity.cache import JsonDigestCache
+
         cache = JsonDigestCache.load(cache_path) if cache_path.exists() else JsonDigestCache()
     with progress("hashing", None) as advance:
         signed = sign_model(
