@@ -17,14 +17,16 @@ from kastell.audit.verify import IssueKind, verify_log
 from kastell.errors import ExitCode
 
 
-def _fill(location: str, signer: Ed25519Signer, clock: FixedClock, days: int) -> None:
-    """One record a day for ``days`` days, a checkpoint every 10 records."""
+def _fill(
+    location: str, signer: Ed25519Signer, clock: FixedClock, days: int, step: int = 4
+) -> None:
+    """One record every ``step`` days for ``days`` days, a checkpoint every 10 records."""
     with AuditLog.open(
         location, signer=signer, checkpoint_every=10, checkpoint_interval_s=1e9, clock=clock
     ) as log:
-        for _ in range(days):
+        for _ in range(days // step):
             log.append(AuditEvent(EventType.REQUEST, tenant="acme"))
-            clock.advance(days=1)
+            clock.advance(days=step)
 
 
 def _ring(signer: Ed25519Signer) -> PublicKeyRing:
@@ -57,11 +59,12 @@ def test_prune_keeps_chain_verifiable(
     store = AuditStore.open(location, create=False)
     try:
         result = prune(store, RetentionPolicy(), _ring(signer), now=now)
-        # record k was written on day k-1; the cut-off is day 217; checkpoints sit at 10, 20, ..
-        # so the newest one older than the cut-off is at record 210 (day 209)
+        # record k was written on day 4(k-1), now is day 400, so the cut-off is day 217;
+        # checkpoints sit at records 10, 20, ..: the newest older than the cut-off is record 50
+        # (day 196); record 60 was written on day 236
         assert result.cutoff == now - dt.timedelta(days=183)
         assert result.anchor is not None
-        assert (result.pruned_through, result.anchor.seq, result.records_deleted) == (210, 210, 210)
+        assert (result.pruned_through, result.anchor.seq, result.records_deleted) == (50, 50, 50)
         remaining = list(store.iter_rows())
         report = verify_log(remaining, store.load_checkpoints(), _ring(signer), now=now)
     finally:
@@ -69,15 +72,15 @@ def test_prune_keeps_chain_verifiable(
     assert report.ok, report.issues
     assert report.pruned_through == result.pruned_through
     assert report.first_seq == result.pruned_through + 1
-    assert report.last_seq == 400
+    assert report.last_seq == 100
     # the log keeps growing on top of the anchor, and still verifies
     with AuditLog.open(location, signer=signer, clock=clock) as log:
-        assert log.append(AuditEvent(EventType.REQUEST)).seq == 401
+        assert log.append(AuditEvent(EventType.REQUEST)).seq == 101
     store = AuditStore.open(location, create=False)
     again = verify_log(store.iter_rows(), store.load_checkpoints(), _ring(signer), now=now)
     store.close()
     assert again.ok, again.issues
-    assert (again.first_seq, again.last_seq, again.unanchored) == (211, 401, 0)
+    assert (again.first_seq, again.last_seq, again.unanchored) == (51, 101, 0)
 
 
 def test_prune_is_idempotent(
@@ -100,7 +103,7 @@ def test_nothing_to_prune_in_a_young_log(
     result = prune(store, RetentionPolicy(), _ring(signer), now=clock.now)
     rows = list(store.iter_rows())
     store.close()
-    assert (result.records_deleted, result.anchor, len(rows)) == (0, None, 100)
+    assert (result.records_deleted, result.anchor, len(rows)) == (0, None, 25)
 
 
 def test_prune_refuses_a_tampered_log(
@@ -112,14 +115,14 @@ def test_prune_refuses_a_tampered_log(
         connection.execute(sa.text("DELETE FROM kastell_audit_records WHERE seq = 5"))
     with pytest.raises(AuditTamperedError, match="refusing to prune"):
         prune(store, RetentionPolicy(), _ring(signer), now=clock.now)
-    assert len(list(store.iter_rows())) == 299  # nothing else removed
+    assert len(list(store.iter_rows())) == 74  # nothing else removed
     store.close()
 
 
 def test_forced_short_prune_is_flagged_by_default_verification(
     sqlite_location: str, signer: Ed25519Signer, clock: FixedClock
 ) -> None:
-    _fill(sqlite_location, signer, clock, days=60)
+    _fill(sqlite_location, signer, clock, days=60, step=2)
     store = AuditStore.open(sqlite_location, create=False)
     policy = RetentionPolicy(keep=dt.timedelta(days=30), force=True)
     result = prune(store, policy, _ring(signer), now=clock.now)

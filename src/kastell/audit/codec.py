@@ -63,6 +63,10 @@ _EVENT_KEYS = frozenset(
 def canonical_json(value: Any) -> bytes:
     """Canonical UTF-8 JSON bytes of ``value`` (sorted keys, compact; floats are refused)."""
     _refuse_floats(value)
+    return _dumps(value)
+
+
+def _dumps(value: Any) -> bytes:
     text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     try:
         return text.encode("utf-8")
@@ -92,6 +96,14 @@ def _refuse_floats(value: Any) -> None:
             _refuse_floats(item)
 
 
+class _FloatFoundError(Exception):
+    """Internal: the JSON parser met a float (or NaN/Infinity) in a stored record."""
+
+
+def _no_float(text: str) -> Any:
+    raise _FloatFoundError(text)
+
+
 def sha256_hex(data: bytes) -> str:
     """Lowercase hex SHA-256 of ``data``."""
     return hashlib.sha256(data).hexdigest()
@@ -112,7 +124,7 @@ def parse_time(text: Any) -> dt.datetime:
     if not isinstance(text, str) or not _TIME.match(text):
         raise RecordFormatError(f"malformed record time {str(text)[:40]!r}")
     try:
-        return dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.UTC)
+        return dt.datetime.fromisoformat(text)
     except ValueError:
         raise RecordFormatError(f"impossible record time {text!r}") from None
 
@@ -242,7 +254,9 @@ def parse_record(body: bytes | str) -> AuditRecord:
     """
     raw = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body
     try:
-        data = json.loads(raw)
+        data = json.loads(raw, parse_float=_no_float, parse_constant=_no_float)
+    except _FloatFoundError:
+        raise RecordFormatError("stored record contains a floating-point number") from None
     except (ValueError, RecursionError):
         raise RecordFormatError("stored record is not JSON") from None
     if not isinstance(data, dict) or set(data) != {"v", "log", "seq", "time", "prev", "event"}:
@@ -265,9 +279,9 @@ def parse_record(body: bytes | str) -> AuditRecord:
     if round_trip != data["event"]:
         raise RecordFormatError("record event is not in canonical form")
     try:
-        canonical = canonical_json(data)
+        canonical = _dumps(data)
     except AuditConfigError:
-        raise RecordFormatError("stored record contains a floating-point number") from None
+        raise RecordFormatError("stored record contains text that is not UTF-8") from None
     if canonical != raw:
         raise RecordFormatError("stored record is not in canonical form")
     return AuditRecord(

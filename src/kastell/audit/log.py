@@ -181,6 +181,7 @@ class AuditLog:
     def _commit(self, batch: list[_Pending]) -> None:
         """Write a batch of pending appends in one transaction (caller holds ``_lock``)."""
         bodies: list[bytes] = []
+        rows: list[StoredRow] = []
         try:
             with self._store.writing() as connection:
                 head = self._store.read_head(connection, lock=True)
@@ -200,12 +201,11 @@ class AuditLog:
                     )
                     prev = sha256_hex(body)
                     bodies.append(body)
-                    self._store.insert_row(
-                        connection, _row(seq, now, pending.event_data, body, prev)
-                    )
+                    rows.append(_row(seq, now, pending.event_data, body, prev))
                     if self._due(anchor_seq, anchor_us, seq, to_micros(now)):
                         self._sign(connection, head, seq, prev, now)
                         anchor_seq, anchor_us = seq, to_micros(now)
+                self._store.insert_rows(connection, rows)
                 self._store.update_head(
                     connection,
                     seq=seq,

@@ -31,6 +31,7 @@ from kastell.audit.interface import (
 __all__ = ["AuditStore", "HeadState", "to_micros"]
 
 _BATCH = 2000
+_INSERT_RECORD = sa.insert(_schema.records)
 
 
 def to_micros(moment: dt.datetime) -> int:
@@ -165,9 +166,10 @@ class AuditStore:
         connection.execute(sa.update(_schema.head).where(_schema.head.c.id == 1).values(**values))
 
     @staticmethod
-    def insert_row(connection: sa.Connection, row: StoredRow) -> None:
-        """Insert one record row."""
-        connection.execute(sa.insert(_schema.records).values(**dataclasses.asdict(row)))
+    def insert_rows(connection: sa.Connection, rows: list[StoredRow]) -> None:
+        """Insert record rows (one statement, executed for many parameter sets)."""
+        if rows:
+            connection.execute(_INSERT_RECORD, [row.__dict__ for row in rows])
 
     @staticmethod
     def insert_checkpoint(connection: sa.Connection, checkpoint: StoredCheckpoint) -> None:
