@@ -295,3 +295,60 @@ def test_sign_replaces_an_earlier_signature_inside_the_model(model: Path, key: P
     (model / "weights.bin").write_bytes(b"retrained")
     assert main(["sign", str(model), "-k", f"{key}.pem", "-o", str(inside)]) == 0
     assert main(["verify", str(model), "-s", str(inside), "-k", f"{key}.pub"]) == 0
+
+
+@pytest.mark.parametrize(("size", "expected"), [("4096", 4096), ("4K", 4096), ("1M", 1 << 20)])
+def test_shard_size_accepts_units(
+    model: Path,
+    key: Path,
+    tmp_path: Path,
+    size: str,
+    expected: int,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    capsys.readouterr()
+    assert (
+        main(
+            [
+                "sign",
+                str(model),
+                "-k",
+                f"{key}.pem",
+                "-o",
+                str(tmp_path / "s.sig"),
+                "--shard-size",
+                size,
+                "--format",
+                "json",
+            ]
+        )
+        == 0
+    )
+    assert json.loads(capsys.readouterr().out)["serialization"]["shard_size"] == expected
+
+
+@pytest.mark.parametrize(("size", "message"), [("abc", "invalid size"), ("0", "positive")])
+def test_bad_shard_size_is_a_usage_error(
+    model: Path,
+    key: Path,
+    tmp_path: Path,
+    size: str,
+    message: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert (
+        main(
+            [
+                "sign",
+                str(model),
+                "-k",
+                f"{key}.pem",
+                "-o",
+                str(tmp_path / "s.sig"),
+                "--shard-size",
+                size,
+            ]
+        )
+        == 2
+    )
+    assert message in capsys.readouterr().err

@@ -168,7 +168,7 @@ def test_symlinks_are_refused_unless_allowed(tmp_path: Path, key: PrivateKey) ->
     ("kwargs", "message"),
     [
         ({"algorithm": "md5"}, "unsupported algorithm"),
-        ({"shard_size": 0}, "positive --shard-size"),
+        ({"shard_size": 0}, "positive number of bytes"),
         ({"shard_size": 10, "algorithm": "blake3"}, "sha256"),
     ],
 )

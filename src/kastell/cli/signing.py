@@ -143,6 +143,12 @@ def _write_signature(path: pathlib.Path, data: bytes) -> None:
         ) from None
 
 
+def _size_option(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
+    from kastell.cli.integrity import parse_size
+
+    return None if value is None else parse_size(value)
+
+
 @click.command("sign")
 @click.argument("path", type=_Path)
 @click.option("--key", "-k", "key_path", required=True, type=_Path, envvar="KASTELL_SIGNING_KEY",
@@ -152,8 +158,9 @@ def _write_signature(path: pathlib.Path, data: bytes) -> None:
 @click.option("--algorithm", type=click.Choice(["sha256", "blake3"]), default="sha256",
               show_default=True, envvar="KASTELL_ALGORITHM",
               help="Resource digests; model_signing's CLI verifies sha256 only.")
-@click.option("--shard-size", type=click.IntRange(min=1), default=None, metavar="BYTES",
-              help="Sign shards of BYTES bytes (parallel, partially checkable) instead of files.")
+@click.option("--shard-size", default=None, metavar="SIZE", callback=_size_option,
+              help="Sign shards of SIZE bytes (e.g. 1000000000, 256M) instead of whole files: "
+              "parallel and partially checkable.")
 @click.option("--ignore", "ignore_paths", multiple=True, metavar="PATH",
               help="Leave PATH (relative to the model) out of the signature; repeatable.")
 @click.option("--ignore-git-paths/--no-ignore-git-paths", default=True, show_default=True,

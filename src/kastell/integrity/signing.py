@@ -201,9 +201,14 @@ def sign_model(
             f"unsupported algorithm {algorithm!r}",
             hint=f"Use one of: {', '.join(SIGNING_ALGORITHMS)}.",
         )
-    if shard_size is not None and (shard_size < 1 or algorithm != "sha256"):
+    if shard_size is not None and shard_size < 1:
         raise UsageError(
-            "shards need a positive --shard-size and sha256",
+            f"shard size must be a positive number of bytes, got {shard_size}",
+            hint="Give a size such as 1000000000 (model_signing's default) or 256M.",
+        )
+    if shard_size is not None and algorithm != "sha256":
+        raise UsageError(
+            f"shards are hashed with sha256 only, not {algorithm}",
             hint="model_signing does not shard blake3: drop --shard-size or use sha256.",
         )
     ignore = list(ignore_paths)
