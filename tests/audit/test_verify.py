@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime as dt
 import hashlib
 from typing import Any
@@ -10,9 +11,11 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from audit_support import FixedClock, build_log
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kastell.audit.codec import checkpoint_payload, format_time, record_body
-from kastell.audit.interface import AuditEvent, EventType
+from kastell.audit.interface import AuditEvent, EventType, StoredCheckpoint, StoredRow
 from kastell.audit.keys import Ed25519Signer, PublicKeyRing
 from kastell.audit.store import AuditStore, to_micros
 from kastell.audit.verify import IssueKind, VerificationReport, verify_log
@@ -284,3 +287,46 @@ def test_garbage_body_is_reported_not_raised(
     report = _verify(location, signer)
     assert IssueKind.MODIFIED in _kinds(report)
     assert any("not JSON" in issue.message for issue in report.issues)
+
+
+_TEXT = st.text(max_size=80)
+
+
+@settings(max_examples=200, deadline=2000)
+@given(
+    rows=st.lists(
+        st.builds(
+            StoredRow,
+            seq=st.integers(min_value=-5, max_value=50),
+            time_us=st.integers(min_value=0, max_value=2**53),
+            event_type=_TEXT,
+            tenant=st.none() | _TEXT,
+            body=_TEXT,
+            hash=_TEXT,
+        ),
+        max_size=6,
+    ),
+    checkpoints=st.lists(
+        st.builds(
+            StoredCheckpoint,
+            seq=st.integers(min_value=-5, max_value=50),
+            log_id=_TEXT,
+            head_hash=_TEXT,
+            time=st.sampled_from(["2026-01-01T00:00:00.000000Z"]) | _TEXT,
+            key_id=_TEXT,
+            signature=st.sampled_from(["", "AAAA", "=="]) | _TEXT,
+        ),
+        max_size=4,
+    ),
+)
+def test_fuzz_verify_reports_and_never_raises(
+    rows: list[StoredRow], checkpoints: list[StoredCheckpoint]
+) -> None:
+    key = Ed25519Signer.generate()
+    forged = [
+        dataclasses.replace(c, key_id=key.key_id) if index % 2 else c
+        for index, c in enumerate(checkpoints)
+    ]
+    report = verify_log(rows, forged, PublicKeyRing.of([key.public_key]), now=NOW)
+    if rows or checkpoints:
+        assert not report.ok  # nothing random is a valid log

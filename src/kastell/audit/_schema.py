@@ -22,7 +22,7 @@ def _record_columns() -> list[sa.Column[object]]:
         sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
         sa.Column("time_us", sa.BigInteger, nullable=False),
         sa.Column("event_type", sa.String(32), nullable=False),
-        sa.Column("tenant", sa.String(255), nullable=True),
+        sa.Column("tenant", sa.Text, nullable=True),
         sa.Column("body", sa.Text, nullable=False),
         sa.Column("hash", sa.String(64), nullable=False),
     ]

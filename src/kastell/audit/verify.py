@@ -83,6 +83,8 @@ class VerificationReport:
     pruned_through: int
     """Records up to this sequence number were pruned under a signed anchor (0: none)."""
     issues: tuple[Issue, ...]
+    head_hash: str | None = None
+    """Hash of the last record, in sequence order (None for an empty log)."""
 
     @property
     def ok(self) -> bool:
@@ -340,6 +342,7 @@ def verify_log(
         unanchored=max(0, chain.last_seq - anchored) if chain.first is not None else 0,
         pruned_through=pruned,
         issues=tuple(sorted(chain.issues, key=lambda i: (i.seq or 0, i.kind.value))),
+        head_hash=next(iter(chain.last_hashes)) if chain.last_hashes else None,
     )
 
 

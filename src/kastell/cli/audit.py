@@ -48,25 +48,6 @@ def audit() -> None:
     """
 
 
-def _report_dict(report: VerificationReport, location: str) -> dict[str, Any]:
-    return {
-        "log": location,
-        "log_id": report.log_id,
-        "ok": report.ok,
-        "records": report.records,
-        "first_seq": report.first_seq,
-        "last_seq": report.last_seq,
-        "valid_checkpoints": report.valid_checkpoints,
-        "anchored_through": report.anchored_through,
-        "unanchored": report.unanchored,
-        "pruned_through": report.pruned_through,
-        "issues": [
-            {"kind": issue.kind.value, "seq": issue.seq, "message": issue.message}
-            for issue in report.issues
-        ],
-    }
-
-
 def _print_report(report: VerificationReport, location: str) -> None:
     span = f" (seq {report.first_seq}..{report.last_seq})" if report.records else ""
     click.echo(f"audit log {report.log_id or '-'} at {location}: {report.records} record(s){span}")
@@ -123,26 +104,22 @@ def verify(
     output_format: str,
 ) -> int:
     """Verify LOG: detect modified, deleted, inserted or reordered records and bad checkpoints."""
-    from kastell.audit.store import AuditStore
-    from kastell.audit.verify import verify_log
+    from kastell.audit.evidence import verify_location
 
     ring = _ring(keys)
-    store = AuditStore.open(log, create=False)
-    if not keys:
-        note("note: no --key given: any checkpoint will be reported as signed by an unknown key")
-    try:
-        head = store.head()
-        report = verify_log(
-            store.iter_rows(),
-            store.load_checkpoints(),
-            ring,
-            now=dt.datetime.now(dt.UTC),
-            min_retention=dt.timedelta(days=min_retention_days),
-            head_seq=head.seq if head is not None else None,
-        )
-    finally:
-        store.close()
-    _emit_report(report, store.location, output_format)
+    report, location = verify_location(
+        log,
+        ring,
+        now=dt.datetime.now(dt.UTC),
+        min_retention=dt.timedelta(days=min_retention_days),
+    )
+    if (
+        not keys
+        and report.valid_checkpoints == 0
+        and any(issue.kind.value == "unknown_key" for issue in report.issues)
+    ):
+        note("note: no --key given, so no checkpoint signer is trusted")
+    _emit_report(report, location, output_format)
     if not report.ok:
         return 1
     if require_anchored and report.unanchored:
@@ -153,7 +130,9 @@ def verify(
 
 def _emit_report(report: VerificationReport, location: str, output_format: str) -> None:
     if output_format == "json":
-        emit_json(_report_dict(report, location))
+        from kastell.audit.evidence import report_document
+
+        emit_json(report_document(report, location))
     elif output_format == "sarif":
         from kastell import __version__
         from kastell.audit.verify import report_findings
