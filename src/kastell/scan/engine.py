@@ -130,17 +130,21 @@ def scan_blob(blob: Blob, policy: PicklePolicy | None = None,
     ctx = _Context(policy or PicklePolicy(), limits or ScanLimits())
     outcome = _scan_outcome(blob, ctx)
     findings = list(outcome.findings)
+    known_bad = any(f.rule_id != "KS-SCAN-UNKNOWN-FORMAT" for f in findings)
+    reasons = list(outcome.unscannable)
+    if any(f.rule_id == "KS-SCAN-UNKNOWN-FORMAT" for f in findings):
+        reasons.append("unknown format")
     if outcome.unscannable:
         findings.append(ctx.finding(
             "KS-SCAN-UNSCANNABLE", "; ".join(outcome.unscannable), blob))
+    # a file with real findings is known bad: "findings" wins over "unscannable" (the reasons
+    # why parts of it could not be scanned are still listed)
+    if known_bad:
+        verdict = Verdict.FINDINGS
+    elif reasons:
         verdict = Verdict.UNSCANNABLE
-    elif findings:
-        has_unknown = any(f.rule_id == "KS-SCAN-UNKNOWN-FORMAT" for f in findings)
-        verdict = Verdict.UNSCANNABLE if has_unknown and len(findings) == 1 else Verdict.FINDINGS
     else:
         verdict = Verdict.CLEAN
-    reasons = outcome.unscannable or (
-        ("unknown format",) if verdict is Verdict.UNSCANNABLE else ())
     return FileResult(
         path=blob.path, format=outcome.format, verdict=verdict,
         findings=tuple(findings), reasons=tuple(reasons), size=blob.size,

@@ -220,7 +220,7 @@ class FileResult:
     verdict: Verdict
     findings: tuple[Finding, ...]
     reasons: tuple[str, ...] = ()
-    """Why the file is unscannable (empty unless the verdict is ``unscannable``)."""
+    """Why the file (or parts of it) could not be scanned; empty when everything was."""
     size: int | None = None
 
     @property
