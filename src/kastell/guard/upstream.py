@@ -1,4 +1,4 @@
-"""OpenAI-compatible upstreams reached over HTTP with httpx (async).
+"""OpenAI-compatible upstreams reached over HTTP (lean async HTTP/1.1 client).
 
 Failures map to the gateway's HTTP answers: cannot connect or garbage -> ``UpstreamError``
 (502), no answer in time -> ``UpstreamTimeoutError`` (504); a 4xx from the upstream is passed
@@ -11,9 +11,8 @@ import json
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-import httpx
-
-from kastell.guard.interface import UpstreamError, UpstreamTimeoutError
+from kastell.guard._http1 import Http1Pool
+from kastell.guard.interface import UpstreamError
 
 __all__ = ["HttpUpstream", "UpstreamRejectedError"]
 
@@ -30,12 +29,8 @@ class UpstreamRejectedError(UpstreamError):
         self.body = body
 
 
-def _timeout_error(error: Exception, timeout_s: float) -> UpstreamTimeoutError:
-    return UpstreamTimeoutError(f"upstream did not answer within {timeout_s:g} s ({error!r})")
-
-
 class HttpUpstream:
-    """One OpenAI-compatible base URL (ending in ``/v1``)."""
+    """One OpenAI-compatible base URL (ending in ``/v1``), over a lean keep-alive HTTP/1.1 pool."""
 
     def __init__(
         self,
@@ -46,79 +41,68 @@ class HttpUpstream:
         timeout_s: float = 60.0,
         connect_timeout_s: float = 5.0,
         max_connections: int = 100,
-        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self.model = model
         self.timeout_s = timeout_s
-        self._client = httpx.AsyncClient(
-            base_url=base_url.rstrip("/"),
-            headers=headers,
-            timeout=httpx.Timeout(timeout_s, connect=connect_timeout_s),
-            limits=httpx.Limits(
-                max_connections=max_connections, max_keepalive_connections=max_connections
-            ),
-            transport=transport,
-        )
+        self._headers = {"content-type": "application/json", "accept": "application/json"}
+        if api_key:
+            self._headers["authorization"] = f"Bearer {api_key}"
+        self._base_url = base_url
+        self._settings = (connect_timeout_s, timeout_s, max_connections)
+        self._pool: Http1Pool | None = None
 
-    def _body(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        return {**body, "model": self.model} if self.model else dict(body)
+    @property
+    def pool(self) -> Http1Pool:
+        """The connection pool (created on first use, inside the serving event loop)."""
+        if self._pool is None:
+            connect, timeout, size = self._settings
+            self._pool = Http1Pool(
+                self._base_url, connect_timeout_s=connect, timeout_s=timeout, max_connections=size
+            )
+        return self._pool
+
+    def _body(self, body: Mapping[str, Any], **extra: Any) -> bytes:
+        document = {**body, **extra}
+        if self.model:
+            document["model"] = self.model
+        return json.dumps(document, separators=(",", ":")).encode("utf-8")
 
     async def complete(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """POST /chat/completions and return the parsed answer."""
-        try:
-            response = await self._client.post("/chat/completions", json=self._body(body))
-        except httpx.TimeoutException as error:
-            raise _timeout_error(error, self.timeout_s) from None
-        except httpx.HTTPError as error:
-            raise UpstreamError(f"upstream unreachable: {error!r}") from None
-        return _parse(response.status_code, response.content)
+        response = await self.pool.request(
+            "POST", "/chat/completions", self._headers, self._body(body)
+        )
+        return _parse(response.status, response.body)
 
     async def stream(self, body: Mapping[str, Any]) -> AsyncIterator[dict[str, Any]]:
         """POST a streaming request; yield each SSE ``data`` object until ``[DONE]``."""
-        request = self._client.build_request(
-            "POST", "/chat/completions", json={**self._body(body), "stream": True}
-        )
-        try:
-            response = await self._client.send(request, stream=True)
-        except httpx.TimeoutException as error:
-            raise _timeout_error(error, self.timeout_s) from None
-        except httpx.HTTPError as error:
-            raise UpstreamError(f"upstream unreachable: {error!r}") from None
-        try:
-            if response.status_code != 200:
-                _parse(response.status_code, await response.aread())
-            async for line in response.aiter_lines():
-                if not line.startswith("data:"):
+        headers = {**self._headers, "accept": "text/event-stream"}
+        async with self.pool.stream(
+            "POST", "/chat/completions", headers, self._body(body, stream=True)
+        ) as (head, lines):
+            if head.status != 200:
+                _parse(head.status, b"".join([line async for line in lines]))
+            async for line in lines:
+                if not line.startswith(b"data:"):
                     continue
                 data = line[5:].strip()
-                if data == "[DONE]":
+                if data == b"[DONE]":
                     return
                 chunk = _json(data)
                 if "error" in chunk:
                     raise UpstreamError(f"upstream stream error: {chunk['error']!r}"[:500])
                 yield chunk
-        except httpx.TimeoutException as error:
-            raise _timeout_error(error, self.timeout_s) from None
-        except httpx.HTTPError as error:
-            raise UpstreamError(f"upstream stream broke: {error!r}") from None
-        finally:
-            await response.aclose()
 
     async def models(self) -> list[dict[str, Any]]:
         """GET /models and return its ``data`` list."""
-        try:
-            response = await self._client.get("/models")
-        except httpx.TimeoutException as error:
-            raise _timeout_error(error, self.timeout_s) from None
-        except httpx.HTTPError as error:
-            raise UpstreamError(f"upstream unreachable: {error!r}") from None
-        data = _parse(response.status_code, response.content).get("data")
+        response = await self.pool.request("GET", "/models", self._headers, b"")
+        data = _parse(response.status, response.body).get("data")
         return [m for m in data if isinstance(m, dict)] if isinstance(data, list) else []
 
     async def aclose(self) -> None:
         """Close the connection pool."""
-        await self._client.aclose()
+        if self._pool is not None:
+            await self._pool.aclose()
 
 
 def _json(data: str | bytes) -> dict[str, Any]:

@@ -16,11 +16,11 @@ from kastell.guard.interface import Action, Detection, Direction, RuleInfo, Scan
 from kastell.guard.scanners._text import fold, rule
 from kastell.types import Severity
 
-__all__ = ["PromptInjectionScanner", "injection_patterns"]
+__all__ = ["PromptInjectionScanner", "injection_patterns", "jailbreak_score"]
 
 _W = r"(?:\w+ ){0,3}"  # up to three filler words
 _INJECTION_EN = [
-    rf"\b(?:ignore|disregard|forget|skip|override|bypass)\b {_W}(?:previous|prior|above|earlier|preceding|initial|original|system|your|all|any|the) {_W}(?:instructions?|prompts?|rules|directions|guidelines|context|messages?|commands?)",
+    rf"\b(?:ignore|disregard|forget|skip|override|bypass)\b {_W}(?:previous|prior|above|earlier|preceding|initial|original|system|your|all|any|the) {_W}(?:instructions?|prompts?|rules|directions|guidelines|context|messages?|commands?|inputs?)",
     rf"\b(?:new|updated|real|actual) (?:instructions?|system prompt|rules)\b {_W}?(?:are|is|follow)\b",
     r"\b(?:reveal|print|show|repeat|output|display|leak|tell me|give me|write out) (?:\w+ ){0,4}(?:system|initial|hidden|secret|original|developer) (?:prompt|instructions?|message|rules)",
     r"\b(?:repeat|print|output) (?:everything|all|the text|the words) (?:\w+ ){0,3}(?:above|before|so far)",
@@ -60,6 +60,66 @@ _JAILBREAK = [
     r"\b(?:sans|ohne|senza|sin) (?:aucune |jegliche |alcuna |ninguna )?(?:restrictions|einschrankungen|restrizioni|restricciones|censure|zensur|censura) ",
     r"\b(?:modo|mode|modus) (?:sviluppatore|desarrollador|developpeur|entwickler)\b",
 ]
+
+# Weighted persona/amorality signals of role-play jailbreaks: none blocks alone (a tour-guide
+# role-play is fine); the jailbreak rule fires when the weights of distinct signals reach
+# _JAILBREAK_SCORE. Tuned on the development half of the public attack set only.
+_SIGNALS: list[tuple[int, str]] = [
+    (2, r"\b(?:amoral|unfiltered|uncensored|unrestricted|unlocked|unbound)\b"),
+    (
+        2,
+        r"\b(?:never|won'?t|will not|cannot|can'?t|must not|do not|don'?t) (?:ever )?(?:refuse|decline|reject)",
+    ),
+    (
+        2,
+        r"\b(?:doesn'?t|does not|don'?t|do not|never|won'?t|will not) (?:\w+ ){0,2}(?:care|follow|have|obey|adhere to|abide by) (?:\w+ ){0,3}(?:laws?|rules|ethics|morals?|morality|guidelines|policies|principles|restrictions|limits)",
+    ),
+    (
+        2,
+        r"\b(?:not|isn'?t|aren'?t|never) (?:\w+ ){0,2}(?:subject to|bound by|restricted by|limited by|constrained by) (?:\w+ ){0,3}(?:polic(?:y|ies)|rules|guidelines|restrictions|ethics|laws)",
+    ),
+    (
+        2,
+        r"\b(?:break|breaks|bypass|bypasses|ignore|ignores|violate|violates) (?:\w+ ){0,3}(?:ai |openai'?s? |content )?(?:rules|polic(?:y|ies)|guidelines|filters?|restrictions)",
+    ),
+    (
+        2,
+        r"\bno (?:ethical|moral|legal) (?:\w+ )?(?:guidelines|principles|boundaries|constraints|restrictions|limits|compass)",
+    ),
+    (1, r"\bfrom now on\b|\bfrom this moment\b|\bstarting now\b"),
+    (
+        1,
+        r"\b(?:act|acting|pretend|pretending|roleplay|role-play|play|simulate|emulate|impersonate|respond|answer|reply) (?:\w+ ){0,2}as\b",
+    ),
+    (
+        1,
+        r"\b(?:you are|you're|you will be) (?:now |going to be )?(?:a |an )?(?:\w+ ){0,3}(?:ai|bot|model|assistant|character|persona|entity)\b",
+    ),
+    (1, r"\b(?:persona|character|personality)\b"),
+    (1, r"\billegal\b"),
+    (1, r"\b(?:unethical|immoral|offensive|harmful|dangerous|explicit|nsfw)\b"),
+    (1, r"\b(?:content|openai|usage|safety) (?:polic(?:y|ies)|filters?|guidelines)\b"),
+    (1, r"\b(?:chatgpt|openai|gpt-?\d)\b"),
+    (
+        1,
+        r"\bno (?:\w+ )?(?:restrictions|limits|limitations|boundaries|filters|censorship|warnings|disclaimers)\b",
+    ),
+    (
+        1,
+        r"\b(?:any|every|all) (?:\w+ )?(?:requests?|questions?)\b.{0,40}\b(?:no matter|regardless)\b|\bno matter (?:how|what)\b",
+    ),
+    (1, r"\b(?:ethics|morals|morality|ethical)\b"),
+    (1, r"\b(?:prefix|format)\b.{0,40}\b(?:\[|:)"),
+]
+_JAILBREAK_SCORE = 4
+
+
+def jailbreak_score(folded: str) -> int:
+    """Sum of the weights of the distinct persona/amorality signals in accent-folded text."""
+    return sum(weight for weight, pattern in _COMPILED_SIGNALS if pattern.search(folded))
+
+
+_COMPILED_SIGNALS = [(w, re.compile(p)) for w, p in _SIGNALS]
 
 
 def injection_patterns() -> dict[str, list[re.Pattern[str]]]:
@@ -109,4 +169,8 @@ class PromptInjectionScanner:
                     snippet = match.group(0)[:60]
                     found.append(Detection(rule_id, f"matched {snippet!r}"))
                     break
+        if not any(d.rule_id == self.JAILBREAK for d in found):
+            score = jailbreak_score(folded)
+            if score >= _JAILBREAK_SCORE:
+                found.append(Detection(self.JAILBREAK, f"jailbreak persona signals, score {score}"))
         return found
