@@ -460,3 +460,13 @@ def test_finding_controls_exist_in_the_catalog() -> None:
     controls = document["controls"] if isinstance(document, dict) else document
     ids = {control["id"] for control in controls}
     assert set(FINDING_CONTROLS) <= ids
+
+
+def test_trusted_keys_from_the_environment(
+    model: Path, keys: Path, signature: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert main(["keygen", "--output", str(tmp_path / "other")]) == 0
+    monkeypatch.setenv("KASTELL_TRUSTED_KEYS", f"{tmp_path / 'other.pub'} {keys}.pub")
+    assert main(["verify", str(model), "--signature", str(signature)]) == 0
+    monkeypatch.setenv("KASTELL_TRUSTED_KEYS", str(tmp_path / "other.pub"))
+    assert main(["verify", str(model), "--signature", str(signature)]) == 1
