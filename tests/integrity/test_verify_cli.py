@@ -466,7 +466,7 @@ def test_trusted_keys_from_the_environment(
     model: Path, keys: Path, signature: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert main(["keygen", "--output", str(tmp_path / "other")]) == 0
-    monkeypatch.setenv("KASTELL_TRUSTED_KEYS", f"{tmp_path / 'other.pub'} {keys}.pub")
+    monkeypatch.setenv("KASTELL_TRUSTED_KEYS", f"{tmp_path / 'other.pub'}{os.pathsep}{keys}.pub")
     assert main(["verify", str(model), "--signature", str(signature)]) == 0
     monkeypatch.setenv("KASTELL_TRUSTED_KEYS", str(tmp_path / "other.pub"))
     assert main(["verify", str(model), "--signature", str(signature)]) == 1

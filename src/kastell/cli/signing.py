@@ -333,7 +333,7 @@ def _emit_findings(output_format: str, findings: Sequence[Finding]) -> None:
               help="The signature file (Sigstore bundle JSON).")
 @click.option("--key", "-k", "key_paths", required=True, multiple=True, type=_Path,
               envvar="KASTELL_TRUSTED_KEYS",
-              help="Trusted public key (PEM); repeat to trust several (env: space-separated).")
+              help="Trusted public key (PEM); repeat to trust several (env: colon-separated).")
 @click.option("--ignore-git-paths/--no-ignore-git-paths", default=True, show_default=True,
               help="Skip .git, .gitattributes, .github, .gitignore at the model root.")
 @click.option("--format", "output_format", type=click.Choice(["text", "json", "sarif", "junit"]),
