@@ -23,8 +23,14 @@ from ._builders import NOW
 from ._deployment import build_deployment
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 SCREENSHOT = pathlib.Path(__file__).resolve().parents[2] / "docs" / "img" / "report.png"
 
 

@@ -1,21 +1,157 @@
-"""The red-team step: run the declared suite against the target and apply its gates.
+"""The red-team step: run the declared suite against the target through ``kastell.redteam``.
 
-Wired to ``kastell.redteam``'s library API; until that API exists in this build the step
-raises ``StepUnavailableError`` (reported as "not checked", never as a pass).
+The target is the descriptor's endpoint (OpenAI-compatible URL) or, with ``serve_local``, the
+bundled SmolLM2 served in-process. Gates come from the descriptor (the red-team gate syntax, or a
+mapping of category -> highest acceptable attack success rate). An incomplete campaign (errors,
+undecided gates) is "not checked", never a pass; its report is still kept as evidence.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
+from typing import Any
 
+from kastell.comply._evidence import canonical_json, evidence_of
 from kastell.comply.descriptor import Descriptor
-from kastell.comply.interface import StepResult, StepUnavailableError
-from kastell.types import Subject
+from kastell.comply.interface import StepOutcome, StepResult, StepUnavailableError
+from kastell.errors import ExitCode
+from kastell.types import ControlId, EvidenceKind, Finding, Location, Severity, Subject
+
+_OUTCOMES = {
+    ExitCode.OK: StepOutcome.PASSED,
+    ExitCode.FAILED: StepOutcome.FAILED,
+}
+
+
+def gate_expression(gates: str | Mapping[str, float]) -> str:
+    """The red-team gate syntax for the descriptor's gates (a mapping fails above each rate)."""
+    if isinstance(gates, str):
+        return gates
+    return ",".join(f"{name}>{rate:g}" for name, rate in gates.items())
+
+
+def _target(d: Descriptor) -> tuple[str, str]:
+    if d.model.endpoint is not None:
+        return d.model.endpoint.url, d.model.endpoint.model
+    if d.model.serve_local:
+        return "local", "default"
+    raise StepUnavailableError(
+        "no red-team target: give model.endpoint or model.serve_local: true",
+        hint="The red-team step needs a model that answers chat requests.",
+    )
+
+
+def _findings(
+    report: Mapping[str, Any], mappings: Mapping[str, tuple[ControlId, ...]]
+) -> list[Finding]:
+    found = []
+    for gate in report.get("gates", ()):
+        if gate.get("passed") is False:
+            name = str(gate["gate"]).split(">")[0].split(" | ")[0]
+            found.append(
+                Finding(
+                    "KS-REDTEAM-GATE",
+                    Severity.HIGH,
+                    f"Red-team gate failed: {gate['gate']}",
+                    str(gate.get("message", "")),
+                    Location(f"redteam:{name}"),
+                    mappings.get(name, (ControlId("AIA-15.5.AE"),)),
+                )
+            )
+    return found
+
+
+def _category_mappings() -> dict[str, tuple[ControlId, ...]]:
+    from kastell.redteam.probes.registry import PROBES
+
+    table: dict[str, dict[ControlId, None]] = {}
+    for probe in PROBES.values():
+        for key in (probe.category.value, probe.probe_id):
+            table.setdefault(key, {}).update(dict.fromkeys(probe.mappings))
+    return {key: tuple(ids) for key, ids in table.items()}
+
+
+def _chart_rows(report: Mapping[str, Any]) -> list[dict[str, Any]]:
+    failed = {
+        str(g["gate"]).split(">")[0] for g in report.get("gates", ()) if g.get("passed") is False
+    }
+    rows = []
+    for category in report.get("summary", {}).get("categories", ()):
+        rate = category.get("asr")
+        if rate is None:
+            continue
+        low, high = category.get("ci95") or (None, None)
+        if low is not None and high is not None:  # float noise must not put the rate outside
+            low, high = min(float(low), float(rate)), max(float(high), float(rate))
+        rows.append(
+            {
+                "name": category["name"],
+                "attack_success_rate": rate,
+                "ci_low": low,
+                "ci_high": high,
+                "gate_failed": category["name"] in failed,
+                "trials": category.get("trials"),
+            }
+        )
+    return rows
 
 
 def run_redteam_step(d: Descriptor, now: dt.datetime, subject: Subject | None) -> StepResult:
-    """Run the red-team suite named in the descriptor."""
-    raise StepUnavailableError(
-        "the red-team runner library API is not available in this build",
-        hint="Run `kastell redteam` separately until assess is wired to it.",
+    """Run the red-team suite named in the descriptor against its target."""
+    from kastell.redteam.campaign import run_campaign
+    from kastell.redteam.gates import parse_gates
+    from kastell.redteam.runner import RunSettings
+
+    if d.redteam is None:
+        raise StepUnavailableError("no redteam section in the descriptor")
+    spec, model = _target(d)
+    settings = RunSettings(concurrency=d.redteam.concurrency, sample=d.redteam.max_prompts)
+    gates = parse_gates(gate_expression(d.redteam.gates)) if d.redteam.gates else None
+    store = (
+        d.resolve(d.redteam.store)
+        if d.redteam.store
+        else d.resolve(d.output.dir) / "redteam.sqlite"
+    )
+    store.parent.mkdir(parents=True, exist_ok=True)
+    result = run_campaign(
+        suite=d.redteam.suite, target=spec, store=store, settings=settings, gates=gates, model=model
+    )
+    report = result.to_dict()
+    code = result.exit_code()
+    outcome = _OUTCOMES.get(code, StepOutcome.NOT_CHECKED)
+    findings = _findings(report, _category_mappings())
+    overall = report["summary"]["overall"]
+    passed = None if outcome is StepOutcome.NOT_CHECKED else outcome is StepOutcome.PASSED
+    detail = (
+        f"{d.redteam.suite} against {spec}: {overall.get('trials')} decided attempt(s), "
+        f"overall attack success {overall.get('asr')}; exit {int(code)}"
+    )
+    if report.get("incomplete_reasons"):
+        detail += " (incomplete: " + "; ".join(report["incomplete_reasons"]) + ")"
+    payload = canonical_json(report)
+    summary = {
+        "passed": passed,
+        "findings": [f.to_dict() for f in findings],
+        "step": "redteam",
+        "run_id": report["run"]["run_id"],
+        "suite_digest": report["suite"]["digest"],
+    }
+    item = evidence_of(EvidenceKind.REDTEAM_REPORT, subject, d.redteam.suite, now, payload, summary)
+    data = {
+        "run": report["run"],
+        "suite": report["suite"],
+        "gates": report["gates"],
+        "overall": overall,
+        "categories": _chart_rows(report),
+        "untested_categories": report.get("untested_categories", []),
+    }
+    return StepResult(
+        "redteam",
+        outcome,
+        detail,
+        tuple(findings),
+        (item,),
+        {str(item.payload_digest): payload},
+        data,
     )

@@ -95,11 +95,15 @@ class RedteamModel(pydantic.BaseModel):
     """The red-team campaign and its gates."""
 
     model_config = _STRICT
-    suite: str = "ci"
-    gates: dict[str, float] = pydantic.Field(default_factory=dict)
-    """Gate name -> threshold, passed to the red-team gate evaluation as given."""
+    suite: str = "kastell-ci-v1"
+    gates: str | dict[str, float] = pydantic.Field(default_factory=dict)
+    """Red-team gate syntax (``prompt_injection>0.1,system_prompt_leakage>0``) or a mapping of
+    category (or probe id, or ``overall``) -> highest acceptable attack success rate."""
     concurrency: int = pydantic.Field(default=2, ge=1, le=64)
     max_prompts: int | None = pydantic.Field(default=None, ge=1)
+    """Run a seeded sample of this many attempts."""
+    store: pathlib.Path | None = None
+    """Red-team results database (default: redteam.sqlite in the output directory)."""
 
 
 class GuardModel(pydantic.BaseModel):
