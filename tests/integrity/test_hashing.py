@@ -178,3 +178,16 @@ def test_bad_options_are_usage_errors(options: dict[str, object], needle: str) -
         HashOptions(**options)  # type: ignore[arg-type]
     assert caught.value.exit_code == 2
     assert caught.value.diagnostics()
+
+
+def test_a_dominant_blake3_file_hashed_with_threads_matches_the_reference(
+    tmp_path: Path, put: Writer
+) -> None:
+    # one file holding most of the bytes is hashed with blake3's own threads (>= 16 MiB)
+    data = os.urandom(17 * 1024 * 1024 + 5)
+    put(tmp_path / "weights.bin", data)
+    put(tmp_path / "config.json", b"{}")
+    result = hash_tree(tmp_path, HashOptions(algorithm="blake3", chunk_size=None, workers=2))
+    by_path = {entry.path: entry.digest.hex for entry in result.files}
+    assert by_path["weights.bin"] == blake3.blake3(data).hexdigest()
+    assert by_path["config.json"] == blake3.blake3(b"{}").hexdigest()

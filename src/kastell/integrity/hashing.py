@@ -43,6 +43,7 @@ from kastell.types import Digest
 __all__ = ["cache_key", "chunk_ranges", "default_workers", "hash_plan", "hash_tree", "plan_tree"]
 
 _BLAKE3_THREADED_READ = 4 * 1024 * 1024
+_BLAKE3_THREADED_MIN = 16 * 1024 * 1024
 _OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
 
 
@@ -198,10 +199,13 @@ def _run_jobs(
 ) -> dict[int, list[bytes]]:
     """Run every chunk job; return raw chunk digests per file index, in offset order."""
     jobs = _jobs(plan, options, todo)
-    workers = min(options.workers or default_workers(), max(1, len(jobs)))
-    # Fewer jobs than threads (one big file hashed whole): let blake3 spread each update.
-    blake3_threads = (options.workers or default_workers()) if len(jobs) < 2 else 1
-    reader = _ChunkReader(plan, options, on_bytes, blake3_threads)
+    threads = options.workers or default_workers()
+    workers = min(threads, max(1, len(jobs)))
+    # A job holding most of the bytes (one big file hashed whole, say) would leave the other
+    # threads idle: blake3 may then spread each of its updates over every thread.
+    total = sum(job.length for job in jobs)
+    dominant = max((job.length for job in jobs if 2 * job.length > total), default=0)
+    reader = _ChunkReader(plan, options, on_bytes, threads, max(dominant, _BLAKE3_THREADED_MIN))
     results: dict[int, dict[int, bytes]] = {index: {} for index in todo}
     if workers == 1:
         for job in jobs:
@@ -255,25 +259,33 @@ class _ChunkReader:
         options: HashOptions,
         on_bytes: BytesDone | None,
         blake3_threads: int,
+        threaded_from: int,
     ) -> None:
         self.plan = plan
         self.options = options
         self.on_bytes = on_bytes
         self.blake3_threads = blake3_threads
+        self.threaded_from = threaded_from
+        """Jobs at least this long hash with ``blake3_threads`` threads (blake3 only)."""
         self.local = threading.local()
         flags = _OPEN_FLAGS
         if not options.follow_symlinks:
             flags |= getattr(os, "O_NOFOLLOW", 0)
         self.flags = flags
 
-    def _buffer(self) -> memoryview:
-        view: memoryview | None = getattr(self.local, "view", None)
+    def _threads(self, job: _Job) -> int:
+        return self.blake3_threads if job.length >= self.threaded_from else 1
+
+    def _buffer(self, threaded: bool) -> memoryview:
+        """This thread's read buffer; a larger one for threaded blake3, which splits it."""
+        name = "threaded" if threaded else "plain"
+        view: memoryview | None = getattr(self.local, name, None)
         if view is None:
             size = self.options.read_size
-            if self.blake3_threads > 1:  # big blocks, or blake3's threads have nothing to split
+            if threaded:
                 size = max(size, _BLAKE3_THREADED_READ)
             view = memoryview(bytearray(size))
-            self.local.view = view
+            setattr(self.local, name, view)
         return view
 
     def hash(self, job: _Job) -> bytes:
@@ -289,8 +301,9 @@ class _ChunkReader:
             raise _changed(self.plan, planned) from None
         try:
             self._check(fd, planned)
-            hasher = new_hasher(self.options.algorithm, threads=self.blake3_threads)
-            for block in self._blocks(fd, job, planned, shown):
+            threads = self._threads(job) if self.options.algorithm == "blake3" else 1
+            hasher = new_hasher(self.options.algorithm, threads=threads)
+            for block in self._blocks(fd, job, planned, shown, self._buffer(threads > 1)):
                 hasher.update(block)
             self._check(fd, planned)
         finally:
@@ -303,8 +316,9 @@ class _ChunkReader:
         if not stat.S_ISREG(info.st_mode) or _identity(info) != _planned_identity(planned):
             raise _changed(self.plan, planned)
 
-    def _blocks(self, fd: int, job: _Job, planned: PlannedFile, shown: str) -> Iterator[memoryview]:
-        view = self._buffer()
+    def _blocks(
+        self, fd: int, job: _Job, planned: PlannedFile, shown: str, view: memoryview
+    ) -> Iterator[memoryview]:
         offset, remaining = job.offset, job.length
         while remaining > 0:
             want = view[: min(len(view), remaining)]
