@@ -69,7 +69,11 @@ def attest() -> None:
 )
 @click.option("--reveal-canaries", is_flag=True, help="Also record canary secrets in clear.")
 @click.option(
-    "--algorithm", type=click.Choice(["blake3", "sha256"]), default="blake3", show_default=True
+    "--algorithm",
+    type=click.Choice(["blake3", "sha256"]),
+    default="blake3",
+    show_default=True,
+    help="Digest of the dataset manifest (and so of the subject).",
 )
 @FORMAT_OPTION
 def attest_dataset(

@@ -93,18 +93,33 @@ def _same_digest(found: Digest, expected: Digest, where: str) -> None:
 def _reference(
     predicate: Mapping[str, Any], key: str, base: Path
 ) -> tuple[Path, Digest | None] | None:
-    ref = predicate.get(key)
-    if not isinstance(ref, Mapping) or not isinstance(ref.get("uri"), str):
+    ref = _mapping(predicate.get(key))
+    if not isinstance(ref.get("uri"), str):
         return None
     pinned = None
-    digest = ref.get("digest")
-    if isinstance(digest, Mapping) and isinstance(digest.get("sha256"), str):
-        pinned = Digest("sha256", digest["sha256"])
+    digest = _mapping(ref.get("digest"))
+    if isinstance(digest.get("sha256"), str):
+        pinned = _digest("sha256", digest["sha256"], f"reference {ref['uri']!r}")
     return base / ref["uri"], pinned
 
 
+def _mapping(value: Any) -> Mapping[str, Any]:
+    """``value`` if it is a JSON object, else an empty one (untrusted statements)."""
+    return value if isinstance(value, Mapping) else {}
+
+
+def _digest(algorithm: Any, value: Any, where: str) -> Digest:
+    try:
+        return Digest(str(algorithm), str(value))
+    except KastellError as error:
+        raise _BrokenLinkError(f"{where}: {error.message}") from error
+
+
 def _check_model_files(walker: _Walker, signed: SignedStatement) -> str:
-    resources = _model_signature.resources_of(signed)
+    try:
+        resources = _model_signature.resources_of(signed)
+    except KastellError as error:
+        raise _BrokenLinkError(error.message) from error
     count = len(resources.description.resources)
     if walker.model_dir is None:
         return f"{count} signed resources (not checked on disk)"
@@ -119,7 +134,7 @@ def _check_model_files(walker: _Walker, signed: SignedStatement) -> str:
 
 def _check_dataset_dir(directory: Path, attested: Sequence[SignedStatement]) -> None:
     for signed in attested:
-        manifest = signed.predicate.get("manifest", {})
+        manifest = _mapping(signed.predicate.get("manifest"))
         algorithm = manifest.get("algorithm", "blake3")
         chunk_size = manifest.get("chunkSize")
         try:
@@ -133,17 +148,18 @@ def _check_dataset_dir(directory: Path, attested: Sequence[SignedStatement]) -> 
 
 def _datasets(walker: _Walker, training: SignedStatement) -> tuple[ChainLink, ...]:
     base = Path(training.source).parent
-    deps = training.predicate.get("buildDefinition", {}).get("resolvedDependencies", [])
+    deps = _mapping(training.predicate.get("buildDefinition")).get("resolvedDependencies")
     links: list[ChainLink] = []
     attested: list[SignedStatement] = []
     for dep in deps if isinstance(deps, list) else []:
-        name = str(dep.get("name", "")) if isinstance(dep, Mapping) else ""
+        dep = _mapping(dep)
+        name = str(dep.get("name", ""))
         if not name.startswith("dataset:"):
             continue
-        ref = _reference(dep.get("annotations", {}), ATTESTATION_ANNOTATION, base)
+        ref = _reference(_mapping(dep.get("annotations")), ATTESTATION_ANNOTATION, base)
         if ref is None:
             raise _BrokenLinkError(f"{training.source}: missing link: {name} names no attestation")
-        digests = [Digest(a, v) for a, v in dep.get("digest", {}).items()]
+        digests = [_digest(a, v, name) for a, v in _mapping(dep.get("digest")).items()]
         signed = walker.open(ref[0], StatementKind.DATASET, ref[1])
         subject = signed.subject_digests[0][1]
         _same_digest(subject, digests[0] if digests else subject, str(ref[0]))
