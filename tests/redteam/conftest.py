@@ -28,6 +28,14 @@ def scripted(request):
     return "<blockquote>Great service! <script>alert(1)</script></blockquote>"
 
 
+def judge_no(request):
+    return "NO"
+
+
+def judge_yes(request):
+    return "YES"
+
+
 def broken(request):
     raise RuntimeError("pipeline down")
 

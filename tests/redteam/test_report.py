@@ -27,3 +27,31 @@ def test_html_report_escapes_model_output_and_shows_digest(tmp_path: pathlib.Pat
     assert any("script element" in message for message in messages)
     coverage = {row["control"]: row for row in control_coverage(result)}
     assert coverage["OWASP-LLM05"]["succeeded"] > 0
+
+
+def test_judge_can_overrule_content_detections_but_not_leaks(tmp_path: pathlib.Path,
+                                                              target_module: str) -> None:
+    from kastell.redteam.targets.python import PythonTarget
+
+    def run(target: str, judge: str) -> object:
+        import asyncio
+
+        from kastell.redteam.campaign import run_campaign_async
+        from kastell.redteam.store import RedteamStore
+
+        store = RedteamStore(tmp_path / f"{target}-{judge}.db")
+        try:
+            return asyncio.run(run_campaign_async(
+                suite="kastell-ci-v1", target=PythonTarget(f"{target_module}:{target}"),
+                store=store, probe_config=ProbeConfig(languages=("en",)),
+                judge=PythonTarget(f"{target_module}:{judge}")))
+        finally:
+            store.close()
+
+    overruled = run("scripted", "judge_no")
+    confirmed = run("scripted", "judge_yes")
+    assert overruled.summary.category("insecure_output").succeeded == 0  # type: ignore[attr-defined]
+    assert confirmed.summary.category("insecure_output").succeeded > 0  # type: ignore[attr-defined]
+    assert "judge" in overruled.run.target  # type: ignore[attr-defined]
+    leaks = run("leaky", "judge_no")
+    assert leaks.summary.category("system_prompt_leakage").succeeded > 0  # type: ignore[attr-defined]

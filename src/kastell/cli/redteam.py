@@ -129,6 +129,10 @@ def redteam() -> None:
               help="Seconds per HTTP request.")
 @click.option("--retries", type=int, default=2, show_default=True,
               help="Retries per request (connection errors, 429, 5xx).")
+@click.option("--judge", default=None, envvar="KASTELL_REDTEAM_JUDGE",
+              help="OpenAI-compatible URL of a judge model that may overrule content "
+                   "detections (never adds successes).")
+@click.option("--judge-model", default="default", envvar="KASTELL_REDTEAM_JUDGE_MODEL")
 @click.option("--html", type=click.Path(path_type=pathlib.Path), default=None,
               help="Also write the HTML report to this file.")
 @_REPORT_FORMAT
@@ -137,7 +141,8 @@ def run(target: str, suite: str, model: str, store: str, fail_on: str,
         concurrency: int, max_tokens: int, max_requests: int | None,
         max_total_tokens: int | None, max_seconds: float | None, sample: int | None, seed: int,
         languages: str | None, records: pathlib.Path | None, canaries: pathlib.Path | None,
-        timeout: float, retries: int, html: pathlib.Path | None, output_format: str) -> int:
+        timeout: float, retries: int, judge: str | None, judge_model: str,
+        html: pathlib.Path | None, output_format: str) -> int:
     """Run SUITE against TARGET and gate the result."""
     import asyncio
 
@@ -169,15 +174,19 @@ def run(target: str, suite: str, model: str, store: str, fail_on: str,
 
     async def main() -> CampaignResult:
         opened = open_target(target, model=model, timeout=timeout, max_retries=retries)
+        judged = (open_target(judge, model=judge_model, timeout=timeout, max_retries=retries,
+                              api_key_env="KASTELL_JUDGE_API_KEY") if judge else None)
         try:
             with progress("red-team attempts", None) as advance:
                 return await run_campaign_async(
                     suite=suite, target=opened, store=results_store, settings=settings,
                     probe_config=config, gates=gates, baseline=accepted, resume=resume,
-                    on_result=lambda _: advance(1),
+                    on_result=lambda _: advance(1), judge=judged,
                 )
         finally:
             await opened.aclose()
+            if judged is not None:
+                await judged.aclose()
 
     try:
         result = asyncio.run(main())

@@ -21,6 +21,7 @@ from typing import Any
 
 from kastell.errors import ExitCode
 from kastell.redteam.baseline import Baseline
+from kastell.redteam.detectors.judge import LlmJudge
 from kastell.redteam.gates import GatePolicy, GateResult
 from kastell.redteam.interface import (
     AttemptId,
@@ -163,8 +164,12 @@ async def run_campaign_async(
     resume: str | None = None,
     now: Now = _utcnow,
     on_result: Callable[[AttemptResult], None] | None = None,
+    judge: Target | None = None,
 ) -> CampaignResult:
-    """Run (or resume) a campaign and return its result; the target stays open."""
+    """Run (or resume) a campaign and return its result; the target stays open.
+
+    ``judge`` is an optional judge model target that may overrule content detections.
+    """
     if resume is not None:
         record = store.run(resume)
         if record.suite_name != suite:
@@ -181,7 +186,8 @@ async def run_campaign_async(
         planned = tuple(sample_attempts(built.attempts, run_settings))
         record = RunRecord(
             run_id=RunId(uuid.uuid4().hex[:16]), suite_name=suite, suite_digest=built.digest,
-            probe_digests=dict(built.probe_digests), target=target.description,
+            probe_digests=dict(built.probe_digests),
+            target=target.description + (f" [judge {judge.description}]" if judge else ""),
             settings=dataclasses.asdict(run_settings), probe_config=_config_dict(config),
             planned=len(planned), started_at=now().isoformat(), finished_at=None,
         )
@@ -193,7 +199,8 @@ async def run_campaign_async(
         if on_result is not None:
             on_result(result)
 
-    await execute(planned, target, run_settings, sink, done=done, clock=time.monotonic)
+    await execute(planned, target, run_settings, sink, done=done, clock=time.monotonic,
+                  judge=LlmJudge(judge) if judge is not None else None)
     store.finish_run(record.run_id, now())
     return _assemble(store, store.run(record.run_id), gates, baseline)
 

@@ -13,6 +13,7 @@ import random
 import time
 from collections.abc import Callable, Collection, Sequence
 
+from kastell.redteam.detectors.judge import LlmJudge
 from kastell.redteam.detectors.registry import REFUSAL, run_detectors
 from kastell.redteam.interface import (
     AttemptId,
@@ -124,7 +125,8 @@ def _result(spec: AttemptSpec, status: AttemptStatus, **fields: object) -> Attem
 
 
 async def _run_one(
-    spec: AttemptSpec, target: Target, s: RunSettings, usage: _Usage, clock: Clock
+    spec: AttemptSpec, target: Target, s: RunSettings, usage: _Usage, clock: Clock,
+    judge: LlmJudge | None = None,
 ) -> AttemptResult:
     started = clock()
     try:
@@ -135,6 +137,13 @@ async def _run_one(
     tokens = sum(r.prompt_tokens + r.completion_tokens for r in responses)
     usage.tokens += tokens
     detection = run_detectors(spec, responses)
+    if detection is not None and judge is not None:
+        try:
+            if not await judge.confirms(spec, responses, detection):
+                detection = None
+        except TargetUnavailableError as error:
+            return _result(spec, AttemptStatus.ERROR, error=f"judge: {error.message}",
+                           latency_ms=(clock() - started) * 1000)
     texts = [r.text for r in responses]
     return _result(
         spec,
@@ -169,8 +178,11 @@ async def execute(
     *,
     done: Collection[AttemptId] = (),
     clock: Clock = time.monotonic,
+    judge: LlmJudge | None = None,
 ) -> None:
     """Run every attempt not in ``done``, at most ``settings.concurrency`` at a time.
+
+    A ``judge`` (optional) reviews content detections and can only overrule them.
 
     Raises:
         TargetUnavailableError: the target is unreachable (after retries); the run stops, and
@@ -190,7 +202,7 @@ async def execute(
                 on_result(_result(spec, AttemptStatus.SKIPPED, error=reason))
                 return
             usage.requests += spec.repeat * len(spec.turns)
-            result = await _run_one(spec, target, settings, usage, clock)
+            result = await _run_one(spec, target, settings, usage, clock, judge)
             if result.status is AttemptStatus.ERROR and "unreachable" in result.error:
                 unreachable.append(TargetUnavailableError(result.error))
                 return
