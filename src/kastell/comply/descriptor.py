@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import re
 from typing import Any, Literal
 
 import pydantic
@@ -196,9 +197,14 @@ class Descriptor(pydantic.BaseModel):
         return pathlib.Path(os.path.normpath(path if path.is_absolute() else self.base_dir / path))
 
 
+_UNION_TAG = re.compile(r"^(str|int|float|bool|none|(dict|list|tuple|set)\[.*\])$")
+
+
 def _location(loc: tuple[int | str, ...]) -> str:
     text = ""
     for part in loc:
+        if isinstance(part, str) and _UNION_TAG.match(part):
+            continue  # pydantic names the union member tried; the field path is what helps
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
     return text or "(top level)"
 
