@@ -1,12 +1,15 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from kastell.integrity.cache import JsonDigestCache
 from kastell.integrity.hashing import hash_tree
@@ -106,3 +109,71 @@ def test_missing_cache_file_is_empty(tmp_path: Path) -> None:
 def test_unwritable_cache_location(tmp_path: Path) -> None:
     with pytest.raises(WriteError):
         JsonDigestCache().save(tmp_path / "no" / "such" / "dir" / "cache.json")
+
+
+@settings(
+    max_examples=200, deadline=2000, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.binary(max_size=600) | st.text(max_size=300).map(str.encode))
+def test_fuzz_cache_file_loads_or_is_rejected(tmp_path: Path, data: bytes) -> None:
+    path = tmp_path / "fuzz-cache.json"
+    path.write_bytes(data)
+    rejected: CacheFormatError | None = None
+    try:
+        cache = JsonDigestCache.load(path)
+    except CacheFormatError as error:
+        rejected = error
+    if rejected is None:
+        cache.save(path)  # whatever loads, saves and loads again
+        assert len(JsonDigestCache.load(path)) == len(cache)
+    else:
+        assert rejected.exit_code == 3
+
+
+@settings(
+    max_examples=100, deadline=2000, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    field=st.sampled_from(
+        [
+            "path",
+            "device",
+            "inode",
+            "size",
+            "mtime_ns",
+            "ctime_ns",
+            "algorithm",
+            "chunk_size",
+            "digest",
+            "chunks",
+        ]
+    ),
+    value=st.none()
+    | st.booleans()
+    | st.integers()
+    | st.text(max_size=70)
+    | st.lists(st.text(max_size=64), max_size=3),
+)
+def test_fuzz_cache_entry_fields(tmp_path: Path, field: str, value: object) -> None:
+    entry = {
+        "path": "/m/w.bin",
+        "device": 1,
+        "inode": 2,
+        "size": 3,
+        "mtime_ns": 4,
+        "ctime_ns": 5,
+        "algorithm": "sha256",
+        "chunk_size": 4096,
+        "digest": hashlib.sha256(b"abc").hexdigest(),
+        "chunks": [hashlib.sha256(b"abc").hexdigest()],
+    }
+    entry[field] = value
+    path = tmp_path / "fuzz-entry.json"
+    path.write_text(
+        json.dumps({"format": "kastell-digest-cache", "version": 1, "entries": [entry]})
+    )
+    try:
+        cache = JsonDigestCache.load(path)
+    except CacheFormatError:
+        return
+    assert len(cache) == 1
