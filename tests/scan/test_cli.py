@@ -164,3 +164,20 @@ def test_help_is_fast_and_lists_options() -> None:
     assert result.exit_code == 0
     for option in ("--format", "--allow-unscannable", "--policy", "--output"):
         assert option in result.output
+
+
+def test_junit_output_one_case_per_file(mixed: pathlib.Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    import xml.etree.ElementTree as ET
+
+    code, out, _ = _run(["--format", "junit", str(mixed)], capsys)
+    assert code == 1
+    root = ET.fromstring(out)
+    cases = {pathlib.Path(case.get("name", "")).name: case for case in root.iter("testcase")}
+    assert set(cases) == {"good.pkl", "evil.pkl", "notes.txt"}
+    assert cases["evil.pkl"].find("failure") is not None
+    assert cases["notes.txt"].find("error") is not None
+    assert cases["good.pkl"].find("failure") is None
+    code, out, _ = _run(["--format", "junit", "--allow-unscannable", str(mixed)], capsys)
+    skipped = ET.fromstring(out).iter("skipped")
+    assert len(list(skipped)) == 1

@@ -32,10 +32,57 @@ def _text_report(report: object, allow_unscannable: bool) -> None:
     )
 
 
+def _junit(report: object, allow_unscannable: bool) -> str:
+    from kastell.report.junit import JUnitCase, JUnitSuite, render_junit
+    from kastell.scan.interface import ScanReport, Verdict
+
+    if not isinstance(report, ScanReport):
+        return ""
+    cases = []
+    for result in report.files:
+        details = "\n".join(f"{f.severity.name} {f.rule_id} {f.location}: {f.message}"
+                            for f in result.findings)
+        failure = error = skipped = None
+        if result.verdict is Verdict.FINDINGS or (
+                result.fails(allow_unscannable=allow_unscannable)
+                and result.verdict is not Verdict.UNSCANNABLE):
+            failure = f"{len(result.findings)} finding(s), worst {result.worst.name.lower()}" \
+                if result.worst is not None else "findings"
+        elif result.verdict is Verdict.UNSCANNABLE:
+            reason = "; ".join(result.reasons) or "unscannable"
+            if allow_unscannable:
+                skipped = reason
+            else:
+                error = reason
+        cases.append(JUnitCase(name=result.path, classname=f"kastell-scan.{result.format}",
+                               failure=failure, error=error, skipped=skipped, details=details))
+    suite = JUnitSuite(name="kastell scan", cases=tuple(cases),
+                       properties=(("policy_version", report.policy_version),))
+    return render_junit([suite], name="kastell-scan")
+
+
+def _machine_output(report: object, output_format: str, allow_unscannable: bool) -> str:
+    from kastell.report.interface import ToolInfo
+    from kastell.report.sarif import render_sarif
+    from kastell.scan.interface import ScanReport
+
+    if not isinstance(report, ScanReport):
+        return ""
+    if output_format == "json":
+        return json.dumps(report.to_dict(allow_unscannable=allow_unscannable), indent=2)
+    if output_format == "sarif":
+        tool = ToolInfo(name="kastell-scan", version=report.tool_version)
+        return json.dumps(render_sarif(list(report.findings), tool), indent=2)
+    if output_format == "junit":
+        return _junit(report, allow_unscannable)
+    return ""
+
+
 @click.command("scan")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=str))
 @click.option(
-    "--format", "output_format", type=click.Choice(["text", "json", "sarif"]), default="text",
+    "--format", "output_format", type=click.Choice(["text", "json", "sarif", "junit"]),
+    default="text",
     show_default=True, envvar="KASTELL_FORMAT", help="Output format on stdout.",
 )
 @click.option(
@@ -59,8 +106,6 @@ def scan(paths: tuple[str, ...], output_format: str, allow_unscannable: bool,
     (unless --allow-unscannable), 2 usage error (missing path, bad policy file).
     """
     from kastell.cli._render import note, progress
-    from kastell.report.interface import ToolInfo
-    from kastell.report.sarif import render_sarif
     from kastell.scan import load_policy, scan_paths
     from kastell.scan.engine import expand_paths
 
@@ -69,13 +114,7 @@ def scan(paths: tuple[str, ...], output_format: str, allow_unscannable: bool,
     with progress("scanning", len(targets)) as advance:
         report = scan_paths(targets, policy, on_file=lambda result: advance(1))
     passed = report.passed(allow_unscannable=allow_unscannable)
-    if output_format == "json":
-        text = json.dumps(report.to_dict(allow_unscannable=allow_unscannable), indent=2)
-    elif output_format == "sarif":
-        tool = ToolInfo(name="kastell-scan", version=report.tool_version)
-        text = json.dumps(render_sarif(list(report.findings), tool), indent=2)
-    else:
-        text = ""
+    text = _machine_output(report, output_format, allow_unscannable)
     if output_format == "text" and output is None:
         _text_report(report, allow_unscannable)
     elif output is not None:

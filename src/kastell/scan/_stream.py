@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import IO
+import io
+from typing import IO, Protocol
 
 __all__: list[str] = []
 
@@ -98,3 +99,50 @@ class BoundedReader:
         self._pushback = byte
         self._pos -= 1
         return False
+
+
+class MemoryReader(io.BytesIO):
+    """An in-memory pickle source (the fast path for files and members that fit in memory)."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self._size = len(data)
+
+    def skip(self, count: int) -> int:
+        """Move forward ``count`` bytes (never past the end); return how many were skipped."""
+        here = self.tell()
+        target = min(here + max(count, 0), self._size)
+        self.seek(target)
+        return target - here
+
+    def at_end(self) -> bool:
+        """Whether no byte is left."""
+        return self.tell() >= self._size
+
+
+class PickleSource(Protocol):
+    """What the pickle emulator reads from."""
+
+    def read(self, size: int | None = -1, /) -> bytes:
+        """Read at most ``size`` bytes."""
+        ...
+
+    def readline(self, size: int | None = -1, /) -> bytes:
+        """Read one line."""
+        ...
+
+    def tell(self) -> int:
+        """Bytes consumed so far."""
+        ...
+
+    def skip(self, count: int) -> int:
+        """Move forward without keeping the bytes."""
+        ...
+
+    def at_end(self) -> bool:
+        """Whether no byte is left."""
+        ...
+
+
+IN_MEMORY_LIMIT = 64 << 20
+"""Pickles up to this size are read into memory and parsed from there."""

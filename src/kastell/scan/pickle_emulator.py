@@ -28,7 +28,7 @@ from kastell.scan._pickle_values import (
     SetValue,
     constant_bytes,
 )
-from kastell.scan._stream import BoundedReader
+from kastell.scan._stream import BoundedReader, MemoryReader, PickleSource
 from kastell.scan.interface import UnscannableInputError
 
 __all__ = [
@@ -297,7 +297,7 @@ def _joblib_array(wrapper: CallValue) -> tuple[int, bool, bool] | None:
     return count * itemsize, padded, False
 
 
-def _ops(reader: BoundedReader) -> Iterator[tuple[str, Any, int]]:
+def _ops(reader: PickleSource) -> Iterator[tuple[str, Any, int]]:
     try:
         for opcode, arg, pos in pickletools.genops(reader):  # type: ignore[arg-type]
             yield opcode.name, arg, pos if pos is not None else -1
@@ -305,7 +305,7 @@ def _ops(reader: BoundedReader) -> Iterator[tuple[str, Any, int]]:
         raise _MalformedError(str(error)) from None
 
 
-def _run(reader: BoundedReader, machine: _Machine, max_ops: int, depth: int) -> int:
+def _run(reader: PickleSource, machine: _Machine, max_ops: int, depth: int) -> int:
     count = 0
     for name, arg, pos in _ops(reader):
         count += 1
@@ -323,7 +323,7 @@ def _run(reader: BoundedReader, machine: _Machine, max_ops: int, depth: int) -> 
 
 
 def _skip_joblib_array(
-    reader: BoundedReader, machine: _Machine, wrapper: CallValue, max_ops: int, depth: int,
+    reader: PickleSource, machine: _Machine, wrapper: CallValue, max_ops: int, depth: int,
 ) -> int:
     layout = _joblib_array(wrapper)
     if layout is None:
@@ -348,7 +348,8 @@ def _skip_joblib_array(
 
 
 def analyse_pickle(
-    stream: IO[bytes] | BoundedReader, *, size: int | None, max_ops: int = 50_000_000,
+    stream: IO[bytes] | BoundedReader | MemoryReader, *, size: int | None,
+    max_ops: int = 50_000_000,
     max_line: int = 16 << 20,
 ) -> PickleAnalysis:
     """Emulate one pickle stream from the current position of ``stream`` up to its STOP.
@@ -363,8 +364,11 @@ def analyse_pickle(
         UnscannableInputError: the stream is not a well-formed pickle (truncated, unknown
             opcode, stack or memo misuse, unsupported protocol, over a limit).
     """
-    reader = stream if isinstance(stream, BoundedReader) else BoundedReader(
-        stream, size, max_line=max_line)
+    reader: PickleSource
+    if isinstance(stream, BoundedReader | MemoryReader):
+        reader = stream
+    else:
+        reader = BoundedReader(stream, size, max_line=max_line)
     machine = _Machine()
     try:
         count = _run(reader, machine, max_ops, 0)

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import functools
 import pathlib
+import re
 from collections.abc import Iterable
 
 from kastell.scan.interface import PolicyFileError
@@ -108,6 +110,12 @@ DEFAULT_DANGEROUS: tuple[str, ...] = (
 """Callables whose use in a model pickle is a CRITICAL finding (never allowlisted)."""
 
 _DEFAULT_ALLOW_SET = frozenset(DEFAULT_ALLOW)
+_DEFAULT_DANGEROUS_SET = frozenset(DEFAULT_DANGEROUS)
+
+
+@functools.lru_cache(maxsize=64)
+def _user_patterns(dangerous: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(p for p in dangerous if p not in _DEFAULT_DANGEROUS_SET)
 
 
 class CallableClass:
@@ -118,8 +126,15 @@ class CallableClass:
     UNLISTED = "unlisted"
 
 
-def _matches(qualified: str, patterns: Iterable[str]) -> bool:
-    return any(fnmatch.fnmatchcase(qualified, pattern) for pattern in patterns)
+@functools.lru_cache(maxsize=64)
+def _compiled(patterns: tuple[str, ...]) -> re.Pattern[str]:
+    if not patterns:
+        return re.compile(r"(?!)")
+    return re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in patterns))
+
+
+def _matches(qualified: str, patterns: tuple[str, ...]) -> bool:
+    return _compiled(patterns).match(qualified) is not None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -138,6 +153,9 @@ class PicklePolicy:
 
     def classify(self, module: str, name: str) -> str:
         """Return the ``CallableClass`` of ``module.name``."""
+        return _classify(self, module, name)
+
+    def _classify(self, module: str, name: str) -> str:
         qualified = f"{module}.{name}"
         allowed_exactly = qualified in _DEFAULT_ALLOW_SET
         if "." in name:
@@ -146,7 +164,7 @@ class PicklePolicy:
                 return CallableClass.DANGEROUS
             if _matches(qualified, self.dangerous):
                 return CallableClass.DANGEROUS
-            exact = allowed_exactly or qualified in self.allow
+            exact = allowed_exactly or qualified in set(self.allow)
             return CallableClass.ALLOWED if exact else CallableClass.UNLISTED
         if not allowed_exactly and _matches(qualified, self.dangerous):
             return CallableClass.DANGEROUS
@@ -158,7 +176,7 @@ class PicklePolicy:
 
     def _explicit_danger(self) -> tuple[str, ...]:
         # user-added deny patterns win even over the built-in exact allow entries
-        return tuple(p for p in self.dangerous if p not in DEFAULT_DANGEROUS)
+        return _user_patterns(self.dangerous)
 
     def extended(self, allow: Iterable[str], deny: Iterable[str], version: str) -> PicklePolicy:
         """A copy with user patterns added (dangerous entries stay dangerous)."""
@@ -168,6 +186,11 @@ class PicklePolicy:
             dangerous=self.dangerous + tuple(deny),
             version=version,
         )
+
+
+@functools.lru_cache(maxsize=4096)
+def _classify(policy: PicklePolicy, module: str, name: str) -> str:
+    return policy._classify(module, name)
 
 
 def _patterns(document: dict[str, object], key: str, source: str) -> list[str]:

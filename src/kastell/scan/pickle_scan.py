@@ -13,7 +13,7 @@ import zlib
 from collections.abc import Callable
 from typing import IO, ClassVar
 
-from kastell.scan._stream import BoundedReader
+from kastell.scan._stream import IN_MEMORY_LIMIT, BoundedReader, MemoryReader
 from kastell.scan.interface import (
     Blob,
     ScanContext,
@@ -90,7 +90,8 @@ def findings_of_analysis(
 
 
 def scan_pickle_stream(
-    reader: BoundedReader, blob: Blob, ctx: ScanContext, *, concatenated: bool = True,
+    reader: BoundedReader | MemoryReader, blob: Blob, ctx: ScanContext, *,
+    concatenated: bool = True,
 ) -> ScanOutcome:
     """Scan the pickle(s) at the reader's position.
 
@@ -208,5 +209,6 @@ class PickleScanner:
                 except (OSError, EOFError, lzma.LZMAError, zlib.error) as error:
                     raise UnscannableInputError(f"cannot decompress: {error}") from None
                 return ScanOutcome(outcome.findings, outcome.unscannable, fmt)
-            reader = BoundedReader(raw, blob.size)
-            return scan_pickle_stream(reader, blob, ctx)
+            if blob.size is not None and blob.size <= IN_MEMORY_LIMIT:
+                return scan_pickle_stream(MemoryReader(raw.read(blob.size)), blob, ctx)
+            return scan_pickle_stream(BoundedReader(raw, blob.size), blob, ctx)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import posixpath
 from typing import ClassVar
 
-from kastell.scan._stream import BoundedReader
+from kastell.scan._stream import IN_MEMORY_LIMIT, BoundedReader, MemoryReader
 from kastell.scan.archive import list_tar, open_zip, scan_tar, zip_member_findings
 from kastell.scan.interface import (
     Blob,
@@ -62,7 +62,10 @@ class PyTorchScanner:
                 child = blob.child(info.filename, info.file_size, lambda: stream)
                 if info.filename.endswith(".pkl"):
                     with archive.open(info) as member:
-                        reader = BoundedReader(member, info.file_size)
+                        reader: BoundedReader | MemoryReader = (
+                            MemoryReader(member.read(info.file_size))
+                            if info.file_size <= IN_MEMORY_LIMIT
+                            else BoundedReader(member, info.file_size))
                         try:
                             found = scan_pickle_stream(reader, child, ctx, concatenated=False)
                         except UnscannableInputError as error:
