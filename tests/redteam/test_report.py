@@ -6,7 +6,7 @@ from kastell.redteam.campaign import run_campaign
 from kastell.redteam.gates import parse_gates
 from kastell.redteam.html_report import render_html_report
 from kastell.redteam.interface import ProbeConfig
-from kastell.redteam.report import control_coverage, findings, report_dict
+from kastell.redteam.report import control_coverage, evidence_summary, findings, report_dict
 
 
 def test_html_report_escapes_model_output_and_shows_digest(tmp_path: pathlib.Path,
@@ -27,6 +27,10 @@ def test_html_report_escapes_model_output_and_shows_digest(tmp_path: pathlib.Pat
     assert any("script element" in message for message in messages)
     coverage = {row["control"]: row for row in control_coverage(result)}
     assert coverage["OWASP-LLM05"]["succeeded"] > 0
+    summary = evidence_summary(result)
+    assert summary["passed"] is False
+    assert summary["suite_digest"] == result.run.suite_digest
+    assert "OWASP-LLM05" in summary["controls"]
 
 
 def test_judge_can_overrule_content_detections_but_not_leaks(tmp_path: pathlib.Path,

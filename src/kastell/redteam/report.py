@@ -14,7 +14,15 @@ from kastell.types import ControlId, Finding, Location, Severity
 if TYPE_CHECKING:
     from kastell.redteam.campaign import CampaignResult
 
-__all__ = ["TOOL", "control_coverage", "findings", "junit_xml", "report_dict", "sarif_log"]
+__all__ = [
+    "TOOL",
+    "control_coverage",
+    "evidence_summary",
+    "findings",
+    "junit_xml",
+    "report_dict",
+    "sarif_log",
+]
 
 TOOL = ToolInfo(name="kastell-redteam", version=__version__)
 
@@ -154,4 +162,24 @@ def report_dict(result: CampaignResult, *, allow_incomplete: bool = False) -> di
         if result.baseline else None,
         "controls": control_coverage(result),
         "attempts": [_attempt_dict(result, a) for a in result.results],
+    }
+
+
+def evidence_summary(result: CampaignResult, *, allow_incomplete: bool = False) -> dict[str, Any]:
+    """The few facts a ``redteam_report`` Evidence record carries in its ``summary``.
+
+    ``passed`` is ``True`` only for a complete run whose gates all passed, ``False`` when a gate
+    failed, and ``None`` (unknown) otherwise.
+    """
+    code = result.exit_code(allow_incomplete=allow_incomplete)
+    return {
+        "passed": {0: True, 1: False}.get(int(code)),
+        "complete": result.complete,
+        "suite": result.run.suite_name,
+        "suite_digest": result.run.suite_digest,
+        "run_id": result.run.run_id,
+        "target": result.run.target,
+        "asr": {c.name: c.rate for c in result.summary.categories},
+        "untested_categories": [c.value for c in result.suite.untested_categories],
+        "controls": sorted({row["control"] for row in control_coverage(result)}),
     }
