@@ -103,9 +103,10 @@ class AuditLog:
         self._interval_us = int(checkpoint_interval_s * 1_000_000)
         self._clock = clock
         self._policy = text_policy
-        self._lock = threading.Lock()
-        self._queue_lock = threading.Lock()
+        self._lock = threading.Lock()  # held while a transaction is open
+        self._waiting = threading.Condition()  # guards _queue and _leader
         self._queue: list[_Pending] = []
+        self._leader = False
         self.log_id = store.ensure_head(to_micros(clock())).log_id
 
     @classmethod
@@ -165,13 +166,25 @@ class AuditLog:
             AuditUnavailableError: the database refused the write (the event is NOT logged).
         """
         pending = _Pending(event_to_dict(_apply_policy(event, self._policy)))
-        with self._queue_lock:
+        with self._waiting:
             self._queue.append(pending)
-        with self._lock:
-            if pending.body is None and pending.error is None:
-                with self._queue_lock:
-                    batch, self._queue = self._queue, []
-                self._commit(batch)
+            while pending.body is None and pending.error is None:
+                if self._leader:  # another thread is committing: ride along on the next batch
+                    self._waiting.wait()
+                    continue
+                self._leader = True
+                batch, self._queue = self._queue, []
+                self._waiting.release()
+                try:
+                    with self._lock:
+                        self._commit(batch)
+                finally:
+                    for stranded in batch:  # only if _commit died of something unexpected
+                        if stranded.body is None and stranded.error is None:
+                            stranded.error = AuditUnavailableError("the audit append failed")
+                    self._waiting.acquire()
+                    self._leader = False
+                    self._waiting.notify_all()
         if pending.error is not None:
             raise copy.copy(pending.error)  # one instance per raising thread
         if pending.body is None:  # pragma: no cover - _commit sets one or the other

@@ -32,6 +32,13 @@ __all__ = ["AuditStore", "HeadState", "to_micros"]
 
 _BATCH = 2000
 _INSERT_RECORD = sa.insert(_schema.records)
+_INSERT_CHECKPOINT = sa.insert(_schema.checkpoints)
+_HEAD_COLUMNS = ("log_id", "seq", "hash", "checkpoint_seq", "checkpoint_time_us", "pruned_through")
+_SELECT_HEAD = sa.select(*(_schema.head.c[name] for name in _HEAD_COLUMNS)).where(
+    _schema.head.c.id == 1
+)
+_SELECT_HEAD_LOCKED = _SELECT_HEAD.with_for_update()
+_UPDATE_HEAD = sa.update(_schema.head).where(_schema.head.c.id == 1)
 
 
 def to_micros(moment: dt.datetime) -> int:
@@ -151,19 +158,13 @@ class AuditStore:
 
     def read_head(self, connection: sa.Connection, *, lock: bool = False) -> HeadState | None:
         """The head row, locked for update when ``lock`` (PostgreSQL)."""
-        table = _schema.head
-        query = sa.select(*(table.c[name] for name in HeadState.__dataclass_fields__)).where(
-            table.c.id == 1
-        )
-        if lock:
-            query = query.with_for_update()
-        row = connection.execute(query).one_or_none()
+        row = connection.execute(_SELECT_HEAD_LOCKED if lock else _SELECT_HEAD).one_or_none()
         return HeadState(*row) if row is not None else None
 
     @staticmethod
     def update_head(connection: sa.Connection, **values: Any) -> None:
         """Change fields of the head row."""
-        connection.execute(sa.update(_schema.head).where(_schema.head.c.id == 1).values(**values))
+        connection.execute(_UPDATE_HEAD, values)
 
     @staticmethod
     def insert_rows(connection: sa.Connection, rows: list[StoredRow]) -> None:
@@ -174,8 +175,7 @@ class AuditStore:
     @staticmethod
     def insert_checkpoint(connection: sa.Connection, checkpoint: StoredCheckpoint) -> None:
         """Insert one checkpoint row."""
-        values = dataclasses.asdict(checkpoint)
-        connection.execute(sa.insert(_schema.checkpoints).values(**values))
+        connection.execute(_INSERT_CHECKPOINT, dataclasses.asdict(checkpoint))
 
     def iter_rows(self, *, after_seq: int = 0, since_us: int | None = None) -> Iterator[StoredRow]:
         """Record rows in sequence order, fetched in batches (keyset pagination)."""
