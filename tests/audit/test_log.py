@@ -155,3 +155,44 @@ def test_checkpoint_without_signer_is_a_usage_error(sqlite_location: str) -> Non
     with pytest.raises(AuditConfigError, match="no checkpoint signer"):
         log.checkpoint()
     log.close()
+
+
+def test_appends_waiting_during_a_commit_share_the_next_transaction(
+    sqlite_location: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import datetime as dt
+    import time
+
+    batches: list[int] = []
+    log: AuditLog | None = None
+    first_call = threading.Event()
+
+    def clock() -> dt.datetime:
+        # the first commit holds on until the four other writers are queued behind it
+        if log is not None and not first_call.is_set():
+            first_call.set()
+            deadline = time.monotonic() + 10
+            while len(log._queue) < 4 and time.monotonic() < deadline:
+                time.sleep(0.01)
+        return dt.datetime.now(dt.UTC)
+
+    log = AuditLog.open(sqlite_location, clock=clock)
+    commit = AuditLog._commit
+
+    def counting(self: AuditLog, batch: list[object]) -> None:
+        batches.append(len(batch))
+        commit(self, batch)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(AuditLog, "_commit", counting)
+    first = threading.Thread(target=log.append, args=(_event(),))
+    first.start()
+    assert first_call.wait(10)
+    others = [threading.Thread(target=log.append, args=(_event(),)) for _ in range(4)]
+    for thread in others:
+        thread.start()
+    for thread in [first, *others]:
+        thread.join(10)
+    rows = list(log.store.iter_rows())
+    log.close()
+    assert batches == [1, 4]
+    assert [row.seq for row in rows] == [1, 2, 3, 4, 5]
