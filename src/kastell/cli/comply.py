@@ -15,39 +15,19 @@ __all__ = ["assess", "evidence", "incident"]
 DEFAULT_STORE = ".kastell/evidence.sqlite"
 
 STORE_OPTION = click.option(
-    "--store",
-    envvar="KASTELL_EVIDENCE_STORE",
-    default=DEFAULT_STORE,
-    show_default=True,
+    "--store", envvar="KASTELL_EVIDENCE_STORE", default=DEFAULT_STORE, show_default=True,
     help="Evidence store: a SQLite file path or a database URL (postgresql://...).",
-)
+)  # fmt: skip
 NOW_OPTION = click.option(
-    "--now",
-    "now_text",
-    envvar="KASTELL_NOW",
-    default=None,
+    "--now", "now_text", envvar="KASTELL_NOW", default=None,
     help="Evaluate at this ISO 8601 time instead of the system clock (reproducible runs).",
-)
+)  # fmt: skip
 
 
 def _now(now_text: str | None) -> dt.datetime:
     from kastell.comply.incident import parse_time
 
     return parse_time(now_text) if now_text else dt.datetime.now(dt.UTC)
-
-
-def _facts(items: tuple[str, ...]) -> dict[str, str]:
-    from kastell.comply.interface import IncidentError
-
-    facts = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise IncidentError(
-                f"--fact {item!r} is not KEY=VALUE", hint="e.g. --fact severity=high"
-            )
-        facts[key.strip()] = value.strip()
-    return facts
 
 
 # ------------------------------------------------------------------------------------ evidence
@@ -70,21 +50,11 @@ def evidence_list(
     """List evidence records (oldest first), or the control catalog with --controls."""
     if controls:
         from kastell.comply.catalog import load_catalog
+        from kastell.comply.report_document import control_entry
 
         catalog = load_catalog()
         if output_format == "json":
-            emit_json(
-                [
-                    {
-                        "id": c.id,
-                        "framework": c.framework,
-                        "reference": c.reference,
-                        "title": c.title,
-                        "evidence_kinds": [k.value for k in c.evidence_kinds],
-                    }
-                    for c in catalog.controls
-                ]
-            )
+            emit_json([control_entry(c) for c in catalog.controls])
         else:
             for c in catalog.controls:
                 click.echo(f"{c.id:<22} {c.framework:<15} {c.title}")
@@ -118,12 +88,8 @@ def _kind(text: str) -> Any:
 @evidence.command("show")
 @click.argument("evidence_id", type=int)
 @STORE_OPTION
-@click.option(
-    "--payload",
-    "payload_out",
-    type=click.Path(dir_okay=False, path_type=pathlib.Path),
-    help="Also write the stored payload (digest re-checked) to this file.",
-)
+@click.option("--payload", "payload_out", type=click.Path(dir_okay=False, path_type=pathlib.Path),
+              help="Also write the stored payload (digest re-checked) to this file.")  # fmt: skip
 @FORMAT_OPTION
 def evidence_show(
     evidence_id: int, store: str, payload_out: pathlib.Path | None, output_format: str
@@ -156,15 +122,8 @@ def evidence_show(
 @click.option("--by", "attested_by", envvar="KASTELL_ATTESTED_BY", help="Who attests it.")
 @NOW_OPTION
 @FORMAT_OPTION
-def evidence_add(
-    kind: str,
-    path: pathlib.Path,
-    store: str,
-    title: str | None,
-    attested_by: str | None,
-    now_text: str | None,
-    output_format: str,
-) -> int:
+def evidence_add(kind: str, path: pathlib.Path, store: str, title: str | None,
+                 attested_by: str | None, now_text: str | None, output_format: str) -> int:
     """Record a document (policy, oversight procedure, ...) as evidence of KIND, with its digest."""
     from kastell.comply.evidence_store import EvidenceStore
     from kastell.comply.interface import EvidenceInputError
@@ -191,36 +150,17 @@ def evidence_add(
 
 @click.command("assess")
 @click.argument("descriptor", type=click.Path(path_type=pathlib.Path))
-@click.option(
-    "--store",
-    envvar="KASTELL_EVIDENCE_STORE",
-    default=None,
-    help="Evidence store path or URL (default: evidence.store of the descriptor).",
-)
-@click.option(
-    "--output-dir",
-    "-o",
-    envvar="KASTELL_OUTPUT_DIR",
-    type=click.Path(path_type=pathlib.Path),
-    help="Report directory (default: output.dir of the descriptor).",
-)
+@click.option("--store", envvar="KASTELL_EVIDENCE_STORE", default=None,
+              help="Evidence store path or URL (default: evidence.store of the descriptor).")
+@click.option("--output-dir", "-o", envvar="KASTELL_OUTPUT_DIR",
+              type=click.Path(path_type=pathlib.Path),
+              help="Report directory (default: output.dir of the descriptor).")
 @NOW_OPTION
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json", "sarif", "junit"]),
-    default="text",
-    show_default=True,
-    envvar="KASTELL_FORMAT",
-    help="Output format on stdout (the report files are written in any case).",
-)
-def assess(
-    descriptor: pathlib.Path,
-    store: str | None,
-    output_dir: pathlib.Path | None,
-    now_text: str | None,
-    output_format: str,
-) -> int:
+@click.option("--format", "output_format", type=click.Choice(["text", "json", "sarif", "junit"]),
+              default="text", show_default=True, envvar="KASTELL_FORMAT",
+              help="Output format on stdout (the report files are written in any case).")
+def assess(descriptor: pathlib.Path, store: str | None, output_dir: pathlib.Path | None,
+           now_text: str | None, output_format: str) -> int:  # fmt: skip
     """Assess a deployment: verify, scan, red-team, lint, check residency, evaluate, report.
 
     Exit codes: 0 every gate passed, 1 a gate failed, 2 bad descriptor, 3 something could not
@@ -228,7 +168,6 @@ def assess(
     """
     from kastell.comply.assess import run_assessment
     from kastell.comply.descriptor import load_descriptor
-    from kastell.comply.evidence_store import EvidenceStore
     from kastell.comply.incident_store import IncidentStore
     from kastell.comply.report_document import assessment_document
     from kastell.comply.report_files import write_report
@@ -239,11 +178,9 @@ def assess(
     def clock() -> dt.datetime:
         return fixed or dt.datetime.now(dt.UTC)
 
-    location = store or (
-        d.evidence.store
-        if "://" in d.evidence.store
-        else str(d.resolve(pathlib.Path(d.evidence.store)))
-    )
+    configured = d.evidence.store
+    location = store or (configured if "://" in configured
+                         else str(d.resolve(pathlib.Path(configured))))  # fmt: skip
     total = 7
 
     def on_step(name: str, result: Any) -> None:
@@ -255,10 +192,12 @@ def assess(
         else:
             note(f"[{index}/{total}] {name}: {result.outcome.value} - {result.detail}")
 
-    incidents = IncidentStore.open(location)
-    with EvidenceStore.open(location) as opened:
-        assessment = run_assessment(d, opened, clock, incidents=incidents.list(), on_step=on_step)
-    incidents.evidence.close()
+    incidents = IncidentStore.open(location)  # shares the evidence store's database
+    try:
+        assessment = run_assessment(d, incidents.evidence, clock, incidents=incidents.list(),
+                                    on_step=on_step)  # fmt: skip
+    finally:
+        incidents.evidence.close()
     doc = assessment_document(assessment)
     out = output_dir or d.resolve(d.output.dir)
     written = write_report(doc, out, d.output.formats, assessment.finished_at)
@@ -279,14 +218,9 @@ def _emit_assessment(doc: dict[str, Any], assessment: Any, fmt: str, written: li
         findings = [f for step in assessment.steps for f in step.findings]
         emit_json(render_sarif(findings, ToolInfo("kastell-assess", __version__)))
     elif fmt == "junit":
-        from kastell.report.junit import JUnitCase, JUnitSuite, render_junit
+        from kastell.comply._text import assessment_junit
 
-        cases = []
-        for step in assessment.steps:
-            kind = {"failed": "failure", "not_checked": "error", "skipped": "skipped"}
-            extra = {kind[step.outcome.value]: step.detail} if step.outcome.value in kind else {}
-            cases.append(JUnitCase(step.name, "kastell.assess", details=step.detail, **extra))
-        click.echo(render_junit([JUnitSuite(f"assess {doc['deployment']}", tuple(cases))]))
+        click.echo(assessment_junit(doc["deployment"], assessment.steps))
     else:
         click.echo(assessment_summary(doc, written))
     for path in written:
@@ -295,30 +229,24 @@ def _emit_assessment(doc: dict[str, Any], assessment: Any, fmt: str, written: li
 
 # ------------------------------------------------------------------------------------ incident
 
+_REGIMES = ["nis2-significant", "cra-exploited-vulnerability", "cra-severe-incident",
+            "aia-serious", "aia-widespread", "aia-death"]  # fmt: skip
 REGIME_OPTION = click.option(
-    "--regime",
-    "regimes",
-    multiple=True,
-    type=click.Choice(
-        [
-            "nis2-significant",
-            "cra-exploited-vulnerability",
-            "cra-severe-incident",
-            "aia-serious",
-            "aia-widespread",
-            "aia-death",
-        ]
-    ),
+    "--regime", "regimes", multiple=True, type=click.Choice(_REGIMES),
     help="Legal classification (repeat for several); each starts its own clocks.",
+)  # fmt: skip
+FACT_OPTION = click.option(
+    "--fact", "facts", multiple=True, help="Notification field KEY=VALUE (repeat)."
 )
-TZ_OPTION = click.option(
-    "--tz",
-    "timezone",
-    envvar="KASTELL_TZ",
-    default="UTC",
-    show_default=True,
-    help="The entity's IANA time zone: calendar days and months are counted on its clock.",
-)
+
+
+def _draft(title: str | None, regimes: tuple[str, ...], facts: tuple[str, ...],
+           timezone: str = "UTC", description: str = "") -> Any:  # fmt: skip
+    from kastell.comply.incident import Regime
+    from kastell.comply.incident_service import IncidentDraft, parse_facts
+
+    return IncidentDraft(timezone, frozenset(Regime(r) for r in regimes), parse_facts(facts),
+                         title, description)  # fmt: skip
 
 
 @click.group("incident")
@@ -329,94 +257,45 @@ def incident() -> None:
 @incident.command("open")
 @click.option("--title", help="Short description (required unless --from-events).")
 @click.option("--aware-at", help="When you became aware (ISO 8601; default: now).")
-@TZ_OPTION
+@click.option("--tz", "timezone", envvar="KASTELL_TZ", default="UTC", show_default=True,
+              help="The entity's IANA time zone (days and months count on its clock).")
 @REGIME_OPTION
 @click.option("--description", default="", help="What happened.")
-@click.option("--fact", "facts", multiple=True, help="Notification field KEY=VALUE (repeat).")
-@click.option(
-    "--from-events",
-    type=click.Path(dir_okay=False, path_type=pathlib.Path),
-    help="JSON-lines guard/audit events: open one incident per canary leak, "
-    "extraction alert or burst of blocked attacks.",
-)
+@FACT_OPTION
+@click.option("--from-events", type=click.Path(dir_okay=False, path_type=pathlib.Path),
+              help="JSON-lines guard/audit events: one incident per canary leak, extraction "
+                   "alert or burst of blocked attacks.")  # fmt: skip
 @click.option("--burst-threshold", default=20, show_default=True, help="Blocks per burst.")
 @STORE_OPTION
 @NOW_OPTION
 @FORMAT_OPTION
-def incident_open(
-    title: str | None,
-    aware_at: str | None,
-    timezone: str,
-    regimes: tuple[str, ...],
-    description: str,
-    facts: tuple[str, ...],
-    from_events: pathlib.Path | None,
-    burst_threshold: int,
-    store: str,
-    now_text: str | None,
-    output_format: str,
-) -> int:
+def incident_open(title: str | None, aware_at: str | None, timezone: str, regimes: tuple[str, ...],
+                  description: str, facts: tuple[str, ...], from_events: pathlib.Path | None,
+                  burst_threshold: int, store: str, now_text: str | None,
+                  output_format: str) -> int:  # fmt: skip
     """Open an incident by hand, or from guard events, and show its clocks."""
-    from kastell.comply.incident import Incident, IncidentSource, Regime, parse_time
+    from kastell.comply.incident_service import open_from_events, open_incident
     from kastell.comply.incident_store import IncidentStore
     from kastell.comply.interface import IncidentError
 
     now = _now(now_text)
+    draft = _draft(title, regimes, facts, timezone, description)
     opened = IncidentStore.open(store)
-
-    def new(
-        title: str,
-        aware: dt.datetime,
-        source: IncidentSource,
-        text: str,
-        refs: tuple[str, ...] = (),
-    ) -> Incident:
-        item = Incident(
-            opened.next_id(now),
-            title,
-            aware,
-            timezone,
-            frozenset(Regime(r) for r in regimes),
-            source,
-            text,
-            facts=_facts(facts),
-            evidence_refs=refs,
-        )
-        opened.save(item, now)
-        return item
-
-    drafts: list[Incident] = []
-    if from_events is not None:
-        for candidate in _candidates(from_events, burst_threshold):
-            drafts.append(
-                new(
-                    title or candidate.title,
-                    candidate.occurred_at,
-                    candidate.source,
-                    description or candidate.description,
-                    candidate.event_refs,
-                )
-            )
-        if not drafts:
-            note(f"no incident candidates in {from_events}")
-    elif not title:
-        raise IncidentError("give --title (or --from-events)")
-    else:
-        aware = parse_time(aware_at, timezone) if aware_at else now
-        drafts.append(new(title, aware, IncidentSource.MANUAL, description))
-    opened.evidence.close()
-    return _show(drafts, now, output_format)
-
-
-def _candidates(path: pathlib.Path, burst_threshold: int) -> Any:
-    from kastell.comply.guard_events import detect_candidates, parse_event_lines
-    from kastell.comply.interface import IncidentError
-
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise IncidentError(f"cannot read events {path}: {error}") from None
-    return detect_candidates(parse_event_lines(text, str(path)), burst_threshold=burst_threshold)
+        if from_events is None:
+            incidents = [open_incident(opened, draft, aware_at, now)]
+        else:
+            try:
+                text = from_events.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as error:
+                raise IncidentError(f"cannot read events {from_events}: {error}") from None
+            incidents = open_from_events(opened, draft, text, str(from_events), now,
+                                         burst_threshold)  # fmt: skip
+            if not incidents:
+                note(f"no incident candidates in {from_events}")
+    finally:
+        opened.evidence.close()
+    return _show(incidents, now, output_format)
 
 
 def _show(incidents: list[Any], now: dt.datetime, output_format: str) -> int:
@@ -441,64 +320,30 @@ def _show(incidents: list[Any], now: dt.datetime, output_format: str) -> int:
 @click.argument("incident_id")
 @click.option("--title")
 @REGIME_OPTION
-@click.option(
-    "--submitted",
-    multiple=True,
-    help="CLOCK=TIME: a notification was submitted (clock key, e.g. NIS2-23.4.b).",
-)
+@click.option("--submitted", multiple=True,
+              help="CLOCK=TIME: a notification was submitted (e.g. NIS2-23.4.b=...).")
 @click.option("--fix-available", help="When a corrective measure became available (CRA).")
-@click.option("--fact", "facts", multiple=True, help="Notification field KEY=VALUE (repeat).")
+@FACT_OPTION
 @click.option("--close", "close_at", help="Close the incident at this time.")
 @STORE_OPTION
 @NOW_OPTION
 @FORMAT_OPTION
-def incident_update(
-    incident_id: str,
-    title: str | None,
-    regimes: tuple[str, ...],
-    submitted: tuple[str, ...],
-    fix_available: str | None,
-    facts: tuple[str, ...],
-    close_at: str | None,
-    store: str,
-    now_text: str | None,
-    output_format: str,
-) -> int:
+def incident_update(incident_id: str, title: str | None, regimes: tuple[str, ...],
+                    submitted: tuple[str, ...], fix_available: str | None, facts: tuple[str, ...],
+                    close_at: str | None, store: str, now_text: str | None,
+                    output_format: str) -> int:  # fmt: skip
     """Record submissions, a fix, new facts or regimes; show the clocks again."""
-    import dataclasses
-
-    from kastell.comply.clocks import CLOCK_RULES
-    from kastell.comply.incident import Regime, parse_time
+    from kastell.comply.incident_service import update_incident
     from kastell.comply.incident_store import IncidentStore
-    from kastell.comply.interface import IncidentError
 
     now = _now(now_text)
     opened = IncidentStore.open(store)
-    current = opened.get(incident_id)
-    tz = current.timezone
-    sent = dict(current.submitted)
-    keys = {rule.key for rule in CLOCK_RULES}
-    for item in submitted:
-        key, sep, when = item.partition("=")
-        if not sep or key not in keys:
-            raise IncidentError(
-                f"--submitted {item!r}: expected CLOCK=TIME with a clock key",
-                hint=f"Clock keys: {', '.join(sorted(keys))}.",
-            )
-        sent[key] = parse_time(when, tz)
-    updated = dataclasses.replace(
-        current,
-        title=title or current.title,
-        regimes=current.regimes | {Regime(r) for r in regimes},
-        submitted=sent,
-        fix_available_at=parse_time(fix_available, tz)
-        if fix_available
-        else current.fix_available_at,
-        facts={**current.facts, **_facts(facts)},
-        closed_at=parse_time(close_at, tz) if close_at else current.closed_at,
-    )
-    opened.save(updated, now)
-    opened.evidence.close()
+    try:
+        updated = update_incident(opened, incident_id, now, draft=_draft(title, regimes, facts),
+                                  submitted=submitted, fix_available=fix_available,
+                                  close_at=close_at)  # fmt: skip
+    finally:
+        opened.evidence.close()
     return _show([updated], now, output_format)
 
 
@@ -515,25 +360,17 @@ def incident_report(incident_id: str, store: str, now_text: str | None, output_f
 
     now = _now(now_text)
     opened = IncidentStore.open(store)
-    item = opened.get(incident_id)
-    drafts = draft_notifications(item, compute_clocks(item, now), opened.evidence.list())
-    opened.evidence.close()
+    try:
+        item = opened.get(incident_id)
+        drafts = draft_notifications(item, compute_clocks(item, now), opened.evidence.list())
+    finally:
+        opened.evidence.close()
     if output_format == "json":
-        emit_json(
-            [
-                {
-                    "clock": d.clock.rule.key,
-                    "basis": d.clock.rule.basis,
-                    "recipient": d.clock.rule.recipient,
-                    "state": d.clock.state.value,
+        emit_json([{"clock": d.clock.rule.key, "basis": d.clock.rule.basis,
+                    "recipient": d.clock.rule.recipient, "state": d.clock.state.value,
                     "due": d.clock.due.isoformat() if d.clock.due else None,
-                    "fields": [
-                        {"name": f.name, "value": f.value, "source": f.source} for f in d.fields
-                    ],
-                }
-                for d in drafts
-            ]
-        )
+                    "fields": [{"name": f.name, "value": f.value, "source": f.source}
+                               for f in d.fields]} for d in drafts])  # fmt: skip
     else:
         click.echo(f"# Notification drafts for {item.id}: {item.title}\n")
         click.echo("\n".join(render_markdown(d) for d in drafts) or "no clocks: set --regime")
@@ -551,8 +388,10 @@ def incident_list(show_all: bool, store: str, now_text: str | None, output_forma
 
     now = _now(now_text)
     opened = IncidentStore.open(store)
-    items = [i for i in opened.list() if show_all or i.closed_at is None]
-    opened.evidence.close()
+    try:
+        items = [i for i in opened.list() if show_all or i.closed_at is None]
+    finally:
+        opened.evidence.close()
     if not items and output_format == "text":
         click.echo("no open incidents")
         return 0

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from kastell.comply.clocks import Clock, ClockState
 from kastell.comply.incident import Incident
-from kastell.comply.interface import StoredEvidence
+from kastell.comply.interface import StepOutcome, StepResult, StoredEvidence
 
 
 def evidence_table(records: Sequence[StoredEvidence]) -> str:
@@ -85,3 +86,20 @@ def assessment_summary(doc: Mapping[str, Any], written: Sequence[str]) -> str:
         )
     lines += [f"report: {path}" for path in written]
     return "\n".join(lines)
+
+
+def assessment_junit(deployment: str, steps: Sequence[StepResult]) -> str:
+    """JUnit XML: one test case per step (failed = failure, not checked = error)."""
+    from kastell.report.junit import JUnitCase, JUnitSuite, render_junit
+
+    cases = []
+    for step in steps:
+        case = JUnitCase(step.name, "kastell.assess", details=step.detail)
+        if step.outcome is StepOutcome.FAILED:
+            case = dataclasses.replace(case, failure=step.detail)
+        elif step.outcome is StepOutcome.NOT_CHECKED:
+            case = dataclasses.replace(case, error=step.detail)
+        elif step.outcome is StepOutcome.SKIPPED:
+            case = dataclasses.replace(case, skipped=step.detail)
+        cases.append(case)
+    return render_junit([JUnitSuite(f"assess {deployment}", tuple(cases))])

@@ -9,9 +9,15 @@ from kastell.comply.annex_iv import annex_iv_skeleton
 from kastell.comply.assess import Assessment
 from kastell.comply.clocks import Clock
 from kastell.comply.evaluate import summarize
-from kastell.comply.interface import ControlResult, StepResult, StoredEvidence
+from kastell.comply.interface import Control, ControlResult, StepResult, StoredEvidence
 
-__all__ = ["REPORT_FORMAT_VERSION", "assessment_document", "clock_entry", "evidence_entry"]
+__all__ = [
+    "REPORT_FORMAT_VERSION",
+    "assessment_document",
+    "clock_entry",
+    "control_entry",
+    "evidence_entry",
+]
 
 REPORT_FORMAT_VERSION = 1
 _VERDICTS = {0: "pass", 1: "fail", 3: "incomplete"}
@@ -30,6 +36,17 @@ def evidence_entry(record: StoredEvidence) -> dict[str, Any]:
         "produced_at": e.produced_at.isoformat(timespec="seconds"),
         "producer": e.producer,
         "passed": e.summary.get("passed"),
+    }
+
+
+def control_entry(control: Control) -> dict[str, Any]:
+    """One catalog control as listed by ``kastell evidence list --controls``."""
+    return {
+        "id": control.id,
+        "framework": control.framework,
+        "reference": control.reference,
+        "title": control.title,
+        "evidence_kinds": [k.value for k in control.evidence_kinds],
     }
 
 

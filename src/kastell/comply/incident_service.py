@@ -1,0 +1,112 @@
+"""Opening and updating incidents: the operations behind ``kastell incident``.
+
+The store, the clock and the inputs are arguments; the CLI only parses options and prints.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Iterable, Sequence
+
+from kastell.comply.clocks import CLOCK_RULES
+from kastell.comply.guard_events import detect_candidates, parse_event_lines
+from kastell.comply.incident import Incident, IncidentSource, Regime, parse_time
+from kastell.comply.incident_store import IncidentStore
+from kastell.comply.interface import IncidentError
+
+__all__ = ["IncidentDraft", "open_from_events", "open_incident", "parse_facts", "update_incident"]
+
+
+@dataclasses.dataclass(frozen=True)
+class IncidentDraft:
+    """What the person opening incidents says: zone, regimes, facts, optional title/text."""
+
+    timezone: str = "UTC"
+    regimes: frozenset[Regime] = frozenset()
+    facts: dict[str, str] = dataclasses.field(default_factory=dict)
+    title: str | None = None
+    description: str = ""
+
+
+def parse_facts(items: Iterable[str]) -> dict[str, str]:
+    """``KEY=VALUE`` strings as a mapping; raises ``IncidentError`` on a malformed item."""
+    facts = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise IncidentError(
+                f"--fact {item!r} is not KEY=VALUE", hint="e.g. --fact severity=high"
+            )
+        facts[key.strip()] = value.strip()
+    return facts
+
+
+def _save(store: IncidentStore, draft: IncidentDraft, title: str, aware: dt.datetime,
+          source: IncidentSource, text: str, refs: tuple[str, ...],
+          now: dt.datetime) -> Incident:  # fmt: skip
+    incident = Incident(store.next_id(now), title, aware, draft.timezone, draft.regimes, source,
+                        text, facts=draft.facts, evidence_refs=refs)  # fmt: skip
+    store.save(incident, now)
+    return incident
+
+
+def open_incident(store: IncidentStore, draft: IncidentDraft, aware_at: str | None,
+                  now: dt.datetime) -> Incident:  # fmt: skip
+    """Open an incident by hand; awareness defaults to ``now``."""
+    if not draft.title:
+        raise IncidentError("give --title (or --from-events)")
+    aware = parse_time(aware_at, draft.timezone) if aware_at else now
+    return _save(store, draft, draft.title, aware, IncidentSource.MANUAL, draft.description, (),
+                 now)  # fmt: skip
+
+
+def open_from_events(store: IncidentStore, draft: IncidentDraft, events_text: str, source: str,
+                     now: dt.datetime, burst_threshold: int = 20) -> list[Incident]:  # fmt: skip
+    """Open one incident per candidate in JSON-lines guard events (see ``guard_events``)."""
+    events = parse_event_lines(events_text, source)
+    return [
+        _save(store, draft, draft.title or c.title, c.occurred_at, c.source,
+              draft.description or c.description, c.event_refs, now)
+        for c in detect_candidates(events, burst_threshold=burst_threshold)
+    ]  # fmt: skip
+
+
+def _submissions(current: Incident, items: Sequence[str]) -> dict[str, dt.datetime]:
+    keys = {rule.key for rule in CLOCK_RULES}
+    sent = dict(current.submitted)
+    for item in items:
+        key, sep, when = item.partition("=")
+        if not sep or key not in keys:
+            raise IncidentError(f"--submitted {item!r}: expected CLOCK=TIME with a clock key",
+                                hint=f"Clock keys: {', '.join(sorted(keys))}.")  # fmt: skip
+        sent[key] = parse_time(when, current.timezone)
+    return sent
+
+
+def update_incident(
+    store: IncidentStore,
+    incident_id: str,
+    now: dt.datetime,
+    *,
+    draft: IncidentDraft,
+    submitted: Sequence[str] = (),
+    fix_available: str | None = None,
+    close_at: str | None = None,
+) -> Incident:
+    """Record submissions (``CLOCK=TIME``), a fix, facts, regimes, a new title or closure."""
+    current = store.get(incident_id)
+    tz = current.timezone
+    updated = dataclasses.replace(
+        current,
+        title=draft.title or current.title,
+        regimes=current.regimes | draft.regimes,
+        submitted=_submissions(current, submitted),
+        fix_available_at=(
+            parse_time(fix_available, tz) if fix_available else current.fix_available_at
+        ),
+        facts={**current.facts, **draft.facts},
+        closed_at=parse_time(close_at, tz) if close_at else current.closed_at,
+    )
+    store.save(updated, now)
+    return updated
