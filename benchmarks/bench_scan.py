@@ -121,7 +121,42 @@ def speed(workdir: Path, repeat: int) -> dict[str, object]:
                   for name in ("modelscan", "picklescan")}
     return {"files": len(files), "bytes": sum(p.stat().st_size for p in files), "best": best,
             "best_cpu": best_cpu, "exit_codes": codes, "ratios": ratios,
-            "cpu_ratios": cpu_ratios, "big_in_process_seconds": in_process}
+            "cpu_ratios": cpu_ratios, "big_in_process_seconds": in_process,
+            "engines_in_process": engines(folder, repeat)}
+
+
+_ANCHOR_ENGINES = """
+import json, pathlib, sys, time
+folder = sys.argv[1]
+out = {}
+from picklescan.scanner import scan_directory_path
+start, cpu = time.perf_counter(), time.process_time()
+scan_directory_path(folder)
+out["picklescan"] = [time.perf_counter() - start, time.process_time() - cpu]
+from modelscan.modelscan import ModelScan
+start, cpu = time.perf_counter(), time.process_time()
+ModelScan().scan(pathlib.Path(folder))
+out["modelscan"] = [time.perf_counter() - start, time.process_time() - cpu]
+print(json.dumps(out))
+"""
+
+
+def engines(folder: Path, repeat: int) -> dict[str, list[float]]:
+    """In-process scan time of each engine (start-up and imports excluded): [wall, CPU]."""
+    from kastell.scan import scan_paths
+
+    best: dict[str, list[float]] = {}
+    for _ in range(repeat):
+        start, cpu = time.perf_counter(), time.process_time()
+        scan_paths([folder])
+        runs = {"kastell": [time.perf_counter() - start, time.process_time() - cpu]}
+        done = subprocess.run([str(ANCHOR_BIN / "python"), "-c", _ANCHOR_ENGINES, str(folder)],
+                              capture_output=True, text=True, env=ENV, check=False)
+        runs.update(json.loads(done.stdout.strip().splitlines()[-1]))
+        for name, (wall, cpu_seconds) in runs.items():
+            old = best.get(name, [wall, cpu_seconds])
+            best[name] = [min(old[0], wall), min(old[1], cpu_seconds)]
+    return best
 
 
 def _time_call(function: object) -> float:
@@ -308,8 +343,12 @@ def main() -> None:
         print(json.dumps(result, indent=2))
         best, best_cpu = result["best"], result["best_cpu"]
         ratios, cpu_ratios = result["ratios"], result["cpu_ratios"]
-        assert isinstance(best, dict) and isinstance(best_cpu, dict)
-        assert isinstance(ratios, dict) and isinstance(cpu_ratios, dict)
+        if not all(isinstance(x, dict) for x in (best, best_cpu, ratios, cpu_ratios)):
+            raise SystemExit("unexpected result shape")
+        assert isinstance(best, dict)
+        assert isinstance(best_cpu, dict)
+        assert isinstance(ratios, dict)
+        assert isinstance(cpu_ratios, dict)
         print("\n| contender | best wall (s) | wall anchor/kastell | best CPU (s) "
               "| CPU anchor/kastell |\n| --- | --- | --- | --- | --- |")
         for name, seconds in best.items():
@@ -317,7 +356,15 @@ def main() -> None:
             print(f"| {name} | {seconds:.3f} | {f'{ratio:.1f}x' if ratio else ''} | "
                   f"{best_cpu[name]:.3f} | {f'{cpu_ratio:.1f}x' if cpu_ratio else ''} |")
         print(f"| kastell scan_file(2 GiB) in-process | {result['big_in_process_seconds']:.4f} "
-              "| |")
+              "| | | |")
+        engine_times = result["engines_in_process"]
+        if isinstance(engine_times, dict):
+            base = engine_times["kastell"]
+            print("\n| engine in-process (no start-up) | wall (s) | wall anchor/kastell | CPU (s) "
+                  "| CPU anchor/kastell |\n| --- | --- | --- | --- | --- |")
+            for name, (wall, cpu) in engine_times.items():
+                print(f"| {name} | {wall:.3f} | {wall / base[0]:.1f}x | {cpu:.3f} | "
+                      f"{cpu / base[1]:.1f}x |")
     if not args.skip_matrix:
         tools = ["kastell", "modelscan", "picklescan", "fickling", "aisbom"]
         print("\n| sample | " + " | ".join(tools) + " |")

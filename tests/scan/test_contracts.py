@@ -24,7 +24,7 @@ from kastell.scan.engine import scan_blob
 from kastell.scan.identify import identify
 from kastell.scan.interface import Blob
 from kastell.scan.pickle_policy import CallableClass
-from kastell.scan.registry import SCANNERS, scanner_for
+from kastell.scan.registry import REGISTRY, registered_scanners, scanner_for
 from kastell.scan.rules import RULES
 
 from . import _containers as c
@@ -38,7 +38,8 @@ def _catalog_ids() -> set[str]:
     return {control["id"] for control in document["controls"]}
 
 
-@pytest.mark.parametrize("scanner", SCANNERS, ids=[s.meta.name for s in SCANNERS])
+@pytest.mark.parametrize("scanner", registered_scanners(),
+                         ids=[s.meta.name for s in registered_scanners()])
 def test_scanner_metadata(scanner: object) -> None:
     meta = scanner.meta  # type: ignore[attr-defined]
     assert meta.name
@@ -48,6 +49,8 @@ def test_scanner_metadata(scanner: object) -> None:
     assert set(meta.rules) <= set(RULES), set(meta.rules) - set(RULES)
     for fmt in meta.formats:
         assert scanner_for(fmt) is scanner
+    table = {formats for _, name, formats in REGISTRY if name == type(scanner).__name__}
+    assert table == {meta.formats}
 
 
 def test_every_rule_mapping_exists_in_catalog() -> None:

@@ -62,8 +62,6 @@ def _junit(report: object, allow_unscannable: bool) -> str:
 
 
 def _machine_output(report: object, output_format: str, allow_unscannable: bool) -> str:
-    from kastell.report.interface import ToolInfo
-    from kastell.report.sarif import render_sarif
     from kastell.scan.interface import ScanReport
 
     if not isinstance(report, ScanReport):
@@ -71,6 +69,9 @@ def _machine_output(report: object, output_format: str, allow_unscannable: bool)
     if output_format == "json":
         return json.dumps(report.to_dict(allow_unscannable=allow_unscannable), indent=2)
     if output_format == "sarif":
+        from kastell.report.interface import ToolInfo
+        from kastell.report.sarif import render_sarif
+
         tool = ToolInfo(name="kastell-scan", version=report.tool_version)
         return json.dumps(render_sarif(list(report.findings), tool), indent=2)
     if output_format == "junit":

@@ -6,7 +6,6 @@ bound (never ``eval``). An object array's payload is a pickle stream and is scan
 
 from __future__ import annotations
 
-import ast
 import re
 import struct
 from typing import Any, ClassVar
@@ -83,6 +82,8 @@ def parse_npy_header(reader: BoundedReader) -> tuple[dict[str, Any], int]:
     text = reader.read(length)
     if len(text) != length:
         raise UnscannableInputError("npy header truncated")
+    import ast
+
     try:
         header = ast.literal_eval(text.decode("utf-8" if major == 3 else "latin-1"))
     except (ValueError, SyntaxError, UnicodeDecodeError, MemoryError, RecursionError):

@@ -6,8 +6,6 @@ the allowlist policy, follows nested pickles and turns all of it into findings.
 
 from __future__ import annotations
 
-import bz2
-import gzip
 import lzma
 import zlib
 from collections.abc import Callable
@@ -163,10 +161,14 @@ def _zlib_stream(raw: IO[bytes]) -> IO[bytes]:
 
 
 def _gzip(raw: IO[bytes]) -> IO[bytes]:
+    import gzip
+
     return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
 
 
 def _bz2(raw: IO[bytes]) -> IO[bytes]:
+    import bz2
+
     return bz2.BZ2File(raw, mode="rb")
 
 
