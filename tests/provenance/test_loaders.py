@@ -302,3 +302,12 @@ def test_hostile_safetensors_header(tmp_path: Path, header: bytes) -> None:
     path.write_bytes(struct.pack("<Q", len(header)) + header + b"\x00" * 4)
     with pytest.raises(StatementFormatError):
         load_safetensors(path, None)
+
+
+def test_empty_file(tmp_path: Path) -> None:
+    path = tmp_path / "empty.safetensors"
+    path.write_bytes(b"")
+    with pytest.raises(StatementFormatError, match="too short"):
+        load_safetensors(path, _blake3(path))
+    with pytest.raises(DigestMismatchError):
+        load_safetensors(path, Digest("blake3", "00" * 32))

@@ -1,7 +1,7 @@
 """Model loaders that hash while they read, and refuse to return data that does not match.
 
-Each file is read once into memory; every chunk is handed to the hasher (blake3 or sha256, in a
-helper thread so reading and hashing overlap) as it arrives. Only when the whole file has been
+Each file is read once into private memory; every chunk is handed to the hasher (blake3 or
+sha256, in a helper thread so reading and hashing overlap) as it arrives. Only when the whole file has been
 read and its digest equals the expected one is the content parsed and returned: a mismatch
 raises :class:`DigestMismatchError` before any tensor or metadata reaches the caller.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
+import mmap
 import os
 import struct
 from pathlib import Path
@@ -51,7 +52,9 @@ def read_verified(path: Path, expected: Digest | None) -> memoryview:
     try:
         with path.open("rb", buffering=0) as handle:
             size = os.fstat(handle.fileno()).st_size
-            buffer = bytearray(size)
+            # private anonymous memory: zero pages come lazily from the kernel (no memset pass),
+            # and unlike a file mapping it cannot change under the caller after the check
+            buffer: bytearray | mmap.mmap = mmap.mmap(-1, size) if size else bytearray()
             view = memoryview(buffer)
             if expected is None:
                 _read_into(handle, view, size, None)
