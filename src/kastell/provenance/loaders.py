@@ -1,9 +1,9 @@
 """Model loaders that hash while they read, and refuse to return data that does not match.
 
 Each file is read once into private memory; every chunk is handed to the hasher (blake3 or
-sha256, in a helper thread so reading and hashing overlap) as it arrives. Only when the whole file has been
-read and its digest equals the expected one is the content parsed and returned: a mismatch
-raises :class:`DigestMismatchError` before any tensor or metadata reaches the caller.
+sha256, in a helper thread so reading and hashing overlap) as it arrives. Only when the whole
+file has been read and its digest equals the expected one is the content parsed and returned:
+a mismatch raises :class:`DigestMismatchError` before any tensor or metadata reaches the caller.
 """
 
 from __future__ import annotations
