@@ -283,14 +283,25 @@ class ChatExchange:
     ) -> int:
         upstream = self.runtime.upstreams[self.tenant.upstream]
         rules = [d.rule_id for _, d in verdict.detections]
-        await self._audit(
-            rec.event(EventType.REQUEST, action=verdict.action, rules=rules, **common)
+        # the request record is committed while the upstream prepares its first chunk; the
+        # first byte goes out only once both are done
+        recorded = asyncio.ensure_future(
+            self._audit(rec.event(EventType.REQUEST, action=verdict.action, rules=rules, **common))
         )
         chunks = upstream.stream(body)
         try:
             first = await anext(chunks, None)
         except UpstreamError as error:
+            await recorded
             return await self._upstream_failed(send, error, common)
+        except BaseException:
+            recorded.cancel()
+            raise
+        try:
+            await recorded
+        except BaseException:
+            await chunks.aclose()  # type: ignore[attr-defined]
+            raise
         await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
         relay = StreamRelay(
             self.tenant.screener, context, self.runtime.limits.stream_holdback_chars

@@ -31,6 +31,17 @@ _INJECTION_EN = [
     r"\b(?:ignore|disregard) (?:this|that|everything|all)\b.{0,40}\b(?:and|then|instead)\b",
     r"\bnothing (?:above|before) (?:this|matters)",
 ]
+_INJECTION_EN += [
+    # system-prompt extraction phrasings (from the development half of the public set)
+    r"\bwhat (?:are|were) (?:your|the) (?:\w+ )?(?:initial|original|first|system|hidden|secret) (?:instructions?|prompt|rules|directives)",
+    r"\b(?:encode|translate|rot13|base64|reverse|spell check|summari[sz]e) (?:\w+ ){0,5}(?:instructions|text you were given|system prompt|initial (?:prompt|text)|previous instructions)",
+    r"\b(?:start|begin) your (?:answer|response|reply) with '?\"?(?:my instructions|the system prompt|you are)",
+    r"\brepeat (?:this|the) (?:entire |whole )?conversation\b",
+    r"\b(?:console\.log|print|echo)\s*\(\s*(?:system_?prompt|instructions|initial_?prompt)",
+    r"\b(?:the )?system prompt (?:is|was)\s*:",
+    r"\b(?:administrator|admin|root|sudo) (?:override|mode|access)\b",
+    r"\bstop everything\b",
+]
 _INJECTION_EU = [
     # de
     rf"\b(?:ignoriere|ignorier|ignorieren sie|vergiss|vergessen sie|missachte) {_W}(?:vorherigen|bisherigen|obigen|vorigen|alle|deine|ihre|die) {_W}(?:anweisungen|instruktionen|regeln|befehle|vorgaben)",
@@ -48,8 +59,9 @@ _INJECTION_EU = [
 _JAILBREAK = [
     r"\bdo anything now\b",
     r"\b(?:dan|stan|dude|aim|kevin|apophis|anti-?dan)\b (?:mode|prompt|jailbreak)|\byou are (?:now )?(?:dan|stan|dude|aim)\b|\bact as (?:dan|stan|dude|aim)\b",
-    r"\b(?:developer|god|jailbreak|unrestricted|evil|chaos|opposite|unfiltered|uncensored)(?:ed)? mode\b",
-    r"\bjailbr(?:oken|eak)\b",
+    r"\b(?:god|jailbreak|unrestricted|evil|chaos|opposite|unfiltered|uncensored)(?:ed)? mode\b",
+    r"\b(?:developer|debug|dev) mode (?:enabled|activated|on)\b|\benable (?:the )?developer mode\b",
+    r"\bjailbroken\b|\[?jailbreak\]|\bjailbreak prompt\b",
     r"\b(?:without|free of|no longer (?:have|bound by|restricted by)|not bound by|free from) (?:any )?(?:\w+ )?(?:restrictions|filters|limitations|guidelines|ethic(?:s|al)|rules|censorship|policies)",
     r"\b(?:pretend|imagine|act as if|act like|roleplay as|role-play as) (?:\w+ ){0,4}(?:no|without) (?:\w+ ){0,2}(?:restrictions|filters|rules|limits|guidelines|morals)",
     r"\bstay in character\b",
@@ -58,7 +70,6 @@ _JAILBREAK = [
     r"\b(?:openai|anthropic|content) polic(?:y|ies) (?:\w+ ){0,3}(?:do(?:es)? not|don'?t|no longer) apply",
     r"\b(?:tu es|du bist|sei|eres|sei ora) (?:\w+ ){0,3}(?:sans restrictions|ohne (?:einschrankungen|regeln|filter)|senza (?:restrizioni|regole|filtri)|sin (?:restricciones|reglas|filtros))",
     r"\b(?:sans|ohne|senza|sin) (?:aucune |jegliche |alcuna |ninguna )?(?:restrictions|einschrankungen|restrizioni|restricciones|censure|zensur|censura) ",
-    r"\b(?:modo|mode|modus) (?:sviluppatore|desarrollador|developpeur|entwickler)\b",
 ]
 
 # Weighted persona/amorality signals of role-play jailbreaks: none blocks alone (a tour-guide
@@ -86,6 +97,11 @@ _SIGNALS: list[tuple[int, str]] = [
         2,
         r"\bno (?:ethical|moral|legal) (?:\w+ )?(?:guidelines|principles|boundaries|constraints|restrictions|limits|compass)",
     ),
+    (
+        2,
+        r"\b(?:developer|debug) mode\b|\b(?:modo|mode|modus|modalita) (?:sviluppatore|desarrollador|developpeur|entwickler)\b",
+    ),
+    (2, r"\bjailbreak"),
     (1, r"\bfrom now on\b|\bfrom this moment\b|\bstarting now\b"),
     (
         1,
