@@ -70,15 +70,15 @@ def test_writer_processes_share_one_chain(location: str, tmp_path: pathlib.Path)
     assert sorted(request_ids) == sorted(f"p{n}-{i}" for n in range(3) for i in range(10))
 
 
-def test_sigkill_loses_no_acknowledged_record(sqlite_location: str, tmp_path: pathlib.Path) -> None:
+def test_sigkill_loses_no_acknowledged_record(location: str, tmp_path: pathlib.Path) -> None:
     script = tmp_path / "writer.py"
     script.write_text(WRITER)
-    writer = _writer(script, sqlite_location, 100_000, "k")
+    writer = _writer(script, location, 100_000, "k")
     assert writer.stdout is not None
     acknowledged = [int(writer.stdout.readline()) for _ in range(25)]
     os.kill(writer.pid, signal.SIGKILL)
     writer.communicate(timeout=30)
-    report, request_ids = _verify(sqlite_location)
+    report, request_ids = _verify(location)
     assert report.ok, report.issues
     assert set(acknowledged) <= set(range(1, report.records + 1))
     assert report.records >= 25
