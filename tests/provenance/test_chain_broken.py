@@ -32,6 +32,13 @@ def _resign(path: Path, key: Path, edit) -> None:  # type: ignore[no-untyped-def
 
 def test_missing_dataset_attestation(chain: Chain, capsys: pytest.CaptureFixture[str]) -> None:
     chain.dataset.unlink()
+    code = run("verify-chain", chain.deployment, "--trust", chain.policy, "--format", "json")
+    document = json.loads(capsys.readouterr().out)
+    assert code == 1
+    assert document["ok"] is False
+    assert [(c["kind"], c["ok"]) for c in document["chain"]["children"]] == [
+        ("model-signature", True)
+    ]
     code, out = _verify(chain, capsys)
     assert code == 1
     assert "missing link" in out

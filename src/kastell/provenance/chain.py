@@ -46,6 +46,7 @@ class _Walker:
     model_dir: Path | None
     dataset_dirs: Sequence[Path]
     on_path: list[Path] = dataclasses.field(default_factory=list)
+    verified: list[ChainLink] = dataclasses.field(default_factory=list)
 
     def open(self, path: Path, kind: StatementKind, pinned: Digest | None) -> SignedStatement:
         resolved = path.resolve()
@@ -76,9 +77,11 @@ class _Walker:
     ) -> ChainLink:
         decision = self.policy.check(signed)
         subject = signed.subject_digests[0][1]
-        return ChainLink(
+        link = ChainLink(
             signed.kind, signed.source, subject, decision.signers, True, detail, children
         )
+        self.verified.append(dataclasses.replace(link, children=()))
+        return link
 
 
 def _same_digest(found: Digest, expected: Digest, where: str) -> None:
@@ -225,7 +228,13 @@ def verify_chain(
         root = _walk(walker, deployment, signature)
     except _BrokenLinkError as broken:
         failed = ChainLink(
-            StatementKind.DEPLOYMENT, str(deployment), None, (), False, broken.message
+            StatementKind.DEPLOYMENT,
+            str(deployment),
+            None,
+            (),
+            False,
+            broken.message,
+            tuple(walker.verified),  # the links that held before the break
         )
         return ChainReport(failed, broken.message)
     return ChainReport(root, None)

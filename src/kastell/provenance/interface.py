@@ -226,7 +226,9 @@ class ChainReport:
     """The result of walking a provenance chain.
 
     Attributes:
-        root: the deployment link and everything upstream of it.
+        root: the deployment link and everything upstream of it; when the chain is broken, a
+            failed node (``ok=False``, ``detail`` = the break) whose children are the links
+            that held before the break, in the order they were verified.
         broken: a description of the first broken link, or ``None`` when the chain holds.
     """
 
