@@ -196,3 +196,59 @@ def test_appends_waiting_during_a_commit_share_the_next_transaction(
     log.close()
     assert batches == [1, 4]
     assert [row.seq for row in rows] == [1, 2, 3, 4, 5]
+
+
+def test_database_failure_is_reported_to_every_waiting_writer(sqlite_location: str) -> None:
+    import sqlalchemy as sa
+
+    from kastell.audit.interface import AuditUnavailableError
+
+    log = AuditLog.open(sqlite_location)
+    log.append(_event())
+    engine = sa.create_engine(f"sqlite:///{sqlite_location}")
+    with engine.begin() as connection:
+        connection.execute(sa.text("DROP TABLE kastell_audit_records"))
+    engine.dispose()
+    errors: list[BaseException] = []
+
+    def writer() -> None:
+        try:
+            log.append(_event())
+        except AuditUnavailableError as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=writer) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    log.store.close()
+    assert not any(thread.is_alive() for thread in threads)
+    assert len(errors) == 3
+    assert all("cannot write" in str(error) for error in errors)
+    assert "reachable" in errors[0].diagnostics()  # type: ignore[attr-defined]
+
+
+def test_key_rotation_needs_both_keys_to_verify(sqlite_location: str, clock: FixedClock) -> None:
+    import datetime as dt
+
+    from kastell.audit.keys import PublicKeyRing
+    from kastell.audit.verify import IssueKind, verify_log
+
+    old, new = Ed25519Signer.generate(), Ed25519Signer.generate()
+    for signer in (old, new):
+        with AuditLog.open(sqlite_location, signer=signer, checkpoint_every=2, clock=clock) as log:
+            for _ in range(4):
+                log.append(_event())
+    store = AuditLog.open(sqlite_location).store
+    rows, checkpoints = list(store.iter_rows()), store.load_checkpoints()
+    store.close()
+    now = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
+    both = verify_log(
+        rows, checkpoints, PublicKeyRing.of([old.public_key, new.public_key]), now=now
+    )
+    only_old = verify_log(rows, checkpoints, PublicKeyRing.of([old.public_key]), now=now)
+    assert both.ok
+    assert both.anchored_through == 8
+    assert {issue.kind for issue in only_old.issues} == {IssueKind.UNKNOWN_KEY}
+    assert sorted(issue.seq or 0 for issue in only_old.issues) == [6, 8]
