@@ -84,6 +84,12 @@ def test_verify_tampered_log_exits_1_with_sarif(
     sarif = json.loads(out)
     assert code == 1
     assert sarif["runs"][0]["results"][0]["ruleId"] == "audit/deleted"
+    code, out, _ = _run(
+        capsys, "audit", "verify", log_path, "--key", str(keys[1]), "--format", "junit"
+    )
+    assert code == 1
+    assert 'failures="1"' in out
+    assert "record 2 is missing" in out
 
 
 def test_verify_missing_log_exits_3(capsys: pytest.CaptureFixture[str], tmp_path: Any) -> None:

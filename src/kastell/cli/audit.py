@@ -90,7 +90,7 @@ def _print_report(report: VerificationReport, location: str) -> None:
 @click.option(
     "--format",
     "output_format",
-    type=click.Choice(["text", "json", "sarif"]),
+    type=click.Choice(["text", "json", "sarif", "junit"]),
     default="text",
     show_default=True,
     envvar="KASTELL_FORMAT",
@@ -133,14 +133,16 @@ def _emit_report(report: VerificationReport, location: str, output_format: str) 
         from kastell.audit.evidence import report_document
 
         emit_json(report_document(report, location))
-    elif output_format == "sarif":
+    elif output_format in ("sarif", "junit"):
         from kastell import __version__
         from kastell.audit.verify import report_findings
         from kastell.report.interface import ToolInfo
+        from kastell.report.junit import JUnitRenderer
         from kastell.report.sarif import SarifRenderer
 
+        renderer = SarifRenderer() if output_format == "sarif" else JUnitRenderer()
         findings = report_findings(report, location)
-        click.echo(SarifRenderer().render(findings, ToolInfo("kastell-audit", __version__)))
+        click.echo(renderer.render(findings, ToolInfo("kastell-audit", __version__)))
     else:
         _print_report(report, location)
 
