@@ -370,3 +370,16 @@ def test_gguf_escape_at_end_of_mid_size_template(scan_bytes: Scan) -> None:
     template = "{{ m }}" * 30000 + "{{ joiner.__init__ }}"
     result = scan_bytes("m.gguf", c.gguf({"tokenizer.chat_template": template}))
     assert "KS-TEMPLATE-SANDBOX-ESCAPE" in _rules(result)
+
+
+def test_archive_with_too_many_members_is_unscannable(tmp_path: pathlib.Path) -> None:
+    from kastell.scan import ScanLimits, scan_file
+
+    target = tmp_path / "many.zip"
+    target.write_bytes(c.zip_with({f"m{i}.json": b"{}" for i in range(20)}))
+    result = scan_file(target, limits=ScanLimits(max_members=10))
+    assert result.verdict is Verdict.UNSCANNABLE
+    assert "20 members" in result.reasons[0]
+    tar = tmp_path / "many.tar"
+    tar.write_bytes(c.tar_with({f"m{i}.json": b"{}" for i in range(20)}))
+    assert scan_file(tar, limits=ScanLimits(max_members=10)).verdict is Verdict.UNSCANNABLE

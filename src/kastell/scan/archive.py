@@ -5,6 +5,7 @@ The same member checks run on every zip-based model format (PyTorch zip, Keras v
 
 from __future__ import annotations
 
+import functools
 import posixpath
 import stat
 import tarfile
@@ -89,36 +90,25 @@ def open_zip(stream: IO[bytes]) -> zipfile.ZipFile:
         raise UnscannableInputError(f"malformed zip archive: {error}") from None
 
 
-def _zip_opener(blob: Blob, name: str) -> Callable[[], IO[bytes]]:
-    def opener() -> IO[bytes]:
-        outer = blob.opener()
-        archive = zipfile.ZipFile(outer)
-        member = archive.open(name)
-        original_close = member.close
-
-        def close() -> None:
-            original_close()
-            archive.close()
-            outer.close()
-
-        member.close = close  # type: ignore[method-assign]
-        return member
-
-    return opener
-
-
 def scan_zip_members(archive: zipfile.ZipFile, blob: Blob, ctx: ScanContext,
                      skip: Callable[[str], bool] = lambda name: False) -> ScanOutcome:
     """Scan every regular member of a zip (not directories, links or bombs)."""
     outcome = ScanOutcome()
-    for info in archive.infolist():
+    members = archive.infolist()
+    if len(members) > ctx.limits.max_members:
+        return ScanOutcome(unscannable=(
+            f"archive has {len(members)} members (limit {ctx.limits.max_members})",))
+    for info in members:
         mode = info.external_attr >> 16
         if info.is_dir() or skip(info.filename) or (
                 info.create_system == 3 and stat.S_ISLNK(mode)):
             continue
         if _bomb(info.file_size, info.compress_size, info.filename, blob, ctx) is not None:
             continue
-        child = blob.child(info.filename, info.file_size, _zip_opener(blob, info.filename))
+        # members are read from the archive already open here (reopening it per member would
+        # parse the central directory once per member: quadratic on hostile archives)
+        child = blob.child(info.filename, info.file_size,
+                           functools.partial(archive.open, info))
         outcome = outcome.merge(ctx.scan_nested(child))
     return outcome
 
@@ -137,28 +127,6 @@ def _tar_findings(info: tarfile.TarInfo, blob: Blob, ctx: ScanContext) -> list[F
     return findings
 
 
-def _tar_opener(blob: Blob, name: str) -> Callable[[], IO[bytes]]:
-    def opener() -> IO[bytes]:
-        outer = blob.opener()
-        archive = tarfile.open(fileobj=outer, mode="r:")  # noqa: SIM115 - closed below
-        member = archive.extractfile(name)
-        if member is None:
-            archive.close()
-            outer.close()
-            raise UnscannableInputError(f"tar member {name!r} cannot be read")
-        original_close = member.close
-
-        def close() -> None:
-            original_close()
-            archive.close()
-            outer.close()
-
-        member.close = close  # type: ignore[method-assign]
-        return member
-
-    return opener
-
-
 def list_tar(blob: Blob) -> list[tarfile.TarInfo]:
     """The members of a tar, or ``UnscannableInputError``."""
     try:
@@ -168,18 +136,33 @@ def list_tar(blob: Blob) -> list[tarfile.TarInfo]:
         raise UnscannableInputError(f"malformed tar archive: {error}") from None
 
 
+def _tar_member(archive: tarfile.TarFile, info: tarfile.TarInfo) -> IO[bytes]:
+    member = archive.extractfile(info)
+    if member is None:
+        raise UnscannableInputError(f"tar member {info.name!r} cannot be read")
+    return member
+
+
 def scan_tar(blob: Blob, ctx: ScanContext,
              skip: Callable[[str], bool] = lambda name: False) -> ScanOutcome:
     """Member findings and nested scans of a tar archive."""
-    members = list_tar(blob)
     findings: list[Finding] = []
     outcome = ScanOutcome(format="tar")
-    for info in members:
-        member_findings = _tar_findings(info, blob, ctx)
-        findings.extend(member_findings)
-        if info.isfile() and not member_findings and not skip(info.name):
-            child = blob.child(info.name, info.size, _tar_opener(blob, info.name))
-            outcome = outcome.merge(ctx.scan_nested(child))
+    try:
+        with blob.opener() as stream, tarfile.open(fileobj=stream, mode="r:") as archive:
+            members = archive.getmembers()
+            if len(members) > ctx.limits.max_members:
+                raise UnscannableInputError(
+                    f"archive has {len(members)} members (limit {ctx.limits.max_members})")
+            for info in members:
+                member_findings = _tar_findings(info, blob, ctx)
+                findings.extend(member_findings)
+                if info.isfile() and not member_findings and not skip(info.name):
+                    child = blob.child(info.name, info.size,
+                                       functools.partial(_tar_member, archive, info))
+                    outcome = outcome.merge(ctx.scan_nested(child))
+    except (tarfile.TarError, EOFError, ValueError) as error:
+        raise UnscannableInputError(f"malformed tar archive: {error}") from None
     return ScanOutcome(tuple(findings), ()).merge(outcome)
 
 

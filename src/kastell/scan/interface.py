@@ -90,6 +90,8 @@ class ScanLimits:
 
     max_nesting: int = 6
     """Archives in archives and pickles in pickles, deeper than this: unscannable."""
+    max_members: int = 100_000
+    """Archives with more members than this are unscannable."""
     max_member_bytes: int = 8 << 30
     """Largest declared size of an archive member that is read."""
     max_total_uncompressed: int = 64 << 30
