@@ -166,7 +166,7 @@ def assess(descriptor: pathlib.Path, store: str | None, output_dir: pathlib.Path
     Exit codes: 0 every gate passed, 1 a gate failed, 2 bad descriptor, 3 something could not
     be checked (an unchecked step is never a pass).
     """
-    from kastell.comply.assess import run_assessment
+    from kastell.comply.assess import STEP_NAMES, run_assessment
     from kastell.comply.descriptor import load_descriptor
     from kastell.comply.incident_store import IncidentStore
     from kastell.comply.report_document import assessment_document
@@ -181,11 +181,9 @@ def assess(descriptor: pathlib.Path, store: str | None, output_dir: pathlib.Path
     configured = d.evidence.store
     location = store or (configured if "://" in configured
                          else str(d.resolve(pathlib.Path(configured))))  # fmt: skip
-    total = 7
+    total = len(STEP_NAMES)
 
     def on_step(name: str, result: Any) -> None:
-        from kastell.comply.assess import STEP_NAMES
-
         index = STEP_NAMES.index(name) + 1 if name in STEP_NAMES else 0
         if result is None:
             note(f"[{index}/{total}] {name} ...")

@@ -1,8 +1,9 @@
 """The main job: assess a deployment descriptor, step by step, into evidence and control results.
 
 Order: verify model integrity -> verify the provenance chain -> scan model files -> red-team the
-target -> lint the guard policy -> check residency -> record manual evidence -> store evidence
--> evaluate every control. (The CLI writes the report from the returned ``Assessment``.)
+target -> lint the guard policy -> verify the audit log -> check residency -> record manual
+evidence -> store evidence -> evaluate every control. (The CLI writes the report from the
+returned ``Assessment``.)
 
 A step that raises a ``VerificationError`` failed; any other ``KastellError`` (or a capability
 that is not part of this build) means "not checked", which is never a pass. Exit code: 1 when a
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import pathlib
 from collections.abc import Callable, Sequence
 
 from kastell.comply.catalog import Catalog, load_catalog
@@ -59,6 +61,7 @@ STEP_NAMES = (
     "scan",
     "redteam",
     "guard",
+    "audit log",
     "residency",
     "manual evidence",
 )
@@ -159,6 +162,15 @@ def _guard(d: Descriptor, now: dt.datetime, _: Subject | None) -> StepResult:
     return lint_guard_step(d.resolve(d.guard.policy), now)
 
 
+def _audit(d: Descriptor, now: dt.datetime, _: Subject | None) -> StepResult:
+    if d.audit is None:
+        return _skipped("audit log", "no audit section in the descriptor")
+    from kastell.comply._audit import verify_audit_step
+
+    log = d.audit.log if "://" in d.audit.log else str(d.resolve(pathlib.Path(d.audit.log)))
+    return verify_audit_step(log, [d.resolve(k) for k in d.audit.public_keys], now)
+
+
 def _residency(
     resolver: Resolver | None,
 ) -> StepRunner:
@@ -202,6 +214,7 @@ def plan_steps(resolver: Resolver | None = None) -> tuple[tuple[str, StepRunner]
         _scan,
         _redteam,
         _guard,
+        _audit,
         _residency(resolver),
         _manual,
     )

@@ -21,6 +21,7 @@ from kastell.types import EvidenceKind
 
 __all__ = [
     "AssetModel",
+    "AuditModel",
     "Descriptor",
     "EndpointModel",
     "EvidenceModel",
@@ -114,6 +115,16 @@ class GuardModel(pydantic.BaseModel):
     policy: pathlib.Path
 
 
+class AuditModel(pydantic.BaseModel):
+    """The guard's hash-chained audit log and the keys that sign its checkpoints."""
+
+    model_config = _STRICT
+    log: str
+    """A file path (SQLite) or a database URL."""
+    public_keys: tuple[pathlib.Path, ...] = ()
+    """Ed25519 public keys trusted to sign checkpoints (none: the chain alone is checked)."""
+
+
 class AssetModel(pydantic.BaseModel):
     """Where one asset lives."""
 
@@ -186,6 +197,7 @@ class Descriptor(pydantic.BaseModel):
     scan: ScanModel = ScanModel()
     redteam: RedteamModel | None = None
     guard: GuardModel | None = None
+    audit: AuditModel | None = None
     residency: ResidencyModel | None = None
     evidence: EvidenceModel = EvidenceModel()
     output: OutputModel = OutputModel()

@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import pathlib
+
+import pytest
+import sqlalchemy as sa
+
+from kastell.comply._audit import verify_audit_step
+from kastell.comply.interface import StepOutcome
+from kastell.types import EvidenceKind
+
+from ._builders import NOW
+
+audit_log = pytest.importorskip("kastell.audit.log")
+audit_keys = pytest.importorskip("kastell.audit.keys")
+audit_interface = pytest.importorskip("kastell.audit.interface")
+
+
+def _log(tmp_path: pathlib.Path) -> tuple[str, pathlib.Path]:
+    private, public = tmp_path / "audit.pem", tmp_path / "audit.pub"
+    audit_keys.write_key_pair(private, public)
+    location = str(tmp_path / "audit.sqlite")
+    signer = audit_keys.Ed25519Signer.from_pem(private)
+    with audit_log.AuditLog.open(location, signer=signer, clock=lambda: NOW) as log:
+        for n in range(3):
+            log.append(
+                audit_interface.AuditEvent(audit_interface.EventType.ADMIN, message=f"event {n}")
+            )
+    return location, public
+
+
+def test_intact_log_passes_as_audit_log_evidence(tmp_path: pathlib.Path) -> None:
+    location, public = _log(tmp_path)
+    result = verify_audit_step(location, [public], NOW)
+    assert result.outcome is StepOutcome.PASSED
+    (evidence,) = result.evidence
+    assert evidence.kind is EvidenceKind.AUDIT_LOG
+    assert result.payloads[str(evidence.payload_digest)]
+    assert result.data["records"] == 3
+
+
+def test_tampered_log_fails_with_findings(tmp_path: pathlib.Path) -> None:
+    location, public = _log(tmp_path)
+    engine = sa.create_engine(f"sqlite:///{location}")
+    with engine.begin() as connection:
+        tables = sa.inspect(connection).get_table_names()
+        table = next(t for t in tables if "record" in t)
+        connection.execute(sa.text(f"DELETE FROM {table} WHERE seq = 2"))
+    engine.dispose()
+    result = verify_audit_step(location, [public], NOW)
+    assert result.outcome is StepOutcome.FAILED
+    assert result.findings
+    assert result.findings[0].rule_id.startswith("KS-AUDIT-")
+
+
+def test_missing_log_cannot_be_checked(tmp_path: pathlib.Path) -> None:
+    with pytest.raises(Exception) as caught:  # noqa: PT011 - the audit package's own error
+        verify_audit_step(str(tmp_path / "none.sqlite"), [], NOW)
+    assert caught.value.exit_code in (2, 3)  # type: ignore[attr-defined]
