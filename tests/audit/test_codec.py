@@ -93,6 +93,9 @@ def test_hash_covers_every_byte() -> None:
         (lambda d: d["event"].update(details={"k": 1.5}), "floating-point"),
         (lambda d: d["event"].update(prompt_digest="md5:00"), "malformed record event"),
         (lambda d: d["event"].update(rule_ids=[]), "not in canonical form"),
+        (lambda d: d["event"].update(status=2**53), "beyond 2\\*\\*53"),
+        (lambda d: d["event"].update(details={"k": -(2**60)}), "beyond 2\\*\\*53"),
+        (lambda d: d.update(seq=2**53), "positive integer"),
     ],
 )
 def test_malformed_stored_records_are_rejected(mutate: object, message: str) -> None:
@@ -199,10 +202,10 @@ _TEXT = st.text(max_size=30)
         severity=st.sampled_from(Severity),
         redacted_text=st.none() | st.text(max_size=200),
         status=st.none() | st.integers(min_value=100, max_value=599),
-        latency_us=st.none() | st.integers(min_value=0, max_value=2**40),
+        latency_us=st.none() | st.integers(min_value=0, max_value=2**53 - 1),
         details=st.dictionaries(
             st.from_regex(r"[a-z_][a-z0-9_]{0,8}", fullmatch=True),
-            st.none() | st.booleans() | st.integers() | _TEXT,
+            st.none() | st.booleans() | st.integers(-(2**53) + 1, 2**53 - 1) | _TEXT,
             max_size=3,
         ),
     )
@@ -214,3 +217,15 @@ def test_fuzz_any_event_round_trips(event: AuditEvent) -> None:
     assert (
         record_body(log_id="L", seq=1, time=T0, prev_hash=GENESIS_HASH, event=record.event) == body
     )
+
+
+def test_huge_integers_are_refused_at_append() -> None:
+    with pytest.raises(AuditConfigError, match="beyond"):
+        _body(latency_us=2**60)
+
+
+def test_record_bytes_are_rfc8785_canonical() -> None:
+    """Hand-checked JCS form: sorted keys, compact, non-ASCII as UTF-8, controls as \\u00xx."""
+    body = _body(message="é\u0001\n", status=200)
+    assert '"message":"é\\u0001\\n"' in body.decode()
+    assert body.decode().startswith('{"event":{"message":')

@@ -1,9 +1,10 @@
 """Canonical form of audit records and checkpoints, and the parser of stored records.
 
 A record body is a JSON object ``{"v": 1, "log", "seq", "time", "prev", "event"}`` written in
-canonical form: keys sorted, no insignificant whitespace, UTF-8, no floats (for the values we
-allow this coincides with RFC 8785 JCS). The record hash is the lowercase hex SHA-256 of those
-bytes. A checkpoint signs the canonical JSON of
+canonical form: keys sorted, no insignificant whitespace, UTF-8, no floats, integers within
++-(2**53 - 1), ASCII keys: for these values the bytes are exactly RFC 8785 (JCS) output, so any
+JCS implementation can recompute a record hash. The record hash is the lowercase hex SHA-256
+of those bytes. A checkpoint signs the canonical JSON of
 ``{"type": "kastell-audit-checkpoint/v1", "log", "seq", "head", "time"}``.
 
 ``parse_record`` reads bytes that an attacker may have written: it raises only
@@ -50,7 +51,9 @@ FORMAT_VERSION = 1
 _HASH = re.compile(r"^[0-9a-f]{64}$")
 _DETAIL_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
 _TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
-_MAX_SEQ = 2**62
+_MAX_INT = 2**53 - 1
+"""Integers beyond this are not exact in I-JSON / RFC 8785 (IEEE double); refused."""
+_MAX_SEQ = _MAX_INT
 _STR_FIELDS = ("tenant", "request_id", "redacted_text", "full_text", "upstream", "message")
 _DIGEST_FIELDS = ("prompt_digest", "response_digest", "served_model_digest")
 _INT_FIELDS = ("status", "latency_us")
@@ -199,9 +202,13 @@ def _check_event_dict(data: Mapping[str, Any], error: type[Exception]) -> None:
         if name in data and not isinstance(data[name], str):
             raise error(f"event field {name} must be text")
     for name in _INT_FIELDS:
-        value = data.get(name)
-        if name in data and (not isinstance(value, int) or isinstance(value, bool)):
+        if name not in data:
+            continue
+        value = data[name]
+        if not isinstance(value, int) or isinstance(value, bool):
             raise error(f"event field {name} must be an integer")
+        if not -_MAX_INT <= value <= _MAX_INT:
+            raise error(f"event field {name} is beyond 2**53 (not exact in JSON)")
     for name in (*_DIGEST_FIELDS, "type", "severity", "decision", "occurred_at"):
         if name in data and not isinstance(data[name], str):
             raise error(f"event field {name} must be text")
@@ -219,6 +226,8 @@ def _check_details(details: Any, error: type[Exception]) -> None:
             raise error(f"event detail key {str(key)[:40]!r} is not an ASCII identifier")
         if not isinstance(value, DetailValue):
             raise error(f"event detail {key} must be text, an integer, a boolean or null")
+        if isinstance(value, int) and not -_MAX_INT <= value <= _MAX_INT:
+            raise error(f"event detail {key} is beyond 2**53 (not exact in JSON)")
 
 
 def record_body(
