@@ -53,7 +53,7 @@ def test_random_bytes_end_in_a_verdict(data: bytes) -> None:
     _verdict_of(data)
 
 
-@settings(max_examples=300, deadline=2000, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=2000, suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from(_SEEDS), st.lists(
     st.tuples(st.integers(min_value=0, max_value=4095), st.integers(min_value=0, max_value=255)),
     min_size=1, max_size=6), st.integers(min_value=0, max_value=4096))
@@ -82,3 +82,44 @@ def test_seeds_are_not_all_clean(tmp_path: pathlib.Path) -> None:
     verdicts = [_verdict_of(seed) for seed in _SEEDS]
     assert Verdict.FINDINGS in verdicts
     assert Verdict.CLEAN in verdicts
+
+
+@settings(max_examples=200, deadline=2000)
+@given(st.text(alphabet=st.sampled_from(list("{}%#()[]|.'\"_~ abcxyz=,\n\\")), max_size=200))
+def test_template_checker_never_raises(template: str) -> None:
+    from kastell.scan.chat_template import check_template
+
+    for issue in check_template(template):
+        assert issue.rule_id.startswith("KS-TEMPLATE-")
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
+                                                                 max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=200, deadline=2000)
+@given(st.dictionaries(st.sampled_from(["a", "b", "__metadata__"]), _JSON, max_size=3),
+       st.integers(min_value=0, max_value=64))
+def test_safetensors_header_checks_never_raise(header: dict[str, object], size: int) -> None:
+    from kastell.scan.safetensors_file import safetensors_problems
+
+    problems = safetensors_problems(header, size)
+    assert all(isinstance(problem, str) for problem in problems)
+
+
+@settings(max_examples=200, deadline=2000)
+@given(st.binary(max_size=256))
+def test_onnx_parser_either_parses_or_says_why(data: bytes) -> None:
+    from kastell.scan.interface import UnscannableInputError
+    from kastell.scan.onnx_file import parse_onnx
+
+    try:
+        facts = parse_onnx(b"\x08\x07" + data)
+    except UnscannableInputError as error:
+        assert error.message
+    else:
+        assert facts.has_graph
