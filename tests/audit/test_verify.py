@@ -330,3 +330,24 @@ def test_fuzz_verify_reports_and_never_raises(
     report = verify_log(rows, forged, PublicKeyRing.of([key.public_key]), now=NOW)
     if rows or checkpoints:
         assert not report.ok  # nothing random is a valid log
+
+
+def test_finding_mappings_exist_in_the_control_catalog(
+    location: str, signer: Ed25519Signer, log12: list[Any]
+) -> None:
+    import pathlib
+
+    import yaml
+
+    import kastell
+    from kastell.audit.verify import report_findings
+
+    catalog_path = pathlib.Path(kastell.__file__).parent / "comply" / "data" / "controls.yaml"
+    catalog = yaml.safe_load(catalog_path.read_text(encoding="utf-8"))
+    known = {control["id"] for control in catalog["controls"]}
+    _sql(location, "DELETE FROM kastell_audit_records WHERE seq = 2")
+    findings = report_findings(_verify(location, signer), location)
+    assert findings
+    for finding in findings:
+        assert finding.rule_id == "audit/deleted"
+        assert set(finding.mappings) <= known
