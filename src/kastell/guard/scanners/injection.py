@@ -75,8 +75,12 @@ _JAILBREAK = [
 # Weighted persona/amorality signals of role-play jailbreaks: none blocks alone (a tour-guide
 # role-play is fine); the jailbreak rule fires when the weights of distinct signals reach
 # _JAILBREAK_SCORE. Tuned on the development half of the public attack set only.
-_SIGNALS: list[tuple[int, str]] = [
-    (2, r"\b(?:amoral|unfiltered|uncensored|unrestricted|unlocked|unbound)\b"),
+_SIGNALS: list[tuple[int, str]] = [  # (weight, pattern); frame signals listed in _FRAMES
+    (
+        2,
+        r"\b(?:amoral|unfiltere?d|unfiltred|uncensored|unrestricted|unlocked|unbound|uninhibited)\b",
+    ),
+    (2, r"\b(?:do not|don'?t|never) (?:\w+ ){0,2}(?:filter|censor) (?:your|the|any)\b"),
     (
         2,
         r"\b(?:never|won'?t|will not|cannot|can'?t|must not|do not|don'?t) (?:ever )?(?:refuse|decline|reject)",
@@ -127,12 +131,27 @@ _SIGNALS: list[tuple[int, str]] = [
     (1, r"\b(?:ethics|morals|morality|ethical)\b"),
     (1, r"\b(?:prefix|format)\b.{0,40}\b(?:\[|:)"),
 ]
-_JAILBREAK_SCORE = 4
+_FRAMES = {9, 10, 11, 12, 16, 20}
+"""Indexes of persona-framing signals: common in benign system prompts, never enough alone."""
+_JAILBREAK_SCORE = 3
+_MIN_HARM = 2
 
 
 def jailbreak_score(folded: str) -> int:
-    """Sum of the weights of the distinct persona/amorality signals in accent-folded text."""
-    return sum(weight for weight, pattern in _COMPILED_SIGNALS if pattern.search(folded))
+    """Weighted persona/amorality score; 0 unless at least ``_MIN_HARM`` of it is harm signals.
+
+    Persona framing (act as, you are a ..., from now on, a reply format) is everyday in benign
+    system prompts, so it only adds to harm signals (amorality, refusing nothing, rules or
+    policies not applying, illegality), never replaces them.
+    """
+    harm = frame = 0
+    for index, (weight, pattern) in enumerate(_COMPILED_SIGNALS):
+        if pattern.search(folded):
+            if index in _FRAMES:
+                frame += weight
+            else:
+                harm += weight
+    return harm + frame if harm >= _MIN_HARM else 0
 
 
 _COMPILED_SIGNALS = [(w, re.compile(p)) for w, p in _SIGNALS]
