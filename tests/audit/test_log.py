@@ -252,3 +252,25 @@ def test_key_rotation_needs_both_keys_to_verify(sqlite_location: str, clock: Fix
     assert both.anchored_through == 8
     assert {issue.kind for issue in only_old.issues} == {IssueKind.UNKNOWN_KEY}
     assert sorted(issue.seq or 0 for issue in only_old.issues) == [6, 8]
+
+
+async def test_keep_anchored_signs_idle_tails(
+    sqlite_location: str, clock: FixedClock, signer: Ed25519Signer
+) -> None:
+    log = AuditLog.open(sqlite_location, signer=signer, checkpoint_interval_s=30, clock=clock)
+    log.append(_event())
+    ticks = 0
+
+    async def sleep(seconds: float) -> None:
+        nonlocal ticks
+        assert seconds == 30
+        ticks += 1
+        if ticks == 3:
+            raise asyncio.CancelledError
+        clock.advance(seconds=seconds)
+
+    with pytest.raises(asyncio.CancelledError):
+        await log.keep_anchored(sleep=sleep)
+    checkpoints = log.store.load_checkpoints()
+    log.store.close()
+    assert [c.seq for c in checkpoints] == [1]  # one tail, anchored once

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import copy
 import dataclasses
 import datetime as dt
 import pathlib
 import threading
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any
 
@@ -303,6 +305,21 @@ class AuditLog:
         if self._signer is None:
             return None
         return self.checkpoint(force=False)
+
+    async def keep_anchored(
+        self, *, sleep: Callable[[float], Awaitable[object]] = asyncio.sleep
+    ) -> None:
+        """Until cancelled, sign a checkpoint whenever one is due by time (an ASGI lifespan task).
+
+        Without it an idle gateway leaves its last records unanchored until the next append.
+        A database that is down is retried on the next tick.
+        """
+        if self._signer is None:
+            return
+        while True:
+            await sleep(self._interval_us / 1_000_000)
+            with contextlib.suppress(AuditUnavailableError):
+                await asyncio.to_thread(self.checkpoint_if_due)
 
     def close(self) -> None:
         """Anchor the last records (if there is a signer) and release the database."""
