@@ -19,7 +19,8 @@ ATT="$OUT/attestations"
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 mkdir -p "$OUT/keys" "$ATT"
-rm -rf "$MODEL" "$OUT/dataset" "$SIG" "$ATT"/*.json "$OUT/evidence.sqlite"*
+rm -rf "$MODEL" "$OUT/dataset" "$SIG" "$ATT"/*.json "$OUT/evidence.sqlite"* "$OUT/audit.sqlite"* \
+  "$OUT/report"
 
 step "1/7 key pair (ECDSA P-256, generated on first run)"
 if [[ -f "$KEY.pem" && -f "$KEY.pub" ]]; then
@@ -63,7 +64,10 @@ kastell attest training --model-dir "$MODEL" --signature "$SIG" \
   --started 2026-11-01T08:00:00Z --finished 2026-11-01T09:30:00Z --invocation-id demo-run-1 \
   --key "$KEY.pem" --output "$ATT/training.json"
 
-step "6/7 guard policy and the deployment attestation"
+step "6/7 guard policy, audit log and the deployment attestation"
+if [[ ! -f "$OUT/keys/audit.pem" ]]; then
+  kastell audit keygen --private "$OUT/keys/audit.pem" --public "$OUT/keys/audit.pub"
+fi
 API_KEY_HASH="$("$PYTHON" -c 'from kastell.guard.keys import hash_api_key; print(hash_api_key("demo-api-key-not-secret"))')"
 cat > "$OUT/guard-policy.yaml" <<YAML
 upstreams:
@@ -72,13 +76,30 @@ policies:
   default: {canary: true}
 tenants:
   demo: {key_hashes: ["$API_KEY_HASH"], policy: default, upstream: local}
-audit: {url: "$OUT/audit.sqlite"}
+audit: {url: "$OUT/audit.sqlite", signing_key: "$OUT/keys/audit.pem"}
 YAML
+# The audit log the guard writes to: here it only records that the deployment was prepared
+# (an administrative event, signed checkpoint on close). `kastell guard` appends to the same log.
+"$PYTHON" - "$OUT/audit.sqlite" "$OUT/keys/audit.pem" <<'PY'
+import sys
+from kastell.audit.interface import AuditEvent, EventType
+from kastell.audit.keys import Ed25519Signer
+from kastell.audit.log import AuditLog
+with AuditLog.open(sys.argv[1], signer=Ed25519Signer.from_pem(sys.argv[2])) as log:
+    log.append(AuditEvent(EventType.ADMIN, message="demo deployment prepared: model signed, attested"))
+print(f"audit log {sys.argv[1]}: administrative event appended, checkpoint signed")
+PY
 kastell attest deployment --model-dir "$MODEL" --signature "$SIG" --training "$ATT/training.json" \
   --endpoint "http://127.0.0.1:8080/v1" --guard-policy "$OUT/guard-policy.yaml" \
   --residency "$DEMO/residency.yaml" --key "$KEY.pem" --output "$ATT/deployment.json"
 
-step "7/7 kastell assess examples/demo/deployment.yaml"
+step "7/7 a (simulated) guard alert opens an incident, then kastell assess"
+# A canary-leak event as the guard's audit export writes it, stamped now, so the report shows
+# an incident with its NIS2 clocks. It is simulated: the demo does not attack its own gateway.
+printf '{"event_type": "canary_leak", "occurred_at": "%s", "request_id": "demo-1", "message": "SIMULATED for the demo: planted canary seen in an answer"}\n' \
+  "$(date -u +%Y-%m-%dT%H:%M:%S+00:00)" > "$OUT/guard-events.jsonl"
+kastell incident open --from-events "$OUT/guard-events.jsonl" --regime nis2-significant \
+  --tz Europe/Berlin --store "$OUT/evidence.sqlite"
 set +e
 kastell assess "$DEMO/deployment.yaml"
 status=$?

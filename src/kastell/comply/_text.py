@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from kastell.comply.clocks import Clock, ClockState
-from kastell.comply.incident import Incident
+from kastell.comply.incident import Incident, zone
 from kastell.comply.interface import StepOutcome, StepResult, StoredEvidence
 
 
@@ -57,10 +57,8 @@ def clock_line(clock: Clock) -> str:
 def incident_block(incident: Incident, clocks: Sequence[Clock]) -> str:
     """An incident with all its clocks."""
     regimes = ", ".join(sorted(incident.regimes)) or "no regime set: no legal clocks"
-    head = (
-        f"{incident.id}  {incident.title}  (aware {incident.aware_at.isoformat(timespec='minutes')}"
-        f", {incident.timezone}; {regimes})"
-    )
+    aware = incident.aware_at.astimezone(zone(incident.timezone)).isoformat(timespec="minutes")
+    head = f"{incident.id}  {incident.title}  (aware {aware}, {incident.timezone}; {regimes})"
     if incident.closed_at:
         head += f"  closed {incident.closed_at.isoformat(timespec='minutes')}"
     return "\n".join([head, *(clock_line(c) for c in clocks)])
