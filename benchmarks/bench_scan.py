@@ -227,6 +227,8 @@ def malicious_samples() -> dict[str, tuple[str, bytes]]:
         "BUILD plants __setstate__": ("setstate.pkl", setstate),
         "nested pickle.loads": ("nested.pkl", nested(p.call("os", "system", "id"))),
         "nested loads behind base64": ("nested_b64.pkl", b64),
+        "raw pickle named pytorch_model.bin": ("raw/pytorch_model.bin",
+                                               p.call("os", "system", "id")),
         "torch zip named pytorch_model.bin": ("pytorch_model.bin",
                                               p.torch_zip(p.call("os", "system", "id"))),
         "legacy torch format": ("legacy.pt", legacy),

@@ -330,3 +330,10 @@ def test_pickle_inside_tar(scan_bytes: Scan) -> None:
         info.size = len(payload)
         archive.addfile(info, io.BytesIO(payload))
     _assert_critical(scan_bytes("bundle.tar", out.getvalue()), "os.popen")
+
+
+def test_raw_pickle_named_pytorch_model_bin(scan_bytes: Scan) -> None:
+    # modelscan skipped exactly this file ("0 scanned, no issues"); content decides here
+    result = scan_bytes("pytorch_model.bin", p.call("os", "system", "id"))
+    assert result.format == "pickle"
+    _assert_critical(result, "os.system")

@@ -54,6 +54,8 @@ _CONSTANT_OPS = frozenset({
     "BYTEARRAY8", "UNICODE", "BINUNICODE", "SHORT_BINUNICODE", "BINUNICODE8",
 })
 _FIXED = {"NONE": None, "NEWTRUE": True, "NEWFALSE": False}
+_CALL_OPS = frozenset({"GLOBAL", "INST", "STACK_GLOBAL", "REDUCE", "OBJ", "NEWOBJ", "NEWOBJ_EX",
+                       "BUILD"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -222,7 +224,28 @@ class _Machine:
             self.pop_mark()
         elif name == "DUP":
             stack.append(self.top())
-        elif name in ("GLOBAL", "INST"):
+        elif name in _CALL_OPS:
+            self._step_call(name, arg, pos)
+        elif name in ("PERSID", "BINPERSID"):
+            if name == "BINPERSID":
+                self.pop()
+            stack.append(UNKNOWN)
+        elif name in ("EXT1", "EXT2", "EXT4"):
+            self.anomalies.append(Anomaly("EXTENSION-CODE", pos, f"{name} code {arg}"))
+            stack.append(UNKNOWN)
+        elif name == "NEXT_BUFFER":
+            stack.append(UNKNOWN)
+        elif name == "PROTO":
+            if not 0 <= int(arg) <= 5:
+                raise _MalformedError(f"unsupported pickle protocol {arg}")
+            self.protocol = int(arg)
+        elif name not in ("FRAME", "READONLY_BUFFER", "STOP"):
+            raise _MalformedError(f"opcode {name} is not supported")
+
+    def _step_call(self, name: str, arg: Any, pos: int) -> None:
+        """Imports, calls and BUILD."""
+        stack = self.stack
+        if name in ("GLOBAL", "INST"):
             module, _, attr = str(arg).partition(" ")
             glob = self.add_global(module, attr, pos, name)
             stack.append(glob if name == "GLOBAL" else self.call(glob, tuple(self.pop_mark()),
@@ -251,21 +274,6 @@ class _Machine:
             stack.append(self.call(self.pop(), (args, kwargs), pos, name))
         elif name == "BUILD":
             self.build(pos)
-        elif name in ("PERSID", "BINPERSID"):
-            if name == "BINPERSID":
-                self.pop()
-            stack.append(UNKNOWN)
-        elif name in ("EXT1", "EXT2", "EXT4"):
-            self.anomalies.append(Anomaly("EXTENSION-CODE", pos, f"{name} code {arg}"))
-            stack.append(UNKNOWN)
-        elif name == "NEXT_BUFFER":
-            stack.append(UNKNOWN)
-        elif name == "PROTO":
-            if not 0 <= int(arg) <= 5:
-                raise _MalformedError(f"unsupported pickle protocol {arg}")
-            self.protocol = int(arg)
-        elif name not in ("FRAME", "READONLY_BUFFER", "STOP"):
-            raise _MalformedError(f"opcode {name} is not supported")
 
 
 def _joblib_array(wrapper: CallValue) -> tuple[int, bool, bool] | None:
