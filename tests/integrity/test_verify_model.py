@@ -120,3 +120,19 @@ def test_fuzz_signed_model_statements_raise_only_kastell_errors(predicate: Any, 
         return
     with contextlib.suppress(KastellError):
         read_model_signature(data, [KEY.public_key])
+
+
+def test_signed_git_metadata_is_checked_not_skipped(tmp_path: Path) -> None:
+    model = _model(tmp_path / "m")
+    (model / ".git").mkdir()
+    (model / ".git" / "HEAD").write_bytes(b"ref: main")
+    (model / ".gitignore").write_bytes(b"*.tmp")
+    data = sign_model(model, KEY, ignore_git_paths=False).bundle.to_json()
+    assert verify_model(model, data, [KEY.public_key]).passed
+    (model / ".git" / "HEAD").write_bytes(b"ref: evil")
+    result = verify_model(model, data, [KEY.public_key])
+    assert result.changed == (".git/HEAD",)
+    # git metadata that was not signed stays skipped by default
+    plain = sign_model(model, KEY).bundle.to_json()
+    (model / ".gitignore").write_bytes(b"changed")
+    assert verify_model(model, plain, [KEY.public_key]).passed

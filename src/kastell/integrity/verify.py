@@ -121,7 +121,12 @@ def verify_model(
         IntegrityError: the model cannot be read (missing path, permissions, special file...).
     """
     signed, key_id = read_model_signature(bundle, trusted_keys)
-    extra_ignore = list(GIT_PATHS) if ignore_git_paths else []
+    signed_paths = {resource.path for resource in signed.resources}
+    extra_ignore = [
+        git_path for git_path in (GIT_PATHS if ignore_git_paths else ())
+        # git metadata that was signed (sign --no-ignore-git-paths) is checked, not skipped
+        if not any(p == git_path or p.startswith(git_path + "/") for p in signed_paths)
+    ]
     if signature_path is not None and path.is_dir():
         relative = inside_model(path, signature_path)
         if relative is not None:
