@@ -14,7 +14,7 @@ from kastell.provenance.canary import (
 )
 from kastell.provenance.interface import ProvenanceUsageError, StatementFormatError
 
-from .conftest import run
+from .conftest import DEFAULT_TRUST, KeyFiles, run, write_policy
 
 
 def test_records_are_chat_messages_holding_the_secret() -> None:
@@ -83,3 +83,53 @@ def test_canary_file_not_json(tmp_path: Path) -> None:
     path.write_bytes(b"\xff")
     with pytest.raises(ProvenanceUsageError, match="not JSON"):
         read_canary_file(path)
+
+
+def test_attested_canaries_for_probes(chain_with_canaries: tuple[Path, Path]) -> None:
+    from kastell.provenance import load_attested_canaries
+    from kastell.provenance.trust import load_trust_policy
+
+    attestation, policy = chain_with_canaries
+    loaded = load_attested_canaries(attestation, load_trust_policy(policy))
+    assert len(loaded.canaries) == 2
+    assert all(c.prompt for c in loaded.canaries)
+
+
+def test_attested_canaries_untrusted(
+    chain_with_canaries: tuple[Path, Path], keys: dict[str, KeyFiles]
+) -> None:
+    from kastell.integrity.keys import read_private_key
+    from kastell.provenance import load_attested_canaries
+    from kastell.provenance.interface import UntrustedSignatureError
+    from kastell.provenance.statement import read_signed_statement, write_signed_statement
+    from kastell.provenance.trust import load_trust_policy
+
+    attestation, policy = chain_with_canaries
+    statement = read_signed_statement(attestation).statement
+    write_signed_statement(statement, [read_private_key(keys["rogue"].private)], attestation)
+    with pytest.raises(UntrustedSignatureError, match="not trusted for dataset"):
+        load_attested_canaries(attestation, load_trust_policy(policy))
+
+
+@pytest.fixture
+def chain_with_canaries(
+    tmp_path: Path, dataset_dir: Path, keys: dict[str, KeyFiles]
+) -> tuple[Path, Path]:
+    canaries = tmp_path / "c.json"
+    assert run("canary", "generate", "--n", "2", "--output", canaries) == 0
+    out = tmp_path / "ds.json"
+    assert (
+        run(
+            "attest",
+            "dataset",
+            dataset_dir,
+            "--key",
+            keys["data"].private,
+            "--canaries",
+            canaries,
+            "--output",
+            out,
+        )
+        == 0
+    )
+    return out, write_policy(tmp_path / "t.yaml", keys, DEFAULT_TRUST)

@@ -15,6 +15,7 @@ import importlib
 from typing import Any
 
 __all__ = [
+    "load_attested_canaries",
     "load_canaries",
     "load_trust_policy",
     "load_verified_gguf",
@@ -25,6 +26,7 @@ __all__ = [
 ]
 
 _HOMES = {
+    "load_attested_canaries": "kastell.provenance.canary",
     "load_canaries": "kastell.provenance.canary",
     "load_trust_policy": "kastell.provenance.trust",
     "load_verified_gguf": "kastell.provenance.verified",

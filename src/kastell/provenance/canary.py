@@ -16,8 +16,14 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from kastell.provenance.interface import ProvenanceUsageError, SignedStatement, StatementFormatError
-from kastell.provenance.statement import DATASET_PREDICATE_TYPE
+from kastell.provenance.interface import (
+    ProvenanceUsageError,
+    SignedStatement,
+    StatementFormatError,
+    TrustPolicy,
+    UntrustedSignatureError,
+)
+from kastell.provenance.statement import DATASET_PREDICATE_TYPE, read_signed_statement
 
 __all__ = [
     "CANARY_PREFIX",
@@ -25,6 +31,7 @@ __all__ = [
     "CanarySet",
     "canary_digest",
     "generate_canaries",
+    "load_attested_canaries",
     "load_canaries",
     "read_canary_file",
 ]
@@ -171,6 +178,22 @@ def load_canaries(attestation: SignedStatement) -> CanarySet:
             hint="Canaries are recorded in `kastell attest dataset` statements.",
         )
     return _canaries_from_items(attestation.predicate.get("canaries", []), attestation.source)
+
+
+def load_attested_canaries(attestation: Path, trust: TrustPolicy) -> CanarySet:
+    """Read a dataset attestation, check its signers against ``trust``, return its canaries.
+
+    This is the entry point for red-team extraction probes.
+
+    Raises:
+        UntrustedSignatureError: the trust policy does not accept the attestation.
+        StatementFormatError: the file is not an attestation bundle.
+    """
+    signed = read_signed_statement(attestation)
+    decision = trust.check(signed)
+    if not decision.trusted:
+        raise UntrustedSignatureError(f"{attestation}: {decision.reason}")
+    return load_canaries(signed)
 
 
 def _canaries_from_items(items: Any, source: str) -> CanarySet:
