@@ -311,3 +311,18 @@ def test_empty_file(tmp_path: Path) -> None:
         load_safetensors(path, _blake3(path))
     with pytest.raises(DigestMismatchError):
         load_safetensors(path, Digest("blake3", "00" * 32))
+
+
+def test_clean_pickle_passes_with_the_scanner(tmp_path: Path, keys: dict[str, KeyFiles]) -> None:
+    if importlib.util.find_spec("kastell.scan.engine") is None:
+        pytest.skip("scanner not in this tree")
+    model = tmp_path / "pm"
+    model.mkdir()
+    (model / "weights.pkl").write_bytes(pickle.dumps({"w": [1.0, 2.0]}, protocol=4))
+    signature = tmp_path / "s.sig"
+    signature.write_bytes(
+        _model_signature.sign_model_dir(model, read_private_key(keys["ml"].private))
+    )
+    policy = load_trust_policy(write_policy(tmp_path / "t.yaml", keys, DEFAULT_TRUST))
+    files = open_verified(model, signature, policy)
+    assert [f.path for f in files] == ["weights.pkl"]
