@@ -94,12 +94,26 @@ def test_verification_cannot_use_a_cache() -> None:
 _leaf = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=10)
 _json = st.recursive(
     _leaf,
-    lambda children: st.lists(children, max_size=3)
-    | st.dictionaries(
-        st.sampled_from(["serialization", "resources", "method", "hash_type", "shard_size",
-                         "allow_symlinks", "ignore_paths", "name", "algorithm", "digest"]),
-        children,
-        max_size=6,
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "serialization",
+                    "resources",
+                    "method",
+                    "hash_type",
+                    "shard_size",
+                    "allow_symlinks",
+                    "ignore_paths",
+                    "name",
+                    "algorithm",
+                    "digest",
+                ]
+            ),
+            children,
+            max_size=6,
+        )
     ),
     max_leaves=30,
 )
@@ -136,3 +150,55 @@ def test_signed_git_metadata_is_checked_not_skipped(tmp_path: Path) -> None:
     plain = sign_model(model, KEY).bundle.to_json()
     (model / ".gitignore").write_bytes(b"changed")
     assert verify_model(model, plain, [KEY.public_key]).passed
+
+
+_names = st.lists(
+    st.text(alphabet="abc.-_", min_size=1, max_size=6).filter(lambda n: n not in (".", "..")),
+    min_size=1,
+    max_size=3,
+).map("/".join)
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(
+    files=st.dictionaries(_names, st.binary(max_size=64), min_size=1, max_size=5),
+    shard=st.sampled_from([None, 7]),
+    data=st.data(),
+)
+def test_property_any_single_byte_change_is_detected(
+    tmp_path_factory: pytest.TempPathFactory,
+    files: dict[str, bytes],
+    shard: int | None,
+    data: st.DataObject,
+) -> None:
+    root = tmp_path_factory.mktemp("prop") / "model"
+    written: dict[str, bytes] = {}
+    for name, content in files.items():
+        path = root / name
+        if any(parent.is_file() for parent in path.parents) or path.is_dir():
+            continue  # a name that is a prefix directory of another: skip it
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+        written[name] = content
+    if any(
+        name.split("/")[0] in (".git", ".github", ".gitignore", ".gitattributes")
+        for name in written
+    ):
+        return
+    bundle = sign_model(root, KEY, shard_size=shard).bundle.to_json()
+    assert verify_model(root, bundle, [KEY.public_key]).passed
+    target = data.draw(st.sampled_from(sorted(written)))
+    content = written[target]
+    if content:
+        offset = data.draw(st.integers(0, len(content) - 1))
+        changed = content[:offset] + bytes([content[offset] ^ 0xFF]) + content[offset + 1 :]
+    else:
+        changed = b"\x00"
+    (root / target).write_bytes(changed)
+    result = verify_model(root, bundle, [KEY.public_key])
+    assert not result.passed
+    assert target in result.changed or (shard and target in result.extra)
