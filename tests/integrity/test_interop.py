@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from kastell.cli.main import main
 
@@ -48,45 +50,54 @@ def ec_key(tmp_path: Path) -> Path:
     return prefix
 
 
-def test_model_signing_cli_verifies_kastell_signature(model: Path, ec_key: Path,
-                                                      tmp_path: Path) -> None:
+def test_model_signing_cli_verifies_kastell_signature(
+    model: Path, ec_key: Path, tmp_path: Path
+) -> None:
     signature = tmp_path / "kastell.sig"
     assert main(["sign", str(model), "--key", f"{ec_key}.pem", "--output", str(signature)]) == 0
-    result = _run_model_signing("verify", "key", str(model), "--signature", str(signature),
-                                "--public_key", f"{ec_key}.pub")
+    result = _run_model_signing(
+        "verify", "key", str(model), "--signature", str(signature), "--public_key", f"{ec_key}.pub"
+    )
     assert result.returncode == 0, result.stderr
     assert "Verification succeeded" in result.stdout
     # and it is not a rubber stamp: one changed byte makes model_signing reject it too
     (model / "config.json").write_bytes(b'{"architectures": ["LlamaForCausalLN"]}')
-    result = _run_model_signing("verify", "key", str(model), "--signature", str(signature),
-                                "--public_key", f"{ec_key}.pub")
+    result = _run_model_signing(
+        "verify", "key", str(model), "--signature", str(signature), "--public_key", f"{ec_key}.pub"
+    )
     assert result.returncode != 0
     assert "config.json" in result.stderr
 
 
-def test_kastell_verifies_model_signing_signature(model: Path, ec_key: Path,
-                                                  tmp_path: Path) -> None:
+def test_kastell_verifies_model_signing_signature(
+    model: Path, ec_key: Path, tmp_path: Path
+) -> None:
     signature = tmp_path / "upstream.sig"
-    result = _run_model_signing("sign", "key", str(model), "--private_key", f"{ec_key}.pem",
-                                "--signature", str(signature))
+    result = _run_model_signing(
+        "sign", "key", str(model), "--private_key", f"{ec_key}.pem", "--signature", str(signature)
+    )
     assert result.returncode == 0, result.stderr
-    assert main(["verify", str(model), "--signature", str(signature),
-                 "--key", f"{ec_key}.pub"]) == 0
+    assert (
+        main(["verify", str(model), "--signature", str(signature), "--key", f"{ec_key}.pub"]) == 0
+    )
     (model / "tokenizer" / "vocab.txt").unlink()
-    assert main(["verify", str(model), "--signature", str(signature),
-                 "--key", f"{ec_key}.pub"]) == 1
+    assert (
+        main(["verify", str(model), "--signature", str(signature), "--key", f"{ec_key}.pub"]) == 1
+    )
 
 
 def test_signature_inside_the_model_interoperates(model: Path, ec_key: Path) -> None:
     inside = model / "model.sig"
-    result = _run_model_signing("sign", "key", str(model), "--private_key", f"{ec_key}.pem",
-                                "--signature", str(inside))
+    result = _run_model_signing(
+        "sign", "key", str(model), "--private_key", f"{ec_key}.pem", "--signature", str(inside)
+    )
     assert result.returncode == 0, result.stderr
     assert main(["verify", str(model), "-s", str(inside), "-k", f"{ec_key}.pub"]) == 0
     # kastell re-signs in place; model_signing skips the signature file the same way
     assert main(["sign", str(model), "-k", f"{ec_key}.pem", "-o", str(inside)]) == 0
-    result = _run_model_signing("verify", "key", str(model), "--signature", str(inside),
-                                "--public_key", f"{ec_key}.pub")
+    result = _run_model_signing(
+        "verify", "key", str(model), "--signature", str(inside), "--public_key", f"{ec_key}.pub"
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -99,10 +110,24 @@ def test_signature_by_an_encrypted_kastell_key_verifies_with_model_signing(
     prefix = tmp_path / "enc"
     assert main(["keygen", "-o", str(prefix), "--passphrase-env", "KEY_PASS"]) == 0
     signature = tmp_path / "enc.sig"
-    assert main(["sign", str(model), "-k", f"{prefix}.pem", "-o", str(signature),
-                 "--passphrase-env", "KEY_PASS"]) == 0
-    result = _run_model_signing("verify", "key", str(model), "--signature", str(signature),
-                                "--public_key", f"{prefix}.pub")
+    assert (
+        main(
+            [
+                "sign",
+                str(model),
+                "-k",
+                f"{prefix}.pem",
+                "-o",
+                str(signature),
+                "--passphrase-env",
+                "KEY_PASS",
+            ]
+        )
+        == 0
+    )
+    result = _run_model_signing(
+        "verify", "key", str(model), "--signature", str(signature), "--public_key", f"{prefix}.pub"
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -110,8 +135,15 @@ def test_single_file_model_interoperates(model: Path, ec_key: Path, tmp_path: Pa
     signature = tmp_path / "file.sig"
     weights = model / "model.gguf"
     assert main(["sign", str(weights), "-k", f"{ec_key}.pem", "-o", str(signature)]) == 0
-    result = _run_model_signing("verify", "key", str(weights), "--signature", str(signature),
-                                "--public_key", f"{ec_key}.pub")
+    result = _run_model_signing(
+        "verify",
+        "key",
+        str(weights),
+        "--signature",
+        str(signature),
+        "--public_key",
+        f"{ec_key}.pub",
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -122,8 +154,9 @@ def test_ed25519_is_kastell_only(model: Path, tmp_path: Path) -> None:
     signature = tmp_path / "ed.sig"
     assert main(["sign", str(model), "-k", f"{prefix}.pem", "-o", str(signature)]) == 0
     assert main(["verify", str(model), "-s", str(signature), "-k", f"{prefix}.pub"]) == 0
-    result = _run_model_signing("verify", "key", str(model), "--signature", str(signature),
-                                "--public_key", f"{prefix}.pub")
+    result = _run_model_signing(
+        "verify", "key", str(model), "--signature", str(signature), "--public_key", f"{prefix}.pub"
+    )
     assert result.returncode != 0
     assert "Verification failed" in result.stderr
 
@@ -162,12 +195,72 @@ def test_kastell_verifies_model_signing_api_shard_signature(
     assert main(["verify", str(model), "-s", str(signature), "-k", f"{ec_key}.pub"]) == 1
 
 
-def test_symlinked_model_interoperates_with_allow_symlinks(model: Path, ec_key: Path,
-                                                           tmp_path: Path) -> None:
+def test_symlinked_model_interoperates_with_allow_symlinks(
+    model: Path, ec_key: Path, tmp_path: Path
+) -> None:
     (model / "alias.gguf").symlink_to("model.gguf")
     signature = tmp_path / "links.sig"
-    assert main(["sign", str(model), "-k", f"{ec_key}.pem", "-o", str(signature),
-                 "--allow-symlinks"]) == 0
-    result = _run_model_signing("verify", "key", str(model), "--signature", str(signature),
-                                "--public_key", f"{ec_key}.pub", "--allow_symlinks")
+    assert (
+        main(["sign", str(model), "-k", f"{ec_key}.pem", "-o", str(signature), "--allow-symlinks"])
+        == 0
+    )
+    result = _run_model_signing(
+        "verify",
+        "key",
+        str(model),
+        "--signature",
+        str(signature),
+        "--public_key",
+        f"{ec_key}.pub",
+        "--allow_symlinks",
+    )
     assert result.returncode == 0, result.stderr
+
+
+_component = st.text(alphabet="aA0.-_~ ", min_size=1, max_size=5).filter(
+    lambda n: n not in (".", "..") and not n.startswith(".git")
+)
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(
+    files=st.dictionaries(
+        st.lists(_component, min_size=1, max_size=3).map("/".join),
+        st.binary(max_size=40),
+        min_size=1,
+        max_size=6,
+    ),
+    shard=st.sampled_from([None, 5]),
+)
+def test_property_statement_equals_model_signing_payload(
+    tmp_path_factory: pytest.TempPathFactory, files: dict[str, bytes], shard: int | None
+) -> None:
+    """Same resources, same order and same subject digest as model_signing's own payload."""
+    from google.protobuf import json_format
+    from model_signing import hashing
+    from model_signing._signing.signing import Payload
+
+    from kastell.integrity.signing import Serialization, describe_model
+
+    root = tmp_path_factory.mktemp("prop") / "model"
+    for name, content in files.items():
+        path = root / name
+        if any(parent.is_file() for parent in path.parents) or path.is_dir():
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+    config = hashing.Config().set_ignored_paths(paths=[], ignore_git_paths=False)
+    if shard is None:
+        config.use_file_serialization()
+        ours = describe_model(root)
+    else:
+        config.use_shard_serialization(shard_size=shard)
+        ours = describe_model(root, Serialization("shards", "sha256", shard_size=shard))
+    upstream = json_format.MessageToDict(Payload(config.hash(root)).statement.pb)
+    mine = ours.statement()
+    assert mine["subject"] == upstream["subject"]
+    assert mine["predicate"]["resources"] == upstream["predicate"]["resources"]
