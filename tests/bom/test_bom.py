@@ -208,3 +208,36 @@ def test_python_packages_normalized() -> None:
 
     found = python_packages([Dist("Foo_Bar", "1"), Dist("foo-bar", "2"), Dist("", "1")])  # type: ignore[list-item]
     assert found == (PythonPackage("foo-bar", "1"),)
+
+
+def test_cli_modified_model_exit_1(signed: Signed, capsys: pytest.CaptureFixture[str]) -> None:
+    (signed.model_dir / "weights.gguf").write_bytes(b"GGUF" + bytes(61))
+    code = run(
+        "bom",
+        signed.model_dir,
+        "--signature",
+        signed.signature,
+        "--no-environment",
+        "--output",
+        signed.tmp / "b.json",
+    )
+    assert code == 1
+    assert "changed: weights.gguf" in capsys.readouterr().err
+    assert not (signed.tmp / "b.json").exists()
+
+
+def test_cli_without_trust_notes_it(signed: Signed, capsys: pytest.CaptureFixture[str]) -> None:
+    code = run(
+        "bom",
+        signed.model_dir,
+        "--signature",
+        signed.signature,
+        "--no-environment",
+        "--output",
+        signed.tmp / "b.json",
+    )
+    assert code == 0
+    captured = capsys.readouterr()
+    assert "signers were not checked" in captured.err
+    document = json.loads((signed.tmp / "b.json").read_text())
+    assert [c for c in document.get("components", []) if c["type"] == "library"] == []
