@@ -31,6 +31,7 @@ from kastell.audit.interface import (
 __all__ = ["AuditStore", "HeadState", "to_micros"]
 
 _BATCH = 2000
+_ADVISORY_KEY = 0x4B41_5354_4155_4454  # "KASTAUDT": PostgreSQL advisory lock for migrations
 _INSERT_RECORD = sa.insert(_schema.records)
 _INSERT_CHECKPOINT = sa.insert(_schema.checkpoints)
 _HEAD_COLUMNS = ("log_id", "seq", "hash", "checkpoint_seq", "checkpoint_time_us", "pruned_through")
@@ -75,6 +76,22 @@ def _sqlite_locking(engine: sa.Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+@contextlib.contextmanager
+def _migration_lock(engine: sa.Engine) -> Iterator[sa.Engine]:
+    """Serialise schema migration between processes starting at once on one database."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+            connection.execute(sa.select(sa.func.pg_advisory_lock(_ADVISORY_KEY)))
+            connection.commit()
+            try:
+                yield engine
+            finally:
+                connection.execute(sa.select(sa.func.pg_advisory_unlock(_ADVISORY_KEY)))
+                connection.commit()
+    else:  # SQLite: the migration's transaction takes the write lock up front
+        yield engine.execution_options(kastell_write=True)
+
+
 class AuditStore:
     """The tables of one audit log in one database."""
 
@@ -105,7 +122,8 @@ class AuditStore:
         store = cls(engine, text_of(text))
         try:
             if create:
-                migrate(engine, _schema.MIGRATIONS, _schema.VERSION_TABLE)
+                with _migration_lock(engine) as locked:
+                    migrate(locked, _schema.MIGRATIONS, _schema.VERSION_TABLE)
             elif not sa.inspect(engine).has_table(_schema.head.name):
                 raise AuditUnavailableError(
                     f"{store.location} holds no Kastell audit log",
@@ -147,14 +165,31 @@ class AuditStore:
             raise AuditUnavailableError(f"cannot read {self.location}: {error.orig}") from None
 
     def ensure_head(self, now_us: int) -> HeadState:
-        """Read the head row, creating it (a new log id) on first use."""
-        with self.writing() as connection:
-            state = self.read_head(connection, lock=True)
-            if state is not None:
-                return state
-            state = HeadState(uuid.uuid4().hex, 0, GENESIS_HASH, 0, now_us, 0)
-            connection.execute(sa.insert(_schema.head).values(id=1, **dataclasses.asdict(state)))
-            return state
+        """Read the head row, creating it (a new log id) on first use.
+
+        Several processes may start on a fresh database at once: the loser of the insert race
+        reads the winner's head.
+        """
+        fresh = HeadState(uuid.uuid4().hex, 0, GENESIS_HASH, 0, now_us, 0)
+        try:
+            with self.engine.connect() as connection:
+                connection.execution_options(kastell_write=True)
+                with connection.begin():
+                    state = self.read_head(connection, lock=True)
+                    if state is not None:
+                        return state
+                    values = dataclasses.asdict(fresh)
+                    connection.execute(sa.insert(_schema.head).values(id=1, **values))
+                    return fresh
+        except sa.exc.IntegrityError:
+            pass
+        except sa.exc.DatabaseError as error:
+            raise AuditUnavailableError(f"cannot write {self.location}: {error.orig}") from None
+        with self.reading() as connection:
+            state = self.read_head(connection)
+        if state is None:
+            raise AuditUnavailableError(f"{self.location}: cannot create the log head")
+        return state
 
     def read_head(self, connection: sa.Connection, *, lock: bool = False) -> HeadState | None:
         """The head row, locked for update when ``lock`` (PostgreSQL)."""
