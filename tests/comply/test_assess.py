@@ -154,6 +154,8 @@ def test_reports_are_written_and_self_contained(
     paths = write_report(doc, tmp_path / "out", ("html", "json", "md"), NOW)
     assert [p.name for p in paths] == ["report.html", "report.json", "report.md"]
     html = paths[0].read_text()
+    assert str(signed.parent) not in html  # paths shown relative to the descriptor
+    assert "att/deployment.json" in html
     assert "<script" not in html
     external = re.findall(r"""(?:src|href)=["']?(https?:)""", html)
     assert external == []

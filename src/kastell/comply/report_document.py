@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import pathlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -101,8 +103,29 @@ def _step_data(steps: Sequence[StepResult], name: str) -> Mapping[str, Any] | No
     return None
 
 
+def _relative(value: Any, base: pathlib.Path) -> Any:
+    """Absolute paths of existing files shown relative to the descriptor (shareable reports)."""
+    if isinstance(value, dict):
+        return {k: _relative(v, base) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_relative(v, base) for v in value]
+    if isinstance(value, str) and value.startswith("/") and "\n" not in value and len(value) < 4096:
+        path = pathlib.Path(value)
+        if path.exists():
+            return os.path.relpath(path, base)
+    return value
+
+
 def assessment_document(assessment: Assessment) -> dict[str, Any]:
-    """The full report as a JSON-ready dictionary."""
+    """The full report as a JSON-ready dictionary.
+
+    Absolute paths of existing files are shown relative to the descriptor's directory, so a
+    report does not disclose (or depend on) the layout of the machine that produced it.
+    """
+    return _relative(_document(assessment), assessment.descriptor.base_dir)  # type: ignore[no-any-return]
+
+
+def _document(assessment: Assessment) -> dict[str, Any]:
     catalog = assessment.catalog
     code = int(assessment.exit_code)
     return {

@@ -116,8 +116,9 @@ def verify_provenance_chain(
         link = stack.pop()
         stack.extend(link.children)
         if link.kind.value == "dataset":
-            items.append((EvidenceKind.DATASET_MANIFEST, digest_subject(link.source, link.subject),
-                          link.source, link.to_dict()))  # fmt: skip
+            name = f"dataset:{pathlib.Path(link.source).name}"
+            items.append((EvidenceKind.DATASET_MANIFEST, digest_subject(name, link.subject),
+                          name, link.to_dict()))  # fmt: skip
     findings = []
     if report.broken:
         mappings = _ids("AIA-15.5.MP", "AIA-10.2", "NIS2-21.2.d", "OWASP-LLM03")
