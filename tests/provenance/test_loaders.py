@@ -326,3 +326,19 @@ def test_clean_pickle_passes_with_the_scanner(tmp_path: Path, keys: dict[str, Ke
     policy = load_trust_policy(write_policy(tmp_path / "t.yaml", keys, DEFAULT_TRUST))
     files = open_verified(model, signature, policy)
     assert [f.path for f in files] == ["weights.pkl"]
+
+
+def test_bf16_widened_to_float32(tmp_path: Path) -> None:
+    values = np.array([1.0, -2.5, 3.140625], dtype=np.float32)
+    bits = (values.view(np.uint32) >> 16).astype("<u2")
+    header = b'{"x": {"dtype": "BF16", "shape": [3], "data_offsets": [0, 6]}}'
+    path = tmp_path / "bf.safetensors"
+    path.write_bytes(struct.pack("<Q", len(header)) + header + bits.tobytes())
+    loaded = load_safetensors(path, _blake3(path))["x"]
+    assert loaded.dtype == np.float32
+    assert loaded.tolist() == values.tolist()
+
+
+def test_not_a_regular_file() -> None:
+    with pytest.raises(ProvenanceUsageError, match="not a regular file"):
+        load_safetensors(Path("/dev/null"), None)

@@ -12,6 +12,7 @@ import concurrent.futures
 import json
 import mmap
 import os
+import stat
 import struct
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,7 @@ _MAX_HEADER = 100 * 1024 * 1024
 _SAFETENSORS_DTYPES = {
     "F64": np.float64, "F32": np.float32, "F16": np.float16, "I64": np.int64, "I32": np.int32,
     "I16": np.int16, "I8": np.int8, "U64": np.uint64, "U32": np.uint32, "U16": np.uint16,
-    "U8": np.uint8, "BOOL": np.bool_,
+    "U8": np.uint8, "BOOL": np.bool_, "BF16": np.uint16,
 }  # fmt: skip
 
 
@@ -51,7 +52,10 @@ def read_verified(path: Path, expected: Digest | None) -> memoryview:
     """
     try:
         with path.open("rb", buffering=0) as handle:
-            size = os.fstat(handle.fileno()).st_size
+            info = os.fstat(handle.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise ProvenanceUsageError(f"{path} is not a regular file")
+            size = info.st_size
             # private anonymous memory: zero pages come lazily from the kernel (no memset pass),
             # and unlike a file mapping it cannot change under the caller after the check
             buffer: bytearray | mmap.mmap = mmap.mmap(-1, size) if size else bytearray()
@@ -93,7 +97,8 @@ def _read_into(handle: Any, view: memoryview, size: int, hasher: Any) -> None:
 def load_safetensors(path: Path, expected: Digest | None) -> dict[str, np.ndarray[Any, Any]]:
     """Load a safetensors file as numpy arrays, verifying it against ``expected`` first.
 
-    The arrays are read-only views into one buffer (no copy).
+    The arrays are read-only views into one buffer (no copy), except BF16 tensors, which numpy
+    cannot represent: they are widened to float32 copies (exact).
 
     Raises:
         DigestMismatchError: the file differs from its signed digest (nothing is returned).
@@ -146,8 +151,10 @@ def _tensor(
         count *= dim
     if not 0 <= begin <= end <= body or end - begin != count * dtype.itemsize:
         raise StatementFormatError(f"{source}: tensor {name!r} data offsets are inconsistent")
-    raw = frozen[base + begin : base + end]
-    return raw.view(dtype).reshape(shape)
+    raw = frozen[base + begin : base + end].view(dtype).reshape(shape)
+    if info["dtype"] == "BF16":  # numpy has no bfloat16: widen to float32 (a copy)
+        return (raw.astype(np.uint32) << 16).view(np.float32)
+    return raw
 
 
 def load_gguf(path: Path, expected: Digest | None) -> GGUFFile:
