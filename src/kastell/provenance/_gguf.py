@@ -10,7 +10,9 @@ import dataclasses
 import struct
 from typing import Any
 
-from kastell.provenance.interface import StatementFormatError
+import numpy as np
+
+from kastell.provenance.interface import ProvenanceUsageError, StatementFormatError
 
 _MAGIC = b"GGUF"
 _SCALARS: dict[int, tuple[str, int]] = {
@@ -30,14 +32,41 @@ _GGML_BLOCKS: dict[int, tuple[int, int]] = {
 }  # fmt: skip
 
 
+_NUMPY_TYPES = {0: "<f4", 1: "<f2", 24: "i1", 25: "<i2", 26: "<i4", 27: "<i8", 28: "<f8", 30: "<u2"}
+_BF16 = 30
+
+
 @dataclasses.dataclass(frozen=True)
 class GGUFTensor:
-    """One tensor of a GGUF file: its shape, ggml type and raw data (a view, no copy)."""
+    """One tensor of a GGUF file: its shape, ggml type and raw data (a view, no copy).
+
+    ``shape`` is in GGUF order (fastest-varying dimension first).
+    """
 
     name: str
     shape: tuple[int, ...]
     ggml_type: int
     data: memoryview
+
+    def array(self) -> np.ndarray[Any, Any]:
+        """The tensor as a numpy array (numpy order: GGUF shape reversed).
+
+        Plain types only (F32, F16, BF16 widened to float32, F64, integers); quantized blocks
+        are left to llama.cpp.
+
+        Raises:
+            ProvenanceUsageError: the tensor is quantized.
+        """
+        kind = _NUMPY_TYPES.get(self.ggml_type)
+        if kind is None:
+            raise ProvenanceUsageError(
+                f"tensor {self.name!r} is quantized (ggml type {self.ggml_type})",
+                hint="Use the raw `data` with a GGML runtime such as llama.cpp.",
+            )
+        values = np.frombuffer(self.data, dtype=kind).reshape(tuple(reversed(self.shape)))
+        if self.ggml_type == _BF16:
+            return (values.astype(np.uint32) << 16).view(np.float32)
+        return values
 
 
 @dataclasses.dataclass(frozen=True)
