@@ -9,9 +9,10 @@ from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
-from audit_support import FixedClock
 
 from kastell.audit.keys import Ed25519Signer
+
+from ._support import FixedClock
 
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 

@@ -5,11 +5,12 @@ import hashlib
 import json
 
 import sqlalchemy as sa
-from audit_support import FixedClock, build_log
 
 from kastell.audit.evidence import audit_evidence, verify_location
 from kastell.audit.keys import Ed25519Signer, PublicKeyRing
 from kastell.types import EvidenceKind
+
+from ._support import FixedClock, build_log
 
 NOW = dt.datetime(2026, 2, 1, tzinfo=dt.UTC)
 

@@ -10,7 +10,6 @@ import threading
 from typing import Any
 
 import pytest
-from audit_support import FixedClock
 
 from kastell.audit import AuditEvent, AuditLog, Decision, EventType
 from kastell.audit.cef import cef_escape_extension, cef_escape_header, to_cef
@@ -19,6 +18,8 @@ from kastell.audit.interface import AuditConfigError, AuditRecord, ExportDeliver
 from kastell.audit.ocsf import OCSF_VERSION, to_ocsf
 from kastell.audit.syslog import SyslogSender, parse_syslog_url, rfc5424_message
 from kastell.types import Digest, Severity
+
+from ._support import FixedClock
 
 EVENTS = [
     AuditEvent(EventType.REQUEST, tenant="acme", request_id="r1"),

@@ -4,13 +4,14 @@ import asyncio
 import threading
 
 import pytest
-from audit_support import FixedClock
 
 from kastell.audit import AuditEvent, AuditLog, EventType, TextPolicy
 from kastell.audit.codec import parse_record
 from kastell.audit.interface import GENESIS_HASH, AuditConfigError
 from kastell.audit.keys import Ed25519Signer
 from kastell.types import Digest
+
+from ._support import FixedClock
 
 PROMPT = Digest("sha256", "ab" * 32)
 

@@ -6,7 +6,6 @@ import datetime as dt
 
 import pytest
 import sqlalchemy as sa
-from audit_support import FixedClock
 
 from kastell.audit import AuditEvent, AuditLog, EventType
 from kastell.audit.interface import AuditConfigError, AuditTamperedError, RetentionTooShortError
@@ -15,6 +14,8 @@ from kastell.audit.retention import MIN_RETENTION, RetentionPolicy, prune
 from kastell.audit.store import AuditStore
 from kastell.audit.verify import IssueKind, verify_log
 from kastell.errors import ExitCode
+
+from ._support import FixedClock
 
 
 def _fill(

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from audit_support import FixedClock, build_log
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -19,6 +18,8 @@ from kastell.audit.interface import AuditEvent, EventType, StoredCheckpoint, Sto
 from kastell.audit.keys import Ed25519Signer, PublicKeyRing
 from kastell.audit.store import AuditStore, to_micros
 from kastell.audit.verify import IssueKind, VerificationReport, verify_log
+
+from ._support import FixedClock, build_log
 
 NOW = dt.datetime(2026, 1, 2, tzinfo=dt.UTC)
 

@@ -14,8 +14,8 @@ import pathlib
 from typing import Any
 
 from kastell import __version__
+from kastell.audit.interface import MIN_RETENTION
 from kastell.audit.keys import PublicKeyRing
-from kastell.audit.retention import MIN_RETENTION
 from kastell.audit.store import AuditStore
 from kastell.audit.verify import VerificationReport, verify_log
 from kastell.types import Digest, Evidence, EvidenceKind, Subject
@@ -24,31 +24,39 @@ __all__ = ["audit_evidence", "report_document", "verify_location"]
 
 
 def verify_location(
-    location: str | pathlib.Path,
+    location: str | pathlib.Path | AuditStore,
     keys: PublicKeyRing,
     *,
     now: dt.datetime,
     min_retention: dt.timedelta = MIN_RETENTION,
 ) -> tuple[VerificationReport, str]:
-    """Verify the log at a path or URL; return the report and the location as displayed.
+    """Verify the log at a path or URL (or an open store); return the report and the location.
+
+    Everything is read in one snapshot (one read transaction), so a log that the gateway keeps
+    appending to verifies as it was when the verification started.
 
     Raises:
         AuditUnavailableError: the log cannot be read.
         AuditConfigError: the location is malformed.
     """
-    store = AuditStore.open(location, create=False)
+    own = not isinstance(location, AuditStore)
+    store = (
+        location if isinstance(location, AuditStore) else AuditStore.open(location, create=False)
+    )
     try:
-        head = store.head()
-        report = verify_log(
-            store.iter_rows(),
-            store.load_checkpoints(),
-            keys,
-            now=now,
-            min_retention=min_retention,
-            head_seq=head.seq if head is not None else None,
-        )
+        with store.reading() as snapshot:
+            head = store.head(within=snapshot)
+            report = verify_log(
+                store.iter_rows(within=snapshot),
+                store.load_checkpoints(within=snapshot),
+                keys,
+                now=now,
+                min_retention=min_retention,
+                head_seq=head.seq if head is not None else None,
+            )
     finally:
-        store.close()
+        if own:
+            store.close()
     return report, store.location
 
 

@@ -30,6 +30,7 @@ from kastell.types import Digest, Severity
 
 __all__ = [
     "GENESIS_HASH",
+    "MIN_RETENTION",
     "AuditConfigError",
     "AuditError",
     "AuditEvent",
@@ -51,6 +52,9 @@ __all__ = [
     "TextPolicy",
     "utc_now",
 ]
+
+MIN_RETENTION = dt.timedelta(days=183)
+"""Six months, rounded up: the AI Act minimum for automatically generated logs (Art. 19, 26(6))."""
 
 GENESIS_HASH = "0" * 64
 """The ``prev`` hash of the first record of a log (nothing came before it)."""

@@ -15,7 +15,9 @@ import dataclasses
 import datetime as dt
 
 from kastell.audit.codec import parse_time
+from kastell.audit.evidence import verify_location
 from kastell.audit.interface import (
+    MIN_RETENTION,
     AuditConfigError,
     AuditTamperedError,
     AuditUnavailableError,
@@ -24,12 +26,8 @@ from kastell.audit.interface import (
 )
 from kastell.audit.keys import PublicKeyRing
 from kastell.audit.store import AuditStore
-from kastell.audit.verify import verify_log
 
 __all__ = ["MIN_RETENTION", "PruneResult", "RetentionPolicy", "prune"]
-
-MIN_RETENTION = dt.timedelta(days=183)
-"""Six months, rounded up: the AI Act minimum for automatically generated logs."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,25 +87,16 @@ def prune(
         AuditTamperedError: the log does not verify; nothing was removed.
         AuditUnavailableError: the database could not be read or written.
     """
-    head = store.head()
-    if head is None:
+    if store.head() is None:
         raise AuditUnavailableError(f"{store.location} holds no audit log yet")
-    checkpoints = store.load_checkpoints()
-    report = verify_log(
-        store.iter_rows(),
-        checkpoints,
-        keys,
-        now=now,
-        min_retention=min(policy.keep, MIN_RETENTION),
-        head_seq=head.seq,
-    )
+    report, _ = verify_location(store, keys, now=now, min_retention=min(policy.keep, MIN_RETENTION))
     if not report.ok:
         raise AuditTamperedError(
             f"the log does not verify ({len(report.issues)} problem(s), first: "
             f"{report.issues[0].message}); refusing to prune",
         )
     cutoff = now - policy.keep
-    anchor = _anchor(checkpoints, cutoff, report.pruned_through)
+    anchor = _anchor(store.load_checkpoints(), cutoff, report.pruned_through)
     if anchor is None:
         return PruneResult(cutoff, report.pruned_through, 0, None)
     with store.writing() as connection:

@@ -212,8 +212,17 @@ class AuditStore:
         """Insert one checkpoint row."""
         connection.execute(_INSERT_CHECKPOINT, dataclasses.asdict(checkpoint))
 
-    def iter_rows(self, *, after_seq: int = 0, since_us: int | None = None) -> Iterator[StoredRow]:
-        """Record rows in sequence order, fetched in batches (keyset pagination)."""
+    def iter_rows(
+        self,
+        *,
+        after_seq: int = 0,
+        since_us: int | None = None,
+        within: sa.Connection | None = None,
+    ) -> Iterator[StoredRow]:
+        """Record rows in sequence order, fetched in batches (keyset pagination).
+
+        ``within`` is an open ``reading()`` connection: all batches then come from its snapshot.
+        """
         table = _schema.records
         columns = [table.c[name] for name in StoredRow.__dataclass_fields__]
         last = after_seq
@@ -221,25 +230,36 @@ class AuditStore:
             query = sa.select(*columns).where(table.c.seq > last).order_by(table.c.seq)
             if since_us is not None:
                 query = query.where(table.c.time_us >= since_us)
-            with self.reading() as connection:
+            with self._using(within) as connection:
                 batch = [StoredRow(*row) for row in connection.execute(query.limit(_BATCH))]
             yield from batch
             if len(batch) < _BATCH:
                 return
             last = batch[-1].seq
 
-    def load_checkpoints(self) -> list[StoredCheckpoint]:
+    def load_checkpoints(self, *, within: sa.Connection | None = None) -> list[StoredCheckpoint]:
         """Every checkpoint row, in sequence order."""
         table = _schema.checkpoints
         columns = [table.c[name] for name in StoredCheckpoint.__dataclass_fields__]
-        with self.reading() as connection:
+        with self._using(within) as connection:
             rows = connection.execute(sa.select(*columns).order_by(table.c.seq))
             return [StoredCheckpoint(*row) for row in rows]
 
-    def head(self) -> HeadState | None:
+    def head(self, *, within: sa.Connection | None = None) -> HeadState | None:
         """The head row, or None for a log nothing was ever written to."""
-        with self.reading() as connection:
+        with self._using(within) as connection:
             return self.read_head(connection)
+
+    @contextlib.contextmanager
+    def _using(self, within: sa.Connection | None) -> Iterator[sa.Connection]:
+        if within is None:
+            with self.reading() as connection:
+                yield connection
+            return
+        try:
+            yield within
+        except sa.exc.DatabaseError as error:
+            raise AuditUnavailableError(f"cannot read {self.location}: {error.orig}") from None
 
     @staticmethod
     def delete_through(connection: sa.Connection, seq: int) -> int:
