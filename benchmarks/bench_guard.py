@@ -304,6 +304,8 @@ def perf(work: Path) -> dict[str, dict[str, float]]:
                     str(kastell_config(work, audit)),
                     "--port",
                     str(KASTELL_PORT),
+                    "--loop",
+                    "asyncio",  # what kastell[guard] installs (uvloop is the guard-fast extra)
                 ],
                 work,
             )

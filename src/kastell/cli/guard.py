@@ -43,12 +43,22 @@ def guard() -> None:
     envvar="KASTELL_GUARD_PORT",
 )
 @click.option(
+    "--loop",
+    type=click.Choice(["auto", "asyncio", "uvloop"]),
+    default="auto",
+    show_default=True,
+    envvar="KASTELL_GUARD_LOOP",
+    help="Event loop (auto: uvloop when installed, e.g. via the guard-fast extra).",
+)
+@click.option(
     "--check",
     is_flag=True,
     help="Validate the config, verify local models, open the audit log, then exit.",
 )
 @FORMAT_OPTION
-def serve(config_path: pathlib.Path, host: str, port: int, check: bool, output_format: str) -> int:
+def serve(
+    config_path: pathlib.Path, host: str, port: int, loop: str, check: bool, output_format: str
+) -> int:
     """Serve /v1/chat/completions, /v1/models, /healthz and /metrics (one worker)."""
     from kastell.guard.config import load_config
     from kastell.guard.service import prepared_gateway
@@ -80,6 +90,7 @@ def serve(config_path: pathlib.Path, host: str, port: int, check: bool, output_f
                 host=host,
                 port=port,
                 workers=1,
+                loop=loop,
                 log_level="warning",
                 access_log=False,
                 lifespan="on",
