@@ -261,3 +261,25 @@ def test_training_subject_other_model(
     report = verify_chain(chain.deployment, load_trust_policy(chain.policy))
     assert not report.ok
     assert report.root.ok is False
+
+
+def test_dataset_predicate_inconsistent_with_subject(
+    chain: Chain, keys: dict[str, KeyFiles], capsys: pytest.CaptureFixture[str]
+) -> None:
+    _resign(
+        chain.dataset,
+        keys["data"].private,
+        lambda s: s["predicate"]["manifest"].update(root="00" * 32),
+    )
+
+    def unpin(statement: dict) -> None:  # type: ignore[type-arg]
+        dep = statement["predicate"]["buildDefinition"]["resolvedDependencies"][0]
+        dep["annotations"]["kastellAttestation"].pop("digest")
+
+    _resign(chain.training, keys["ml"].private, unpin)
+    _resign(
+        chain.deployment, keys["ops"].private, lambda s: s["predicate"]["training"].pop("digest")
+    )
+    code, out = _verify(chain, capsys)
+    assert code == 1
+    assert "manifest root is not its subject digest" in out

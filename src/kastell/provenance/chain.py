@@ -166,6 +166,9 @@ def _datasets(walker: _Walker, training: SignedStatement) -> tuple[ChainLink, ..
         signed = walker.open(ref[0], StatementKind.DATASET, ref[1])
         subject = signed.subject_digests[0][1]
         _same_digest(subject, digests[0] if digests else subject, str(ref[0]))
+        manifest = _mapping(signed.predicate.get("manifest"))
+        if (manifest.get("algorithm"), manifest.get("root")) != (subject.algorithm, subject.hex):
+            raise _BrokenLinkError(f"{ref[0]}: its manifest root is not its subject digest")
         attested.append(signed)
         links.append(walker.link(signed, f"{name} attested"))
         walker.on_path.pop()
