@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -268,3 +269,51 @@ def test_errors_are_integrity_errors_with_hints(tmp_path: Path) -> None:
     with pytest.raises(IntegrityError) as caught:
         hash_tree(tmp_path)
     assert "--ignore" in caught.value.diagnostics()
+
+
+def _swap_before_listing(
+    monkeypatch: pytest.MonkeyPatch, directory: Path, swap: Callable[[], None]
+) -> None:
+    """Run ``swap`` just before the walk opens ``directory`` (a race, made deterministic)."""
+    real_open = os.open
+    swapped = []
+
+    def racing_open(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        if not swapped and os.fspath(path) == os.path.realpath(directory):
+            swapped.append(True)
+            swap()
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", racing_open)
+
+
+def test_directory_swapped_for_a_link_mid_walk(
+    tmp_path: Path, put: Writer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    put(tmp_path / "outside" / "secret", b"s")
+    root = tmp_path / "model"
+    put(root / "sub" / "w.bin", b"w")
+
+    def swap() -> None:
+        (root / "sub").rename(root / "sub.old")
+        (root / "sub").symlink_to(tmp_path / "outside", target_is_directory=True)
+
+    _swap_before_listing(monkeypatch, root / "sub", swap)
+    with pytest.raises(FileChangedError, match="changed while the tree was walked"):
+        hash_tree(root)
+
+
+def test_directory_replaced_by_another_mid_walk(
+    tmp_path: Path, put: Writer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "model"
+    put(root / "sub" / "w.bin", b"w")
+    put(tmp_path / "other" / "x.bin", b"x")
+
+    def swap() -> None:
+        (root / "sub").rename(tmp_path / "sub.old")
+        (tmp_path / "other").rename(root / "sub")
+
+    _swap_before_listing(monkeypatch, root / "sub", swap)
+    with pytest.raises(FileChangedError):
+        hash_tree(root)

@@ -153,11 +153,11 @@ class _Walker:
         self, directory: str, prefix: str, identity: tuple[int, int]
     ) -> Iterator[tuple[str, str, os.stat_result]]:
         """List a directory through a descriptor, so a swapped-in link cannot redirect it."""
-        shown = self._shown(prefix) if prefix else self.given
+        shown = self._shown(prefix.rstrip("/")) if prefix else self.given
         try:
             fd = os.open(directory, _DIR_FLAGS)
         except OSError as error:
-            if error.errno == errno.ELOOP:  # replaced by a link since it was seen
+            if error.errno in (errno.ELOOP, errno.ENOTDIR):  # no longer the directory seen
                 raise FileChangedError(f"{shown} changed while the tree was walked") from None
             raise _os_error(error, shown) from None
         try:
