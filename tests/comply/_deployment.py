@@ -107,6 +107,7 @@ def build_deployment(root: pathlib.Path, **overrides: object) -> pathlib.Path:
             "trust_policy": "trust.yaml",
             "dataset_dirs": ["dataset"],
         },
+        "bom": {"dataset_attestations": ["att/dataset.json"], "include_environment": False},
         "residency": {
             "assets": [
                 {

@@ -99,6 +99,7 @@ def test_real_deployment_passes_every_declared_gate(
     assert outcomes == {
         "integrity": StepOutcome.PASSED,
         "provenance": StepOutcome.PASSED,
+        "ai-bom": StepOutcome.PASSED,
         "scan": StepOutcome.PASSED,
         "redteam": StepOutcome.SKIPPED,
         "guard": StepOutcome.SKIPPED,
@@ -107,11 +108,15 @@ def test_real_deployment_passes_every_declared_gate(
         "manual evidence": StepOutcome.PASSED,
     }
     assert result.exit_code == ExitCode.OK
+    bom = json.loads((signed.parent / "report" / "bom.json").read_text())
+    assert bom["bomFormat"] == "CycloneDX"
+    assert bom["specVersion"] == "1.6"
     kinds = {r.evidence.kind for r in result.recorded}
     assert {
         EvidenceKind.MODEL_SIGNATURE,
         EvidenceKind.PROVENANCE_ATTESTATION,
         EvidenceKind.DATASET_MANIFEST,
+        EvidenceKind.AI_BOM,
         EvidenceKind.MODEL_FILE_SCAN,
         EvidenceKind.RESIDENCY_POLICY,
         EvidenceKind.DOCUMENTATION,
@@ -139,6 +144,8 @@ def test_tampered_model_fails_integrity_and_exits_1(tmp_path: pathlib.Path) -> N
     assert integrity.outcome is StepOutcome.FAILED
     assert any("config.json" in f.message for f in integrity.findings)
     assert result.exit_code == ExitCode.FAILED
+    bom = next(s for s in result.steps if s.name == "ai-bom")
+    assert bom.outcome is StepOutcome.FAILED  # a BOM of other bytes is refused
     by_id = {r.control.id: r for r in result.controls}
     failing = by_id["AIA-15.5.MP"]
     assert failing.status is ControlStatus.FAILING

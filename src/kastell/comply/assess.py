@@ -1,9 +1,9 @@
 """The main job: assess a deployment descriptor, step by step, into evidence and control results.
 
-Order: verify model integrity -> verify the provenance chain -> scan model files -> red-team the
-target -> lint the guard policy -> verify the audit log -> check residency -> record manual
-evidence -> store evidence -> evaluate every control. (The CLI writes the report from the
-returned ``Assessment``.)
+Order: verify model integrity -> verify the provenance chain -> build the AI-BOM -> scan model
+files -> red-team the target -> lint the guard policy -> verify the audit log -> check residency
+-> record manual evidence -> store evidence -> evaluate every control. (The CLI writes the
+report from the returned ``Assessment``.)
 
 A step that raises a ``VerificationError`` failed; any other ``KastellError`` (or a capability
 that is not part of this build) means "not checked", which is never a pass. Exit code: 1 when a
@@ -58,6 +58,7 @@ __all__ = [
 STEP_NAMES = (
     "integrity",
     "provenance",
+    "ai-bom",
     "scan",
     "redteam",
     "guard",
@@ -132,6 +133,25 @@ def _provenance(d: Descriptor, now: dt.datetime, _: Subject | None) -> StepResul
         model_dir=d.resolve(d.model.path) if d.model.path else None,
         dataset_dirs=[d.resolve(x) for x in p.dataset_dirs],
     )
+
+
+def _bom(d: Descriptor, now: dt.datetime, subject: Subject | None) -> StepResult:
+    if d.bom is None or not d.bom.enabled:
+        return _skipped("ai-bom", "no bom section in the descriptor")
+    if d.model.path is None or d.model.signature is None:
+        raise StepUnavailableError("the AI-BOM needs model.path and model.signature")
+    from kastell.comply._bom import build_bom_step
+
+    p = d.provenance
+    return build_bom_step(
+        d.resolve(d.model.path), d.resolve(d.model.signature),
+        d.resolve(d.output.dir) / "bom.json", now,
+        dataset_attestations=[d.resolve(x) for x in d.bom.dataset_attestations],
+        attestations=[d.resolve(p.deployment)] if p else [],
+        model_card=d.resolve(d.bom.model_card) if d.bom.model_card else None,
+        trust_policy=d.resolve(p.trust_policy) if p else None,
+        include_environment=d.bom.include_environment, subject=subject,
+    )  # fmt: skip
 
 
 def _scan(d: Descriptor, now: dt.datetime, subject: Subject | None) -> StepResult:
@@ -211,6 +231,7 @@ def plan_steps(resolver: Resolver | None = None) -> tuple[tuple[str, StepRunner]
     runners: tuple[StepRunner, ...] = (
         _integrity,
         _provenance,
+        _bom,
         _scan,
         _redteam,
         _guard,

@@ -22,6 +22,7 @@ from kastell.types import EvidenceKind
 __all__ = [
     "AssetModel",
     "AuditModel",
+    "BomModel",
     "Descriptor",
     "EndpointModel",
     "EvidenceModel",
@@ -81,6 +82,18 @@ class ProvenanceModel(pydantic.BaseModel):
     """Trust policy YAML: which keys may sign which kind of statement."""
     dataset_dirs: tuple[pathlib.Path, ...] = ()
     """Dataset directories to re-hash against their dataset attestations."""
+
+
+class BomModel(pydantic.BaseModel):
+    """The AI bill of materials (CycloneDX 1.6 ML-BOM) built from the signed model."""
+
+    model_config = _STRICT
+    enabled: bool = True
+    dataset_attestations: tuple[pathlib.Path, ...] = ()
+    """Dataset attestations to list as data components."""
+    model_card: pathlib.Path | None = None
+    include_environment: bool = True
+    """List the Python packages of the environment running the assessment."""
 
 
 class ScanModel(pydantic.BaseModel):
@@ -194,6 +207,7 @@ class Descriptor(pydantic.BaseModel):
     description: str = ""
     model: ModelSection
     provenance: ProvenanceModel | None = None
+    bom: BomModel | None = None
     scan: ScanModel = ScanModel()
     redteam: RedteamModel | None = None
     guard: GuardModel | None = None
