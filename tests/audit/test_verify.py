@@ -352,3 +352,31 @@ def test_finding_mappings_exist_in_the_control_catalog(
     for finding in findings:
         assert finding.rule_id == "audit/deleted"
         assert set(finding.mappings) <= known
+
+
+def test_live_log_verifies_while_appends_continue(location: str, signer: Ed25519Signer) -> None:
+    import threading
+
+    from kastell.audit import AuditLog
+    from kastell.audit.evidence import verify_location
+
+    log = AuditLog.open(location, signer=signer, checkpoint_every=5)
+    stop = threading.Event()
+
+    def writer() -> None:
+        while not stop.is_set():
+            log.append(AuditEvent(EventType.REQUEST, tenant="acme"))
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        reports = [
+            verify_location(location, PublicKeyRing.of([signer.public_key]), now=NOW)[0]
+            for _ in range(5)
+        ]
+    finally:
+        stop.set()
+        thread.join(30)
+        log.close()
+    assert all(report.ok for report in reports), [r.issues for r in reports]
+    assert reports[-1].records > 0
