@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
-from .conftest import Chain, run
+from .conftest import Chain, KeyFiles, run
 
 
 def test_complete_chain_verifies(chain: Chain, capsys: pytest.CaptureFixture[str]) -> None:
@@ -34,3 +35,57 @@ def test_chain_json_tree(chain: Chain, capsys: pytest.CaptureFixture[str]) -> No
     assert [c["kind"] for c in root["children"]] == ["model-signature", "training"]
     assert root["children"][1]["children"][0]["kind"] == "dataset"
     assert root["signers"] == ["ops"]
+
+
+def test_references_relative_across_directories(
+    tmp_path: Path, chain: Chain, keys: dict[str, KeyFiles], capsys: pytest.CaptureFixture[str]
+) -> None:
+    elsewhere = tmp_path / "release" / "v1"
+    elsewhere.mkdir(parents=True)
+    training, deployment = elsewhere / "training.json", elsewhere / "deployment.json"
+    assert (
+        run(
+            "attest",
+            "training",
+            "--signature",
+            chain.signature,
+            "--dataset-attestation",
+            chain.dataset,
+            "--builder-id",
+            "b",
+            "--started",
+            "2026-01-01T00:00:00Z",
+            "--finished",
+            "2026-01-01T00:00:01Z",
+            "--key",
+            keys["ml"].private,
+            "--output",
+            training,
+        )
+        == 0
+    )
+    residency = tmp_path / "residency.yaml"
+    assert (
+        run(
+            "attest",
+            "deployment",
+            "--signature",
+            chain.signature,
+            "--training",
+            training,
+            "--endpoint",
+            "e",
+            "--residency",
+            residency,
+            "--key",
+            keys["ops"].private,
+            "--output",
+            deployment,
+        )
+        == 0
+    )
+    capsys.readouterr()
+    assert run("verify-chain", deployment, "--trust", chain.policy, "--format", "json") == 0
+    document = json.loads(capsys.readouterr().out)
+    dataset = document["chain"]["children"][1]["children"][0]
+    assert Path(dataset["source"]).resolve() == chain.dataset.resolve()
