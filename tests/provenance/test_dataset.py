@@ -193,3 +193,14 @@ def test_broken_parquet_with_pyarrow(dataset_dir: Path) -> None:
     (dataset_dir / "t.parquet").write_bytes(b"PAR1 not really")
     with pytest.raises(StatementFormatError, match="Parquet"):
         build_dataset_statement(dataset_dir, clock=lambda: FIXED)
+
+
+def test_symlink_recorded_not_followed(dataset_dir: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "outside.jsonl"
+    outside.write_text('{"x": 1}\n' * 5)
+    (dataset_dir / "link.jsonl").symlink_to(outside)
+    statement = build_dataset_statement(dataset_dir, clock=lambda: FIXED)
+    predicate = statement["predicate"]
+    jsonschema.validate(predicate, dataset_predicate_schema())
+    assert predicate["manifest"]["symlinks"] == [{"path": "link.jsonl", "target": str(outside)}]
+    assert predicate["records"]["byFormat"]["jsonl"] == 3

@@ -50,6 +50,7 @@ def manifest_dict(tree: TreeDigest) -> dict[str, Any]:
         "chunkSize": tree.chunk_size,
         "root": tree.root.hex,
         "files": [{"path": f.path, "size": f.size, "digest": f.digest.hex} for f in tree.files],
+        "symlinks": [{"path": link.path, "target": link.target} for link in tree.symlinks],
     }
 
 
