@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -191,3 +193,24 @@ def test_a_dominant_blake3_file_hashed_with_threads_matches_the_reference(
     by_path = {entry.path: entry.digest.hex for entry in result.files}
     assert by_path["weights.bin"] == blake3.blake3(data).hexdigest()
     assert by_path["config.json"] == blake3.blake3(b"{}").hexdigest()
+
+
+@pytest.mark.slow
+def test_memory_stays_bounded_on_a_file_larger_than_the_budget(tmp_path: Path) -> None:
+    # a sparse 512 MiB file: more than the 200 MiB RSS budget, cheap to create
+    big = tmp_path / "sparse.bin"
+    with big.open("wb") as handle:
+        handle.truncate(512 * 1024 * 1024)
+    code = (
+        "import resource, sys\n"
+        "from kastell.integrity.hashing import hash_tree\n"
+        "from kastell.integrity.interface import HashOptions\n"
+        "tree = hash_tree(sys.argv[1], HashOptions(algorithm='blake3'))\n"
+        "print(tree.files[0].size, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(big)], capture_output=True, text=True, check=True
+    )
+    size, rss_kib = map(int, result.stdout.split())
+    assert size == 512 * 1024 * 1024
+    assert rss_kib < 200 * 1024
