@@ -84,14 +84,9 @@ def _kastell_facts(record: AuditRecord) -> dict[str, Any]:
     return facts
 
 
-def to_ocsf(record: AuditRecord) -> dict[str, Any]:
-    """The OCSF 1.7.0 Detection Finding of one audit record."""
+def _finding_info(record: AuditRecord, uid: str, title: str, logged: int) -> dict[str, Any]:
     event = record.event
-    logged, occurred = _millis(record)
-    severity_id = _SEVERITY_ID[event.severity]
-    uid = f"{record.log_id}:{record.seq}"
-    title = _TITLES[event.event_type]
-    finding_info: dict[str, Any] = {
+    info: dict[str, Any] = {
         "uid": uid,
         "title": title,
         "types": [event.event_type.value],
@@ -99,14 +94,19 @@ def to_ocsf(record: AuditRecord) -> dict[str, Any]:
         "data_sources": ["kastell audit log"],
     }
     if event.message:
-        finding_info["desc"] = event.message
+        info["desc"] = event.message
     if event.rule_ids:
-        finding_info["analytic"] = {
+        info["analytic"] = {
             "uid": event.rule_ids[0],
             "name": ", ".join(event.rule_ids),
             "type_id": 1,
             "type": "Rule",
         }
+    return info
+
+
+def _metadata(record: AuditRecord, uid: str, logged: int) -> dict[str, Any]:
+    event = record.event
     metadata: dict[str, Any] = {
         "version": OCSF_VERSION,
         "product": {"name": "Kastell", "vendor_name": "Kastell", "version": __version__},
@@ -120,6 +120,16 @@ def to_ocsf(record: AuditRecord) -> dict[str, Any]:
         metadata["correlation_uid"] = event.request_id
     if event.tenant:
         metadata["tenant_uid"] = event.tenant
+    return metadata
+
+
+def to_ocsf(record: AuditRecord) -> dict[str, Any]:
+    """The OCSF 1.7.0 Detection Finding of one audit record."""
+    event = record.event
+    logged, occurred = _millis(record)
+    severity_id = _SEVERITY_ID[event.severity]
+    uid = f"{record.log_id}:{record.seq}"
+    title = _TITLES[event.event_type]
     finding: dict[str, Any] = {
         "activity_id": _ACTIVITY_CREATE,
         "activity_name": "Create",
@@ -136,8 +146,8 @@ def to_ocsf(record: AuditRecord) -> dict[str, Any]:
         "time": occurred,
         "message": event.message or title,
         "is_alert": event.event_type in _ALERTS,
-        "metadata": metadata,
-        "finding_info": finding_info,
+        "metadata": _metadata(record, uid, logged),
+        "finding_info": _finding_info(record, uid, title, logged),
         "unmapped": {"kastell": _kastell_facts(record)},
     }
     if event.status is not None:
