@@ -133,3 +133,44 @@ def chain_with_canaries(
         == 0
     )
     return out, write_policy(tmp_path / "t.yaml", keys, DEFAULT_TRUST)
+
+
+def test_export_for_redteam_probes(chain_with_canaries: tuple[Path, Path], tmp_path: Path) -> None:
+    attestation, policy = chain_with_canaries
+    out = tmp_path / "probe.jsonl"
+    assert run("canary", "export", attestation, "--trust", policy, "--output", out) == 0
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(lines) == 2
+    assert all(set(line) == {"prefix", "canary_sha256", "pattern"} for line in lines)
+    import importlib.util
+    import re
+
+    for line in lines:
+        assert re.fullmatch(line["pattern"], "KASTELL-CANARY-" + "a" * 32)
+    if importlib.util.find_spec("kastell.redteam.inputs") is not None:
+        from kastell.redteam.inputs import load_canaries as probe_load
+
+        assert len(probe_load(out)) == 2  # the probes' own reader accepts the file
+
+
+def test_export_untrusted_is_exit_1(
+    chain_with_canaries: tuple[Path, Path],
+    keys: dict[str, KeyFiles],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from kastell.integrity.keys import read_private_key
+    from kastell.provenance.statement import read_signed_statement, write_signed_statement
+
+    attestation, policy = chain_with_canaries
+    statement = read_signed_statement(attestation).statement
+    write_signed_statement(statement, [read_private_key(keys["rogue"].private)], attestation)
+    code = run("canary", "export", attestation, "--trust", policy, "--output", tmp_path / "o")
+    assert code == 1
+    assert "not trusted for dataset" in capsys.readouterr().err
+
+
+def test_probe_inputs_with_secrets() -> None:
+    made = generate_canaries(2)
+    inputs = made.probe_inputs()
+    assert [i["canary"] for i in inputs] == [c.secret for c in made.canaries]

@@ -286,18 +286,6 @@ def attest_deployment(
     return _written(output_format, "deployment", output, str(model.digest), bundle.hex)
 
 
-def _tree_lines(link: Any, prefix: str = "", last: bool = True, top: bool = True) -> list[str]:
-    mark = "ok" if link.ok else "BROKEN"
-    signers = f" [{', '.join(link.signers)}]" if link.signers else ""
-    subject = f" {link.subject}" if link.subject else ""
-    branch = "" if top else ("`-- " if last else "|-- ")
-    lines = [f"{prefix}{branch}{mark} {link.kind}: {link.source}{subject}{signers} - {link.detail}"]
-    child_prefix = prefix if top else prefix + ("    " if last else "|   ")
-    for index, child in enumerate(link.children):
-        lines += _tree_lines(child, child_prefix, index == len(link.children) - 1, False)
-    return lines
-
-
 @click.command("verify-chain")
 @click.argument("deployment", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
@@ -344,7 +332,7 @@ def verify_chain(
     if output_format == "json":
         emit_json({"ok": report.ok, "broken": report.broken, "chain": report.root.to_dict()})
     else:
-        click.echo("\n".join(_tree_lines(report.root)))
+        click.echo("\n".join(report.root.tree_lines()))
         click.echo("chain verified" if report.ok else f"chain broken: {report.broken}")
     return ExitCode.OK if report.ok else ExitCode.FAILED
 
@@ -400,4 +388,40 @@ def canary_generate(
         click.echo(
             f"{count} canaries written to {output}" + (f", records to {records}" if records else "")
         )
+    return ExitCode.OK
+
+
+@canary.command("export")
+@click.argument("attestation", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--trust",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    envvar="KASTELL_TRUST_POLICY",
+    help="Trust policy: the attestation must be trusted for `dataset`.",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Canaries JSONL for the red-team extraction probes.",
+)
+@FORMAT_OPTION
+def canary_export(attestation: Path, trust: Path, output: Path, output_format: str) -> int:
+    """Export the canaries of a trusted dataset attestation for extraction probes."""
+    from kastell.provenance.canary import load_attested_canaries
+    from kastell.provenance.interface import ProvenanceUsageError
+    from kastell.provenance.trust import load_trust_policy
+
+    canaries = load_attested_canaries(attestation, load_trust_policy(trust))
+    lines = [json.dumps(item) for item in canaries.probe_inputs()]
+    try:
+        output.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    except OSError as error:
+        raise ProvenanceUsageError(f"cannot write {output}: {error.strerror}") from error
+    if output_format == "json":
+        emit_json({"output": str(output), "count": len(lines), "revealed": canaries.revealed})
+    else:
+        click.echo(f"{len(lines)} canaries exported to {output}")
     return ExitCode.OK

@@ -108,6 +108,23 @@ class CanarySet:
         found = {canary_digest(match) for match in _TOKEN.findall(text)}
         return tuple(c for c in self.canaries if c.digest in found)
 
+    def probe_inputs(self) -> tuple[dict[str, str], ...]:
+        """Canaries in the JSONL form the red-team extraction probes read.
+
+        ``{"prefix", "canary"}`` when the secret is known, otherwise
+        ``{"prefix", "canary_sha256", "pattern"}`` (the probe hashes every match of the pattern).
+        """
+        inputs: list[dict[str, str]] = []
+        for canary in self.canaries:
+            prefix = canary.prompt or f"Canary {canary.id}:"
+            if canary.secret is not None:
+                inputs.append({"prefix": prefix, "canary": canary.secret})
+            else:
+                inputs.append(
+                    {"prefix": prefix, "canary_sha256": canary.digest, "pattern": _TOKEN.pattern}
+                )
+        return tuple(inputs)
+
     def digests(self) -> tuple[str, ...]:
         """The SHA-256 digests, in order."""
         return tuple(c.digest for c in self.canaries)

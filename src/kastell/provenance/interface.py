@@ -208,6 +208,20 @@ class ChainLink:
     detail: str
     children: tuple[ChainLink, ...] = ()
 
+    def tree_lines(self, prefix: str = "", last: bool = True, top: bool = True) -> list[str]:
+        """This link and its children as an indented text tree, one line per link."""
+        mark = "ok" if self.ok else "BROKEN"
+        signers = f" [{', '.join(self.signers)}]" if self.signers else ""
+        subject = f" {self.subject}" if self.subject else ""
+        branch = "" if top else ("`-- " if last else "|-- ")
+        lines = [
+            f"{prefix}{branch}{mark} {self.kind}: {self.source}{subject}{signers} - {self.detail}"
+        ]
+        inner = prefix if top else prefix + ("    " if last else "|   ")
+        for index, child in enumerate(self.children):
+            lines += child.tree_lines(inner, index == len(self.children) - 1, False)
+        return lines
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dictionary of this link and its children."""
         return {
