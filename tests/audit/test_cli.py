@@ -269,3 +269,37 @@ def test_help_is_fast_and_lists_subcommands(capsys: pytest.CaptureFixture[str]) 
     assert code == 0
     for name in ("verify", "export", "checkpoint", "prune", "keygen"):
         assert name in out
+
+
+def test_prune_without_keys_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], log_path: str
+) -> None:
+    code, _, err = _run(capsys, "audit", "prune", log_path)
+    assert code == 2
+    assert "--key" in err
+
+
+def test_collector_failing_mid_export_tells_where_to_resume(
+    capsys: pytest.CaptureFixture[str], log_path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kastell.audit import syslog
+    from kastell.audit.interface import ExportDeliveryError
+
+    server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    server.bind(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    real_send = syslog.SyslogSender.send
+    sent: list[bytes] = []
+
+    def failing_third(self: syslog.SyslogSender, message: bytes) -> None:
+        if len(sent) == 2:
+            raise ExportDeliveryError("syslog delivery failed: connection reset")
+        sent.append(message)
+        real_send(self, message)
+
+    monkeypatch.setattr(syslog.SyslogSender, "send", failing_third)
+    code, _, err = _run(capsys, "audit", "export", log_path, "--syslog", f"udp://127.0.0.1:{port}")
+    server.close()
+    assert code == 3
+    assert "after 2 record(s)" in err
+    assert "resume with --after-seq 2" in err

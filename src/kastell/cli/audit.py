@@ -193,7 +193,7 @@ def export(
                 count, last = count + 1, record.seq
             sys.stdout.flush()
         else:
-            count, last = _send_syslog(lines, address)
+            count, last = _send_syslog(lines, address, after_seq)
     finally:
         store.close()
     where = f" to {syslog_url}" if syslog_url else ""
@@ -201,16 +201,23 @@ def export(
     return 0
 
 
-def _send_syslog(lines: Any, address: Any) -> tuple[int, int]:
+def _send_syslog(lines: Any, address: Any, after_seq: int) -> tuple[int, int]:
     import socket
 
+    from kastell.audit.interface import ExportDeliveryError
     from kastell.audit.syslog import SyslogSender, rfc5424_message
 
-    count, last = 0, 0
+    count, last = 0, after_seq
     hostname = socket.gethostname()
     with SyslogSender(address) as sender:
         for record, line in lines:
-            sender.send(rfc5424_message(record, line, hostname))
+            try:
+                sender.send(rfc5424_message(record, line, hostname))
+            except ExportDeliveryError as error:
+                raise ExportDeliveryError(
+                    f"{error.message} after {count} record(s)",
+                    hint=f"Fix the collector, then resume with --after-seq {last}.",
+                ) from None
             count, last = count + 1, record.seq
     return count, last
 
@@ -272,11 +279,17 @@ def prune(
     log: str, keys: tuple[pathlib.Path, ...], keep_days: int, force: bool, output_format: str
 ) -> int:
     """Remove records of LOG older than the retention, up to a signed checkpoint."""
+    from kastell.audit.interface import AuditConfigError
     from kastell.audit.retention import RetentionPolicy
     from kastell.audit.retention import prune as prune_log
     from kastell.audit.store import AuditStore
 
     policy = RetentionPolicy(keep=dt.timedelta(days=keep_days), force=force)
+    if not keys:
+        raise AuditConfigError(
+            "prune needs the checkpoint public key(s): the log is verified before anything goes",
+            hint="Pass --key PUB.pem (repeat for rotated keys) or set KASTELL_AUDIT_KEYS.",
+        )
     ring = _ring(keys)
     store = AuditStore.open(log, create=False)
     try:
