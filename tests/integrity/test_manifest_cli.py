@@ -214,3 +214,13 @@ def test_output_onto_the_checked_manifest_is_refused(
     code, _, err = _run(capsys, "--check", str(manifest), "-o", str(manifest), str(tree))
     assert code == 2
     assert "would overwrite" in err
+
+
+def test_check_of_a_manifest_kept_inside_the_tree(
+    tree: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = tree / "sub" / "MANIFEST.json"
+    assert _run(capsys, "-o", str(manifest), str(tree))[0] == 0
+    assert "/sub/MANIFEST.json" in parse_manifest(manifest.read_bytes()).ignore
+    code, out, _ = _run(capsys, "--check", str(manifest), str(tree))
+    assert code == 0, out
