@@ -32,12 +32,11 @@ __all__ = ["raise_for_broken", "verify_chain"]
 
 
 class _BrokenLinkError(Exception):
-    """Internal: raised at the first broken link, carries the partial tree."""
+    """Internal: raised at the first broken link; ``verify_chain`` turns it into the report."""
 
-    def __init__(self, message: str, link: ChainLink | None = None) -> None:
+    def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
-        self.link = link
 
 
 @dataclasses.dataclass
@@ -47,6 +46,7 @@ class _Walker:
     dataset_dirs: Sequence[Path]
     on_path: list[Path] = dataclasses.field(default_factory=list)
     verified: list[ChainLink] = dataclasses.field(default_factory=list)
+    signers: dict[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
 
     def open(self, path: Path, kind: StatementKind, pinned: Digest | None) -> SignedStatement:
         resolved = path.resolve()
@@ -70,16 +70,15 @@ class _Walker:
         if not decision.trusted:
             raise _BrokenLinkError(f"{path}: {decision.reason}")
         self.on_path.append(resolved)
+        self.signers[signed.source] = decision.signers
         return signed
 
     def link(
         self, signed: SignedStatement, detail: str, children: tuple[ChainLink, ...] = ()
     ) -> ChainLink:
-        decision = self.policy.check(signed)
         subject = signed.subject_digests[0][1]
-        link = ChainLink(
-            signed.kind, signed.source, subject, decision.signers, True, detail, children
-        )
+        signers = self.signers.get(signed.source, ())
+        link = ChainLink(signed.kind, signed.source, subject, signers, True, detail, children)
         self.verified.append(dataclasses.replace(link, children=()))
         return link
 
