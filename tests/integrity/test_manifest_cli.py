@@ -224,3 +224,16 @@ def test_check_of_a_manifest_kept_inside_the_tree(
     assert "/sub/MANIFEST.json" in parse_manifest(manifest.read_bytes()).ignore
     code, out, _ = _run(capsys, "--check", str(manifest), str(tree))
     assert code == 0, out
+
+
+def test_text_output_quotes_names_with_newlines(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "two\nlines").write_bytes(b"x")
+    (tmp_path / "plain").write_bytes(b"y")
+    code, out, _ = _run(capsys, str(tmp_path))
+    assert code == 0
+    lines = out.splitlines()
+    assert len(lines) == 3
+    assert lines[1].endswith('  "two\\nlines"')
+    assert lines[0].endswith("  plain")

@@ -7,6 +7,7 @@ Heavy modules (pydantic, the hashing engine) are imported inside the command so 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 from collections.abc import Iterator
@@ -40,6 +41,13 @@ def parse_size(text: str) -> int:
             hint="Give a number of bytes, optionally with K, M, G or T (powers of 1024): 64M.",
         )
     return int(match.group(1)) * _UNITS[(match.group(2) or "")[:1].lower()]
+
+
+def _shown(path: str) -> str:
+    """A path for one line of text output: JSON-quoted if it holds control characters."""
+    if any(ord(c) < 32 or ord(c) == 127 for c in path) or path.startswith('"'):
+        return json.dumps(path, ensure_ascii=False)
+    return path
 
 
 @contextlib.contextmanager
@@ -219,9 +227,9 @@ def _report(tree: TreeDigest, output: str | None, output_format: str) -> None:
             emit_json(summary)
         return
     for entry in tree.files:
-        click.echo(f"{entry.digest}  {entry.path}")
+        click.echo(f"{entry.digest}  {_shown(entry.path)}")
     for link in tree.symlinks:
-        click.echo(f"symlink  {link.path} -> {link.target}")
+        click.echo(f"symlink  {_shown(link.path)} -> {_shown(link.target)}")
     click.echo(f"root {tree.root}")
 
 
