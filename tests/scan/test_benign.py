@@ -168,3 +168,15 @@ def test_onnx_standard_model(tmp_path: pathlib.Path) -> None:
                          external=("weights.bin",), opsets=("", "ai.onnx.ml"))
     (tmp_path / "model.onnx").write_bytes(model)
     _assert_clean(tmp_path / "model.onnx", "onnx")
+
+
+@pytest.mark.torch
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
+@pytest.mark.filterwarnings("ignore:`torch.jit.save` is deprecated:DeprecationWarning")
+def test_torchscript_archive_is_reported_as_code_only(tmp_path: pathlib.Path) -> None:
+    torch = pytest.importorskip("torch")
+    torch.jit.save(torch.jit.script(torch.nn.Linear(3, 2)), tmp_path / "scripted.pt")
+    result = scan_file(tmp_path / "scripted.pt")
+    # TorchScript source runs in the TorchScript runtime at load: one MEDIUM finding, and
+    # nothing else (its __torch__ classes and torch.jit._pickle helpers are not findings)
+    assert [f.rule_id for f in result.findings] == ["KS-TORCHSCRIPT-CODE"]

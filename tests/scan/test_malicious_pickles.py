@@ -337,3 +337,24 @@ def test_raw_pickle_named_pytorch_model_bin(scan_bytes: Scan) -> None:
     result = scan_bytes("pytorch_model.bin", p.call("os", "system", "id"))
     assert result.format == "pickle"
     _assert_critical(result, "os.system")
+
+
+def test_torchscript_archive_with_malicious_constants(scan_bytes: Scan) -> None:
+    import io
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr("m/data.pkl", p.proto(2) + p.global_op("__torch__.M", "M")
+                         + p.EMPTY_TUPLE + p.NEWOBJ + p.STOP)
+        archive.writestr("m/code/__torch__/m.py", "def forward(self): pass\n")
+        archive.writestr("m/constants.pkl", p.call("os", "system", "id"))
+    result = scan_bytes("scripted.pt", out.getvalue())
+    rules = {f.rule_id for f in result.findings}
+    assert rules == {"KS-TORCHSCRIPT-CODE", "KS-PICKLE-DANGEROUS-CALLABLE"}
+
+
+def test_torchscript_class_outside_torchscript_archive_is_unlisted(scan_bytes: Scan) -> None:
+    data = p.proto(2) + p.global_op("__torch__.M", "M") + p.EMPTY_TUPLE + p.NEWOBJ + p.STOP
+    result = scan_bytes("m.pkl", data)
+    assert [f.rule_id for f in result.findings] == ["KS-PICKLE-UNLISTED-CALLABLE"]

@@ -70,6 +70,9 @@ DEFAULT_ALLOW: tuple[str, ...] = (
     "torch.half", "torch.double", "torch.int*", "torch.uint*", "torch.bool", "torch.long",
     "torch.complex*", "torch.qint8", "torch.quint8", "torch.qint32", "torch.strided",
     "torch.sparse_coo", "torch.per_tensor_affine", "torch.serialization._get_layout",
+    "torch.jit._pickle.build_intlist", "torch.jit._pickle.build_tensorlist",
+    "torch.jit._pickle.build_doublelist", "torch.jit._pickle.build_boollist",
+    "torch.jit._pickle.build_tensor_from_id", "torch.jit._pickle.restore_type_tag",
     "torch.nn.modules.*.[A-Z]*", "torch.optim.*.[A-Z]*", "torch.optim.lr_scheduler.[A-Z]*",
     # joblib's wrappers of NumPy arrays written beside the pickle stream
     "joblib.numpy_pickle.NumpyArrayWrapper", "joblib.numpy_pickle.NDArrayWrapper",
@@ -177,6 +180,14 @@ class PicklePolicy:
     def _explicit_danger(self) -> tuple[str, ...]:
         # user-added deny patterns win even over the built-in exact allow entries
         return _user_patterns(self.dangerous)
+
+    def with_torchscript_classes(self) -> PicklePolicy:
+        """A copy that also allows ``__torch__.*`` classes (TorchScript archives only).
+
+        In a TorchScript archive those names are resolved against the archive's own compiled
+        code by the TorchScript runtime, not imported from Python modules.
+        """
+        return dataclasses.replace(self, allow=(*self.allow, "__torch__.*"))
 
     def extended(self, allow: Iterable[str], deny: Iterable[str], version: str) -> PicklePolicy:
         """A copy with user patterns added (dangerous entries stay dangerous)."""

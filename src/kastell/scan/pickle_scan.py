@@ -37,9 +37,10 @@ _POLICY_RULES = {
 
 def findings_of_analysis(
     analysis: PickleAnalysis, blob: Blob, ctx: ScanContext, *, base: int = 0, label: str = "",
+    policy: PicklePolicy | None = None,
 ) -> tuple[list[Finding], list[str]]:
     """Findings (and unscannable reasons) for one emulated stream, nested pickles included."""
-    policy: PicklePolicy = ctx.pickle_policy()
+    policy = policy or ctx.pickle_policy()
     findings: list[Finding] = []
     reasons: list[str] = []
     seen: set[tuple[str, str]] = set()
@@ -81,7 +82,8 @@ def findings_of_analysis(
         except UnscannableInputError as error:
             reasons.append(f"{inner_label}: {error.message}")
             continue
-        more, more_reasons = findings_of_analysis(inner, blob, ctx, base=where, label=inner_label)
+        more, more_reasons = findings_of_analysis(inner, blob, ctx, base=where,
+                                                  label=inner_label, policy=policy)
         findings.extend(more)
         reasons.extend(more_reasons)
     return findings, reasons
@@ -89,7 +91,7 @@ def findings_of_analysis(
 
 def scan_pickle_stream(
     reader: BoundedReader | MemoryReader, blob: Blob, ctx: ScanContext, *,
-    concatenated: bool = True,
+    concatenated: bool = True, policy: PicklePolicy | None = None,
 ) -> ScanOutcome:
     """Scan the pickle(s) at the reader's position.
 
@@ -122,7 +124,7 @@ def scan_pickle_stream(
             fmt = "pytorch-legacy"
         elif fmt == "pickle" and any(r.module.startswith("joblib.") for r in analysis.globals):
             fmt = "joblib"
-        more, more_reasons = findings_of_analysis(analysis, blob, ctx)
+        more, more_reasons = findings_of_analysis(analysis, blob, ctx, policy=policy)
         findings.extend(more)
         reasons.extend(more_reasons)
         if fmt == "pytorch-legacy" and count == _TORCH_LEGACY_PICKLES:

@@ -8,6 +8,7 @@ concatenated pickles followed by raw storages) is handled by the pickle scanner.
 from __future__ import annotations
 
 import posixpath
+import zipfile
 from typing import ClassVar
 
 from kastell.scan._stream import IN_MEMORY_LIMIT, BoundedReader, MemoryReader
@@ -19,6 +20,7 @@ from kastell.scan.interface import (
     ScanOutcome,
     UnscannableInputError,
 )
+from kastell.scan.pickle_policy import PicklePolicy
 from kastell.scan.pickle_scan import scan_pickle_stream
 
 __all__ = ["PyTorchScanner"]
@@ -38,6 +40,23 @@ def _is_payload(name: str) -> bool:
     return posixpath.basename(name) in _TEXT_RECORDS
 
 
+def _is_torchscript_code(name: str) -> bool:
+    parts = name.split("/")
+    return len(parts) > 2 and parts[1] == "code" and name.endswith(".py")
+
+
+def _scan_member_pickle(archive: zipfile.ZipFile, info: zipfile.ZipInfo, child: Blob,
+                        ctx: ScanContext, policy: PicklePolicy) -> ScanOutcome:
+    with archive.open(info) as member:
+        reader: BoundedReader | MemoryReader = (
+            MemoryReader(member.read(info.file_size)) if info.file_size <= IN_MEMORY_LIMIT
+            else BoundedReader(member, info.file_size))
+        try:
+            return scan_pickle_stream(reader, child, ctx, concatenated=False, policy=policy)
+        except UnscannableInputError as error:
+            return ScanOutcome(unscannable=(f"{info.filename}: {error.message}",))
+
+
 class PyTorchScanner:
     """``torch.save`` zip checkpoints (and TorchScript zips) and legacy tar checkpoints."""
 
@@ -46,7 +65,8 @@ class PyTorchScanner:
         formats=("pytorch-zip", "pytorch-tar"),
         version="1.0.0",
         rules=("KS-PICKLE-DANGEROUS-CALLABLE", "KS-PICKLE-UNLISTED-CALLABLE",
-               "KS-ARCHIVE-PATH-TRAVERSAL", "KS-ARCHIVE-LINK", "KS-ARCHIVE-BOMB"),
+               "KS-TORCHSCRIPT-CODE", "KS-ARCHIVE-PATH-TRAVERSAL", "KS-ARCHIVE-LINK",
+               "KS-ARCHIVE-BOMB"),
         description="Scans every pickle of a checkpoint; never reads tensor payloads.",
     )
 
@@ -56,22 +76,21 @@ class PyTorchScanner:
             return self._scan_tar(blob, ctx)
         with blob.opener() as stream, open_zip(stream) as archive:
             outcome = ScanOutcome(tuple(zip_member_findings(archive, blob, ctx)), (), fmt)
-            for info in archive.infolist():
-                if info.is_dir() or _is_payload(info.filename):
+            members = [i for i in archive.infolist() if not i.is_dir()]
+            code = [i.filename for i in members if _is_torchscript_code(i.filename)]
+            policy = ctx.pickle_policy()
+            if code:
+                policy = policy.with_torchscript_classes()
+                outcome = outcome.merge(ScanOutcome((ctx.finding(
+                    "KS-TORCHSCRIPT-CODE", f"{len(code)} TorchScript source file(s), e.g. "
+                    f"{code[0]!r}: loading runs them in the TorchScript runtime", blob),)))
+            for info in members:
+                if _is_payload(info.filename) or info.filename in code:
                     continue
                 child = blob.child(info.filename, info.file_size, lambda: stream)
-                if info.filename.endswith(".pkl"):
-                    with archive.open(info) as member:
-                        reader: BoundedReader | MemoryReader = (
-                            MemoryReader(member.read(info.file_size))
-                            if info.file_size <= IN_MEMORY_LIMIT
-                            else BoundedReader(member, info.file_size))
-                        try:
-                            found = scan_pickle_stream(reader, child, ctx, concatenated=False)
-                        except UnscannableInputError as error:
-                            found = ScanOutcome(unscannable=(
-                                f"{info.filename}: {error.message}",))
-                    outcome = outcome.merge(found)
+                if info.filename.endswith("pkl"):
+                    outcome = outcome.merge(_scan_member_pickle(archive, info, child, ctx,
+                                                                policy))
                 else:
                     outcome = outcome.merge(self._other_member(archive, info.filename, child,
                                                                ctx))
@@ -80,7 +99,6 @@ class PyTorchScanner:
     @staticmethod
     def _other_member(archive: object, name: str, child: Blob, ctx: ScanContext) -> ScanOutcome:
         import io
-        import zipfile
 
         if not isinstance(archive, zipfile.ZipFile):
             return ScanOutcome()

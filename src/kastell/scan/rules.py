@@ -66,6 +66,8 @@ RULES: dict[str, Rule] = {
               "Archive member is a link or special file", _SUPPLY),
         _rule("KS-ARCHIVE-BOMB", Severity.HIGH, "Archive member is a compression bomb",
               (ControlId("ATLAS-AML.T0029"), *_SUPPLY)),
+        _rule("KS-TORCHSCRIPT-CODE", Severity.MEDIUM,
+              "TorchScript archive carries code run by the TorchScript runtime", _CODE),
         _rule("KS-NPY-SIZE-MISMATCH", Severity.MEDIUM,
               "NumPy payload size does not match its header", _SUPPLY),
         _rule("KS-KERAS-LAMBDA", Severity.CRITICAL,
