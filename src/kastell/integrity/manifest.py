@@ -206,7 +206,9 @@ def _digest(text: str, algorithm: str, where: str, source: str) -> Digest:
 def _check_path(path: str, where: str, source: str) -> None:
     parts = path.split("/")
     if path.startswith("/") or any(part in ("", ".", "..") for part in parts) or "\0" in path:
-        raise _reject(f"{where}: path {path!r} is not a normalized relative POSIX path", source)
+        raise _reject(
+            f"{where}: path {path[:200]!r} is not a normalized relative POSIX path", source
+        )
 
 
 def _to_tree(model: _ManifestModel, source: str) -> TreeDigest:
@@ -246,7 +248,7 @@ def _to_tree(model: _ManifestModel, source: str) -> TreeDigest:
 
 
 def _to_file(entry: _FileModel, model: _ManifestModel, index: int, source: str) -> FileDigest:
-    where = f"files[{index}] ({entry.path})"
+    where = f"files[{index}] ({entry.path[:200]!r})"
     _check_path(entry.path, f"files[{index}]", source)
     algorithm = model.algorithm
     count = 0 if entry.size == 0 else -(-entry.size // (model.chunk_size or entry.size))
