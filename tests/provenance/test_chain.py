@@ -89,3 +89,30 @@ def test_references_relative_across_directories(
     document = json.loads(capsys.readouterr().out)
     dataset = document["chain"]["children"][1]["children"][0]
     assert Path(dataset["source"]).resolve() == chain.dataset.resolve()
+
+
+def test_sarif_output(chain: Chain, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run("verify-chain", chain.deployment, "--trust", chain.policy, "--format", "sarif") == 0
+    clean = json.loads(capsys.readouterr().out)
+    assert clean["version"] == "2.1.0"
+    assert clean["runs"][0]["results"] == []
+    chain.dataset.unlink()
+    assert run("verify-chain", chain.deployment, "--trust", chain.policy, "--format", "sarif") == 1
+    broken = json.loads(capsys.readouterr().out)
+    (result,) = broken["runs"][0]["results"]
+    assert result["ruleId"] == "KS-PROVENANCE-BROKEN"
+    assert "missing link" in result["message"]["text"]
+
+
+def test_finding_mappings_exist_in_catalog() -> None:
+    from importlib import resources
+
+    import yaml
+
+    from kastell.provenance.chain import _MAPPINGS
+
+    catalog = yaml.safe_load(
+        resources.files("kastell.comply").joinpath("data/controls.yaml").read_text()
+    )
+    ids = {control["id"] for control in catalog["controls"]}
+    assert set(_MAPPINGS) <= ids

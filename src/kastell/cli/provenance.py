@@ -312,7 +312,15 @@ def attest_deployment(
     multiple=True,
     help="Also check a dataset directory against the attestations; repeatable.",
 )
-@FORMAT_OPTION
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json", "sarif"]),
+    default="text",
+    show_default=True,
+    envvar="KASTELL_FORMAT",
+    help="Output format on stdout (sarif: a finding when the chain is broken).",
+)
 def verify_chain(
     deployment: Path,
     trust: Path,
@@ -331,6 +339,14 @@ def verify_chain(
     )
     if output_format == "json":
         emit_json({"ok": report.ok, "broken": report.broken, "chain": report.root.to_dict()})
+    elif output_format == "sarif":
+        from kastell import __version__
+        from kastell.provenance.chain import chain_findings
+        from kastell.report.interface import ToolInfo
+        from kastell.report.sarif import render_sarif
+
+        tool = ToolInfo(name="kastell-provenance", version=__version__)
+        emit_json(render_sarif(chain_findings(report, deployment), tool))
     else:
         click.echo("\n".join(report.root.tree_lines()))
         click.echo("chain verified" if report.ok else f"chain broken: {report.broken}")

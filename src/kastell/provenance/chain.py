@@ -26,9 +26,20 @@ from kastell.provenance.interface import (
 )
 from kastell.provenance.statement import file_sha256, read_signed_statement
 from kastell.provenance.training import ATTESTATION_ANNOTATION
-from kastell.types import Digest
+from kastell.types import ControlId, Digest, Finding, Location, Severity
 
-__all__ = ["raise_for_broken", "verify_chain"]
+__all__ = ["BROKEN_CHAIN_RULE", "chain_findings", "raise_for_broken", "verify_chain"]
+
+BROKEN_CHAIN_RULE = "KS-PROVENANCE-BROKEN"
+"""Rule id of the finding a broken provenance chain produces."""
+
+_MAPPINGS = (
+    ControlId("AIA-10.2"),
+    ControlId("AIA-15.5.DP"),
+    ControlId("AIA-15.5.MP"),
+    ControlId("NIS2-21.2.d"),
+    ControlId("OWASP-LLM03"),
+)
 
 
 class _BrokenLinkError(Exception):
@@ -246,3 +257,19 @@ def raise_for_broken(report: ChainReport) -> None:
     """Raise :class:`ChainBrokenError` when the report names a broken link."""
     if report.broken is not None:
         raise ChainBrokenError(report.broken)
+
+
+def chain_findings(report: ChainReport, deployment: Path) -> tuple[Finding, ...]:
+    """The findings of a chain report: one per broken chain (none when it holds)."""
+    if report.broken is None:
+        return ()
+    return (
+        Finding(
+            rule_id=BROKEN_CHAIN_RULE,
+            severity=Severity.HIGH,
+            title="Provenance chain broken",
+            message=report.broken,
+            location=Location(str(deployment)),
+            mappings=_MAPPINGS,
+        ),
+    )
