@@ -180,3 +180,48 @@ def test_torchscript_archive_is_reported_as_code_only(tmp_path: pathlib.Path) ->
     # TorchScript source runs in the TorchScript runtime at load: one MEDIUM finding, and
     # nothing else (its __torch__ classes and torch.jit._pickle helpers are not findings)
     assert [f.rule_id for f in result.findings] == ["KS-TORCHSCRIPT-CODE"]
+
+
+def _onnx_model(onnx: object) -> object:
+    np = pytest.importorskip("numpy")
+    helper, tensor = onnx.helper, onnx.TensorProto  # type: ignore[attr-defined]
+    weight = onnx.numpy_helper.from_array(np.ones((4, 4), dtype=np.float32), "w")  # type: ignore[attr-defined]
+    branch = helper.make_graph([helper.make_node("Identity", ["y"], ["o"])], "b", [],
+                               [helper.make_tensor_value_info("o", tensor.FLOAT, [4, 4])])
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"]),
+         helper.make_node("If", ["c"], ["o"], then_branch=branch, else_branch=branch)],
+        "g", [helper.make_tensor_value_info("x", tensor.FLOAT, [4, 4]),
+              helper.make_tensor_value_info("c", tensor.BOOL, [])],
+        [helper.make_tensor_value_info("o", tensor.FLOAT, [4, 4])], [weight])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_onnx_models_from_the_onnx_library(tmp_path: pathlib.Path) -> None:
+    onnx = pytest.importorskip("onnx")
+    from onnx.external_data_helper import convert_model_to_external_data
+
+    model = _onnx_model(onnx)
+    onnx.checker.check_model(model)
+    onnx.save(model, tmp_path / "plain.onnx")
+    _assert_clean(tmp_path / "plain.onnx", "onnx")
+    convert_model_to_external_data(model, all_tensors_to_one_file=True,
+                                   location="weights.data", size_threshold=0)
+    onnx.save(model, tmp_path / "external.onnx")
+    assert (tmp_path / "weights.data").is_file()
+    _assert_clean(tmp_path / "external.onnx", "onnx")
+
+
+def test_onnx_library_model_with_escaping_external_data(tmp_path: pathlib.Path) -> None:
+    onnx = pytest.importorskip("onnx")
+    from onnx.external_data_helper import convert_model_to_external_data
+
+    model = _onnx_model(onnx)
+    convert_model_to_external_data(model, all_tensors_to_one_file=True,
+                                   location="weights.data", size_threshold=0)
+    for entry in model.graph.initializer[0].external_data:  # type: ignore[attr-defined]
+        if entry.key == "location":
+            entry.value = "../../outside/weights.data"
+    (tmp_path / "model.onnx").write_bytes(model.SerializeToString())  # type: ignore[attr-defined]
+    result = scan_file(tmp_path / "model.onnx")
+    assert [f.rule_id for f in result.findings] == ["KS-ONNX-EXTERNAL-DATA-ESCAPE"]
