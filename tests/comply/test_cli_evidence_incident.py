@@ -282,3 +282,37 @@ def test_incident_open_from_malformed_events(
     path.write_text('{"event_type": "block"}\nnot json\n')
     assert main(["incident", "open", "--from-events", str(path), "--store", store]) == 2
     assert "events.jsonl:2: not JSON" in capsys.readouterr().err
+
+
+def test_incident_open_from_the_audit_log(
+    tmp_path: pathlib.Path, store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log_module = pytest.importorskip("kastell.audit.log")
+    interface = pytest.importorskip("kastell.audit.interface")
+    location = str(tmp_path / "audit.sqlite")
+    with log_module.AuditLog.open(location) as log:
+        log.append(interface.AuditEvent(interface.EventType.REQUEST, request_id="r0"))
+        log.append(
+            interface.AuditEvent(
+                interface.EventType.CANARY_LEAK, request_id="r1", message="canary in answer"
+            )
+        )
+    assert (
+        main(
+            ["incident", "open", "--from-audit-log", location, "--store", store, "--format", "json"]
+        )
+        == 0
+    )
+    (opened,) = _json(capsys)  # type: ignore[misc]
+    assert opened["source"] == "canary_leak"
+    assert opened["evidence_refs"] == ["r1"]
+
+
+def test_incident_open_from_a_missing_audit_log(
+    tmp_path: pathlib.Path, store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        ["incident", "open", "--from-audit-log", str(tmp_path / "none.sqlite"), "--store", store]
+    )
+    assert code in (ExitCode.USAGE, ExitCode.INCOMPLETE)
+    assert "none.sqlite" in capsys.readouterr().err

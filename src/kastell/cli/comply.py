@@ -263,14 +263,15 @@ def incident() -> None:
 @click.option("--from-events", type=click.Path(dir_okay=False, path_type=pathlib.Path),
               help="JSON-lines guard/audit events: one incident per canary leak, extraction "
                    "alert or burst of blocked attacks.")  # fmt: skip
+@click.option("--from-audit-log", help="Read the events from the guard's audit log (path or URL).")
 @click.option("--burst-threshold", default=20, show_default=True, help="Blocks per burst.")
 @STORE_OPTION
 @NOW_OPTION
 @FORMAT_OPTION
 def incident_open(title: str | None, aware_at: str | None, timezone: str, regimes: tuple[str, ...],
                   description: str, facts: tuple[str, ...], from_events: pathlib.Path | None,
-                  burst_threshold: int, store: str, now_text: str | None,
-                  output_format: str) -> int:  # fmt: skip
+                  from_audit_log: str | None, burst_threshold: int, store: str,
+                  now_text: str | None, output_format: str) -> int:  # fmt: skip
     """Open an incident by hand, or from guard events, and show its clocks."""
     from kastell.comply.incident_service import open_from_events, open_incident
     from kastell.comply.incident_store import IncidentStore
@@ -280,7 +281,13 @@ def incident_open(title: str | None, aware_at: str | None, timezone: str, regime
     draft = _draft(title, regimes, facts, timezone, description)
     opened = IncidentStore.open(store)
     try:
-        if from_events is None:
+        if from_audit_log is not None:
+            from kastell.comply._audit import read_audit_events
+            from kastell.comply.incident_service import open_from_event_list
+
+            events = read_audit_events(from_audit_log)
+            incidents = open_from_event_list(opened, draft, events, now, burst_threshold)
+        elif from_events is None:
             incidents = [open_incident(opened, draft, aware_at, now)]
         else:
             try:
@@ -289,8 +296,8 @@ def incident_open(title: str | None, aware_at: str | None, timezone: str, regime
                 raise IncidentError(f"cannot read events {from_events}: {error}") from None
             incidents = open_from_events(opened, draft, text, str(from_events), now,
                                          burst_threshold)  # fmt: skip
-            if not incidents:
-                note(f"no incident candidates in {from_events}")
+        if not incidents:
+            note("no incident candidates in the events")
     finally:
         opened.evidence.close()
     return _show(incidents, now, output_format)

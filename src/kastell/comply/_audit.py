@@ -7,13 +7,80 @@ The audit package verifies the log where it lives (``verify_location``) and turn
 from __future__ import annotations
 
 import datetime as dt
+import json
 import pathlib
 from collections.abc import Sequence
+from typing import Any
 
+from kastell.comply._evidence import canonical_json, evidence_of
 from kastell.comply.interface import StepOutcome, StepResult
-from kastell.types import ControlId, Finding, Location, Severity
+from kastell.types import ControlId, Evidence, EvidenceKind, Finding, Location, Severity
 
 _MAPPINGS = tuple(ControlId(c) for c in ("AIA-12.1", "AIA-19", "CRA-AI-I.2.l", "NIS2-21.2.b"))
+
+
+_GUARD_TYPES = frozenset(
+    {
+        "request",
+        "response",
+        "block",
+        "redact",
+        "flag",
+        "canary_leak",
+        "extraction_alert",
+        "rate_limited",
+        "upstream_error",
+        "auth_failure",
+    }
+)
+
+
+def read_audit_events(location: str) -> list[dict[str, Any]]:
+    """The log's records as event mappings (``event_type``, ``occurred_at``, ``seq``, ...).
+
+    Rows are read as stored, not verified: use them to find incident candidates, and verify the
+    log (``verify_audit_step``) before relying on it as evidence.
+    """
+    from kastell.audit.store import AuditStore
+
+    store = AuditStore.open(location, create=False)
+    try:
+        events = []
+        for row in store.iter_rows():
+            try:
+                body = json.loads(row.body)
+            except json.JSONDecodeError:
+                body = {}
+            event = body.get("event", {}) if isinstance(body, dict) else {}
+            moment = dt.datetime.fromtimestamp(row.time_us / 1_000_000, dt.UTC)
+            events.append(
+                {
+                    "event_type": row.event_type,
+                    "occurred_at": moment.isoformat(),
+                    "seq": row.seq,
+                    "tenant": row.tenant,
+                    "request_id": event.get("request_id"),
+                    "message": event.get("message"),
+                }
+            )
+        return events
+    finally:
+        store.close()
+
+
+def _guard_events(location: str, log_ok: bool, now: dt.datetime) -> tuple[Evidence, bytes]:
+    counts: dict[str, int] = {}
+    for event in read_audit_events(location):
+        counts[event["event_type"]] = counts.get(event["event_type"], 0) + 1
+    guard = {k: n for k, n in counts.items() if k in _GUARD_TYPES}
+    # no guard decision in the log: monitoring is not shown to run (unknown, not a pass)
+    passed = (log_ok if guard else None) if log_ok else False
+    document = {"log": location, "event_counts": counts, "guard_event_counts": guard}
+    payload = canonical_json(document)
+    summary = {"passed": passed, "guard_events": sum(guard.values()), "step": "audit log"}
+    return evidence_of(
+        EvidenceKind.GUARD_EVENTS, None, "guard-events", now, payload, summary
+    ), payload
 
 
 def verify_audit_step(
@@ -37,6 +104,7 @@ def verify_audit_step(
         )
         for issue in report.issues
     )
+    events, events_payload = _guard_events(log, report.ok, now)
     outcome = StepOutcome.PASSED if report.ok else StepOutcome.FAILED
     detail = (
         f"{report.records} record(s), {report.valid_checkpoints} valid checkpoint(s), "
@@ -47,7 +115,7 @@ def verify_audit_step(
         outcome,
         detail,
         findings,
-        (evidence,),
-        {str(evidence.payload_digest): payload},
+        (evidence, events),
+        {str(evidence.payload_digest): payload, str(events.payload_digest): events_payload},
         report_document(report, location),
     )

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from kastell.comply.clocks import CLOCK_RULES
 from kastell.comply.guard_events import detect_candidates, parse_event_lines
@@ -15,7 +16,14 @@ from kastell.comply.incident import Incident, IncidentSource, Regime, parse_time
 from kastell.comply.incident_store import IncidentStore
 from kastell.comply.interface import IncidentError
 
-__all__ = ["IncidentDraft", "open_from_events", "open_incident", "parse_facts", "update_incident"]
+__all__ = [
+    "IncidentDraft",
+    "open_from_event_list",
+    "open_from_events",
+    "open_incident",
+    "parse_facts",
+    "update_incident",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,7 +72,14 @@ def open_incident(store: IncidentStore, draft: IncidentDraft, aware_at: str | No
 def open_from_events(store: IncidentStore, draft: IncidentDraft, events_text: str, source: str,
                      now: dt.datetime, burst_threshold: int = 20) -> list[Incident]:  # fmt: skip
     """Open one incident per candidate in JSON-lines guard events (see ``guard_events``)."""
-    events = parse_event_lines(events_text, source)
+    return open_from_event_list(store, draft, parse_event_lines(events_text, source), now,
+                                burst_threshold)  # fmt: skip
+
+
+def open_from_event_list(store: IncidentStore, draft: IncidentDraft,
+                         events: Sequence[Mapping[str, Any]], now: dt.datetime,
+                         burst_threshold: int = 20) -> list[Incident]:  # fmt: skip
+    """Open one incident per candidate among ``events`` (e.g. read from the audit log)."""
     return [
         _save(store, draft, draft.title or c.title, c.occurred_at, c.source,
               draft.description or c.description, c.event_refs, now)
