@@ -210,3 +210,13 @@ def test_policy_file_errors(tmp_path: pathlib.Path, text: str, needle: str) -> N
 def test_policy_file_missing(tmp_path: pathlib.Path) -> None:
     with pytest.raises(PolicyFileError, match="cannot read"):
         load_policy(tmp_path / "absent.yaml")
+
+
+@pytest.mark.parametrize("value", [7, 3.5, "text", b"raw", None, True, [1], {"a": 1}],
+                         ids=["int", "float", "str", "bytes", "none", "bool", "list", "dict"])
+@pytest.mark.parametrize("protocol", [0, 1])
+def test_old_protocol_pickles_of_any_value_are_identified(value: object, protocol: int) -> None:
+    import pickle
+
+    data = pickle.dumps(value, protocol=protocol)
+    assert identify(data, len(data)) == "pickle"

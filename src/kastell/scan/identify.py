@@ -16,23 +16,27 @@ __all__ = ["HEAD_BYTES", "identify", "identify_tar", "identify_zip"]
 HEAD_BYTES = 4096
 """How many leading bytes ``identify`` needs."""
 
-_PICKLE_OPCODES = frozenset(op.code.encode("latin-1") for op in pickletools.opcodes)
-# protocol 0/1 pickles start with one of these opcodes (MARK, GLOBAL, EMPTY_*, ...)
-_TEXT_PICKLE_STARTS = frozenset(b"(c]})NIFLSVUXTq0")
+# protocol 0/1 pickles have no PROTO opcode: any opcode may come first
+_PICKLE_STARTS = frozenset(ord(op.code) for op in pickletools.opcodes)
 _HDF5 = b"\x89HDF\r\n\x1a\n"
 
 
+_TRUNCATION = ("exhausted", "but only", "no newline found")
+
+
 def _looks_like_text_pickle(head: bytes) -> bool:
-    if not head or head[0] not in _TEXT_PICKLE_STARTS:
+    """A pickle without PROTO: the head parses to STOP, or only runs out of bytes."""
+    if not head or head[0] not in _PICKLE_STARTS:
         return False
     import io
 
     try:
-        for count, (opcode, _arg, _pos) in enumerate(pickletools.genops(io.BytesIO(head))):
-            if opcode.name == "STOP" or count >= 3:
+        for opcode, _arg, _pos in pickletools.genops(io.BytesIO(head)):
+            if opcode.name == "STOP":
                 return True
-    except ValueError:
-        return False
+    except ValueError as error:
+        cut = len(head) >= HEAD_BYTES
+        return cut and any(text in str(error) for text in _TRUNCATION)
     return False
 
 
