@@ -256,3 +256,22 @@ def test_cli_unwritable_output_dir_exits_3(
     )
     assert code == ExitCode.INCOMPLETE
     assert "cannot write the report" in capsys.readouterr().err
+
+
+def test_residency_contradicting_the_signed_statement_fails(tmp_path: pathlib.Path) -> None:
+    assets = [
+        {
+            "name": "w",
+            "kind": "weights",
+            "country": "FR",
+            "provider": "self",
+            "provider_jurisdiction": "FR",
+        }
+    ]
+    path = build_deployment(tmp_path, residency={"assets": assets})
+    with EvidenceStore.open(tmp_path / "ev.sqlite") as store:
+        result = run_assessment(load_descriptor(path), store, _clock)
+    residency = next(s for s in result.steps if s.name == "residency")
+    assert residency.outcome is StepOutcome.FAILED
+    assert [f.rule_id for f in residency.findings] == ["RES-005"]
+    assert result.exit_code == ExitCode.FAILED

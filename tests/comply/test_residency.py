@@ -89,3 +89,17 @@ def test_bad_network_is_a_usage_error() -> None:
     with pytest.raises(UsageError, match="bad network") as caught:
         check_residency([endpoint], resolver=_resolver({"h": ["10.0.0.1"]}))
     assert "CIDR" in caught.value.diagnostics()
+
+
+def test_declared_places_must_match_the_signed_statement() -> None:
+    from kastell.comply.residency import compare_with_signed
+
+    signed = {
+        "weights": {"country": "DE", "provider": "p", "jurisdiction": "DE"},
+        "data": {"country": "FR", "provider": "p", "jurisdiction": "FR"},
+    }
+    assert compare_with_signed([_asset(AssetKind.WEIGHTS, "de", "DE")], signed) == ()
+    (finding,) = compare_with_signed([_asset(AssetKind.DATASET, "DE", "DE")], signed)
+    assert finding.rule_id == "RES-005"
+    assert "signed statement says FR" in finding.message
+    assert compare_with_signed([_asset(AssetKind.LOGS, "US", "US")], signed) == ()

@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import pathlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from kastell.comply.catalog import Catalog, load_catalog
 from kastell.comply.clocks import Clock, compute_clocks
@@ -214,9 +214,23 @@ def _residency(
             )
             for a in r.assets
         ]
-        return check_residency_step(assets, policy, now, resolver if r.resolve_endpoints else None)
+        resolve = resolver if r.resolve_endpoints else None
+        return check_residency_step(assets, policy, now, resolve, _signed_residency(d))
 
     return run
+
+
+def _signed_residency(d: Descriptor) -> Mapping[str, Mapping[str, str]] | None:
+    """The residency in the signed deployment statement (its signature is the chain step's job)."""
+    if d.provenance is None:
+        return None
+    from kastell.provenance.statement import read_signed_statement
+
+    path = d.resolve(d.provenance.deployment)
+    if not path.is_file():
+        return None
+    residency = read_signed_statement(path).predicate.get("residency")
+    return residency if isinstance(residency, Mapping) else None
 
 
 def _manual(d: Descriptor, now: dt.datetime, _: Subject | None) -> StepResult:

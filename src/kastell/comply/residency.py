@@ -13,7 +13,7 @@ import dataclasses
 import enum
 import ipaddress
 import socket
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from kastell.comply.interface import StepUnavailableError
 from kastell.errors import UsageError
@@ -26,6 +26,7 @@ __all__ = [
     "ResidencyPolicy",
     "Resolver",
     "check_residency",
+    "compare_with_signed",
     "socket_resolver",
 ]
 
@@ -176,6 +177,37 @@ def check_residency(
                 declaration))  # fmt: skip
         if declaration.kind is AssetKind.ENDPOINT and resolver is not None:
             findings.extend(_endpoint(declaration, resolver))
+    return tuple(findings)
+
+
+_SIGNED_PARTS = {AssetKind.WEIGHTS: "weights", AssetKind.DATASET: "data", AssetKind.KEYS: "keys"}
+
+
+def compare_with_signed(
+    declarations: Iterable[ResidencyDeclaration], signed: Mapping[str, Mapping[str, str]]
+) -> tuple[Finding, ...]:
+    """Flag assets whose declared place differs from the signed deployment statement's.
+
+    ``signed`` is the statement's ``residency`` predicate: ``weights``, ``data`` and ``keys``,
+    each with ``country``, ``provider`` and ``jurisdiction``.
+    """
+    findings = []
+    for declaration in declarations:
+        part = _SIGNED_PARTS.get(declaration.kind)
+        place = signed.get(part) if part else None
+        if place is None:
+            continue
+        declared = (declaration.country.upper(), declaration.provider_jurisdiction.upper())
+        attested = (
+            str(place.get("country", "")).upper(),
+            str(place.get("jurisdiction", "")).upper(),
+        )
+        if declared != attested:
+            findings.append(_finding(
+                "RES-005", Severity.HIGH, "Residency differs from the signed deployment statement",
+                f"{declaration.kind.value} {declaration.name!r} is declared in {declared[0]} "
+                f"({declared[1]} jurisdiction) but the signed statement says {attested[0]} "
+                f"({attested[1]})", declaration))  # fmt: skip
     return tuple(findings)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import pathlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from kastell.comply._evidence import digest_subject, evidence_of, step_result
 from kastell.comply.evidence_store import payload_digest
@@ -25,6 +25,7 @@ from kastell.comply.residency import (
     ResidencyPolicy,
     Resolver,
     check_residency,
+    compare_with_signed,
 )
 from kastell.types import ControlId, EvidenceKind, Finding, Location, Severity, Subject
 
@@ -157,9 +158,16 @@ def check_residency_step(
     policy: ResidencyPolicy,
     now: dt.datetime,
     resolver: Resolver | None = None,
+    signed: Mapping[str, Mapping[str, str]] | None = None,
 ) -> StepResult:
-    """Check residency declarations against the policy (and DNS, when a resolver is given)."""
+    """Check residency declarations against the policy (and DNS, when a resolver is given).
+
+    With ``signed`` (the deployment statement's residency), declarations that contradict the
+    signed statement are flagged too.
+    """
     findings = check_residency(declarations, policy, resolver)
+    if signed is not None:
+        findings += compare_with_signed(declarations, signed)
     document = {
         "policy": {"name": policy.name, "allowed_countries": sorted(policy.allowed_countries),
                    "allowed_jurisdictions": sorted(policy.allowed_jurisdictions)},
@@ -167,6 +175,7 @@ def check_residency_step(
                     "provider": d.provider, "provider_jurisdiction": d.provider_jurisdiction,
                     "host": d.host, "networks": list(d.networks)} for d in declarations],
         "endpoints_resolved": resolver is not None,
+        "compared_with_signed_statement": signed is not None,
         "findings": [f.to_dict() for f in findings],
     }  # fmt: skip
     detail = (
