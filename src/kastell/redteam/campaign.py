@@ -109,6 +109,30 @@ class CampaignResult:
         return report_dict(self)
 
 
+class _BatchWriter:
+    """Buffers results and writes them in one transaction per batch (or per second)."""
+
+    def __init__(self, store: RedteamStore, run_id: RunId,
+                 on_result: Callable[[AttemptResult], None] | None,
+                 size: int = 64, seconds: float = 1.0) -> None:
+        self._store, self._run_id, self._on_result = store, run_id, on_result
+        self._size, self._seconds = size, seconds
+        self._pending: list[AttemptResult] = []
+        self._last = time.monotonic()
+
+    def add(self, result: AttemptResult) -> None:
+        self._pending.append(result)
+        if len(self._pending) >= self._size or time.monotonic() - self._last >= self._seconds:
+            self.flush()
+        if self._on_result is not None:
+            self._on_result(result)
+
+    def flush(self) -> None:
+        pending, self._pending = self._pending, []
+        self._store.put_attempts(self._run_id, pending)
+        self._last = time.monotonic()
+
+
 def _config_dict(config: ProbeConfig) -> dict[str, Any]:
     return {k: list(v) if isinstance(v, tuple) else v
             for k, v in dataclasses.asdict(config).items()}
@@ -194,13 +218,12 @@ async def run_campaign_async(
         store.create_run(record)
         done = set()
 
-    def sink(result: AttemptResult) -> None:
-        store.put_attempt(record.run_id, result)
-        if on_result is not None:
-            on_result(result)
-
-    await execute(planned, target, run_settings, sink, done=done, clock=time.monotonic,
-                  judge=LlmJudge(judge) if judge is not None else None)
+    writer = _BatchWriter(store, record.run_id, on_result)
+    try:
+        await execute(planned, target, run_settings, writer.add, done=done,
+                      clock=time.monotonic, judge=LlmJudge(judge) if judge is not None else None)
+    finally:
+        writer.flush()  # what finished is kept, even when the run stops early
     store.finish_run(record.run_id, now())
     return _assemble(store, store.run(record.run_id), gates, baseline)
 

@@ -12,7 +12,7 @@ import dataclasses
 import datetime as dt
 import json
 import pathlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -135,15 +135,25 @@ class RedteamStore:
             raise self._fail(error) from None
 
     def put_attempt(self, run_id: RunId, result: AttemptResult) -> None:
-        """Store (or replace) one attempt's result in one transaction."""
-        values = dataclasses.asdict(result)
-        values["status"] = result.status.value
-        values["category"] = result.category.value
+        """Store (or replace) one attempt's result."""
+        self.put_attempts(run_id, [result])
+
+    def put_attempts(self, run_id: RunId, results: Sequence[AttemptResult]) -> None:
+        """Store (or replace) several attempts' results in one transaction."""
+        if not results:
+            return
+        rows = []
+        for result in results:
+            values = dataclasses.asdict(result)
+            values["status"] = result.status.value
+            values["category"] = result.category.value
+            rows.append({"run_id": run_id, **values})
+        ids = [result.attempt_id for result in results]
         try:
             with self._engine.begin() as connection:
                 connection.execute(sa.delete(ATTEMPTS).where(
-                    (ATTEMPTS.c.run_id == run_id) & (ATTEMPTS.c.attempt_id == result.attempt_id)))
-                connection.execute(sa.insert(ATTEMPTS).values(run_id=run_id, **values))
+                    (ATTEMPTS.c.run_id == run_id) & ATTEMPTS.c.attempt_id.in_(ids)))
+                connection.execute(sa.insert(ATTEMPTS), rows)
         except sa.exc.SQLAlchemyError as error:
             raise self._fail(error) from None
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import urllib.parse
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,6 +22,7 @@ from kastell.redteam.interface import (
     TargetUnavailableError,
     ToolCall,
 )
+from kastell.redteam.targets._http import Http11Client, HttpTransportError
 
 __all__ = ["OpenAITarget", "request_body"]
 
@@ -103,7 +105,9 @@ class OpenAITarget:
         timeout: seconds per request (connect, read and write each).
         max_retries: retries after the first try, for connection errors, 429 and 5xx.
         backoff: first retry delay in seconds, doubled each retry.
-        transport: an httpx transport (tests pass a mock one).
+        max_connections: keep-alive connections to the endpoint.
+        transport: an httpx transport to use instead of the built-in HTTP/1.1 client (tests
+            pass a mock one).
     """
 
     def __init__(
@@ -119,61 +123,83 @@ class OpenAITarget:
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._url = base_url.rstrip("/") + "/chat/completions"
+        self._path = urllib.parse.urlsplit(self._url).path
         self._model = model
         self._retries = max(0, max_retries)
         self._backoff = backoff
-        self._client = httpx.AsyncClient(
-            headers=dict(headers or {}),
-            timeout=httpx.Timeout(timeout),
-            limits=httpx.Limits(max_connections=max_connections),
-            transport=transport,
-        )
+        self._http: Http11Client | None = None
+        self._client: httpx.AsyncClient | None = None
+        if transport is None:
+            try:
+                self._http = Http11Client(self._url, max_connections=max_connections,
+                                          timeout=timeout, headers=headers)
+            except HttpTransportError as error:
+                raise TargetUnavailableError(str(error), hint="Use http(s)://host:port/v1.") \
+                    from None
+        else:  # an injected httpx transport (tests, proxies)
+            self._client = httpx.AsyncClient(
+                headers=dict(headers or {}), timeout=httpx.Timeout(timeout),
+                limits=httpx.Limits(max_connections=max_connections), transport=transport,
+            )
 
     @property
     def description(self) -> str:
         """The endpoint URL and model."""
         return f"{self._url} (model {self._model})"
 
-    async def _post(self, body: dict[str, Any], retry_429: bool) -> httpx.Response:
+    async def _once(self, body: bytes) -> tuple[int, bytes]:
+        if self._http is not None:
+            return await self._http.post(self._path, body)
+        if self._client is None:  # pragma: no cover - one of the two is always set
+            raise TargetUnavailableError("target is closed")
+        try:
+            response = await self._client.post(
+                self._url, content=body, headers={"content-type": "application/json"}
+            )
+        except httpx.TransportError as error:
+            raise HttpTransportError(f"{type(error).__name__}: {error}") from None
+        return response.status_code, response.content
+
+    async def _post(self, body: bytes, retry_429: bool) -> tuple[int, bytes]:
         delay = self._backoff
         for attempt in range(self._retries + 1):
             last = attempt == self._retries
             try:
-                response = await self._client.post(self._url, json=body)
-            except httpx.TransportError as error:
+                status, payload = await self._once(body)
+            except HttpTransportError as error:
                 if last:
                     raise TargetUnavailableError(
-                        f"target {self._url} unreachable after {attempt + 1} tries: "
-                        f"{type(error).__name__}: {error}"
+                        f"target {self._url} unreachable after {attempt + 1} tries: {error}"
                     ) from None
             else:
-                retryable = response.status_code in _RETRY_STATUS and (
-                    retry_429 or response.status_code != 429
-                )
+                retryable = status in _RETRY_STATUS and (retry_429 or status != 429)
                 if not retryable or last:
-                    return response
+                    return status, payload
             await asyncio.sleep(delay)
             delay *= 2
         raise TargetUnavailableError(f"target {self._url}: retries exhausted")  # not reached
 
     async def send(self, request: ChatRequest) -> ChatResponse:
         """Send one request; 429 comes back as a response with ``status=429``."""
-        response = await self._post(request_body(request, self._model), request.retry_rate_limited)
-        if response.status_code == 429:
+        body = json.dumps(request_body(request, self._model)).encode("utf-8")
+        status, payload = await self._post(body, request.retry_rate_limited)
+        if status == 429:
             return ChatResponse(text="", status=429)
-        if response.status_code >= 400:
+        text = payload.decode("utf-8", errors="replace")
+        if status >= 400:
             raise TargetUnavailableError(
-                f"target answered HTTP {response.status_code}: {response.text[:300]}",
+                f"target answered HTTP {status}: {text[:300]}",
                 hint="Check the model name, credentials, and that prompts fit the context window.",
             )
         try:
-            payload = response.json()
+            document = json.loads(text)
         except json.JSONDecodeError:
-            raise TargetUnavailableError(
-                f"target answered non-JSON: {response.text[:200]!r}"
-            ) from None
-        return _parse(payload, response.status_code)
+            raise TargetUnavailableError(f"target answered non-JSON: {text[:200]!r}") from None
+        return _parse(document, status)
 
     async def aclose(self) -> None:
-        """Close the connection pool."""
-        await self._client.aclose()
+        """Close the connections."""
+        if self._http is not None:
+            await self._http.aclose()
+        if self._client is not None:
+            await self._client.aclose()
