@@ -358,3 +358,34 @@ def test_torchscript_class_outside_torchscript_archive_is_unlisted(scan_bytes: S
     data = p.proto(2) + p.global_op("__torch__.M", "M") + p.EMPTY_TUPLE + p.NEWOBJ + p.STOP
     result = scan_bytes("m.pkl", data)
     assert [f.rule_id for f in result.findings] == ["KS-PICKLE-UNLISTED-CALLABLE"]
+
+
+def _joblib_wrapper(typestr: str, dstate: bytes) -> bytes:
+    dtype = (p.global_op("numpy", "dtype") + p.text(typestr) + b"\x89\x88" + b"\x87" + p.REDUCE
+             + p.MARK + b"K\x03" + p.text("<") + dstate + p.TUPLE + p.BUILD)
+    state = (p.EMPTY_DICT + p.MARK + p.text("shape") + b"K\x02" + p.TUPLE1 + p.text("order")
+             + p.text("C") + p.text("dtype") + dtype + b"u")
+    return (p.proto(4) + p.global_op("joblib.numpy_pickle", "NumpyArrayWrapper")
+            + p.EMPTY_TUPLE + p.NEWOBJ + state + p.BUILD)
+
+
+@pytest.mark.parametrize(("typestr", "dstate"), [
+    ("float64", b"NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00"),     # not a NumPy type string
+    ("f8", b"NNNK\x40J\xff\xff\xff\xffK\x00"),                       # elsize 64 disagrees
+    ("O8", b"NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00"),          # object without the flag
+], ids=["typestr", "elsize", "object-flag"])
+def test_joblib_wrapper_with_ambiguous_dtype_is_unscannable(scan_bytes: Scan, typestr: str,
+                                                           dstate: bytes) -> None:
+    # an emulator that sized the raw array differently from NumPy could be made to skip
+    # opcodes joblib executes: ambiguous dtypes are refused
+    result = scan_bytes("m.joblib", _joblib_wrapper(typestr, dstate) + b"\0" * 16 + p.STOP)
+    assert result.verdict is Verdict.UNSCANNABLE
+
+
+def test_joblib_second_build_does_not_skip_again(scan_bytes: Scan) -> None:
+    # after the array bytes joblib has replaced the wrapper by the array: a second BUILD must
+    # not make the emulator skip (and miss) the opcodes that follow
+    data = (_joblib_wrapper("f8", b"NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00")
+            + b"\0" * 16 + p.EMPTY_DICT + p.BUILD + p.POP
+            + p.global_op("os", "system") + p.text("id") + p.TUPLE1 + p.REDUCE + p.STOP)
+    _assert_critical(scan_bytes("m.joblib", data), "os.system")

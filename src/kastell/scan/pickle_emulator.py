@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import pickletools
+import re
 from collections.abc import Iterator
 from typing import IO, Any
 
@@ -276,6 +277,27 @@ class _Machine:
             self.build(pos)
 
 
+_TYPESTR = re.compile(r"^[<>|=]?([biufcSUVMm])(\d+)$")
+
+
+def _joblib_itemsize(typestr: str, dstate: tuple[Any, ...]) -> int | None:
+    """Bytes per element, or None when the type string and the state disagree.
+
+    The size decides how many raw bytes joblib reads after the wrapper; computing it
+    differently from NumPy would let a crafted file hide opcodes from the emulator, so
+    anything ambiguous is refused (and the file is unscannable).
+    """
+    match = _TYPESTR.match(typestr)
+    if match is None:
+        return None
+    kind, digits = match.group(1), int(match.group(2))
+    size = digits * 4 if kind == "U" else digits
+    declared = dstate[5] if len(dstate) > 5 and isinstance(dstate[5], int) else -1
+    if size <= 0 or (declared > 0 and declared != size):
+        return None
+    return size
+
+
 def _joblib_array(wrapper: CallValue) -> tuple[int, bool, bool] | None:
     """(payload bytes, has padding byte, is object array) of a joblib NumpyArrayWrapper."""
     state = wrapper.state
@@ -292,12 +314,14 @@ def _joblib_array(wrapper: CallValue) -> tuple[int, bool, bool] | None:
         return None
     dstate = dtype.state if isinstance(dtype.state, tuple) else ()
     flags = dstate[7] if len(dstate) > 7 and isinstance(dstate[7], int) else 0
-    if typestr.startswith("O") or flags & 1:
+    has_object = bool(flags & 1)
+    if typestr.startswith("O") != has_object and not typestr.lstrip("<>|=").startswith("V"):
+        return None  # type and flags disagree: NumPy and the emulator could read differently
+    if has_object:
         return 0, False, True
-    itemsize = dstate[5] if len(dstate) > 5 and isinstance(dstate[5], int) else -1
-    if itemsize <= 0:
-        digits = "".join(ch for ch in typestr if ch.isdigit())
-        itemsize = int(digits) if digits else 1
+    itemsize = _joblib_itemsize(typestr, dstate)
+    if itemsize is None:
+        return None
     count = 1
     for n in shape:
         count *= n
@@ -327,6 +351,7 @@ def _run(reader: PickleSource, machine: _Machine, max_ops: int, depth: int) -> i
             if (isinstance(target, CallValue) and isinstance(target.callee, GlobalValue)
                     and f"{target.callee.module}.{target.callee.name}" in _JOBLIB_WRAPPERS):
                 count += _skip_joblib_array(reader, machine, target, max_ops, depth)
+                machine.stack[-1] = UNKNOWN  # joblib replaces the wrapper with the array
     raise _MalformedError("pickle ended before STOP")
 
 
