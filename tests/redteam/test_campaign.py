@@ -188,3 +188,31 @@ def test_postgres_store_round_trip(target_module: str) -> None:
     assert reloaded.run.suite_digest == result.run.suite_digest
     assert reloaded.summary == result.summary
     store.close()
+
+
+@pytest.mark.parametrize(
+    ("budget", "reason"),
+    [(Budget(max_seconds=0), "time budget"), (Budget(max_tokens=1), "token budget")],
+)
+def test_time_and_token_budgets(budget: Budget, reason: str) -> None:
+    from kastell.redteam.interface import AttemptResult, ChatRequest, ChatResponse
+    from kastell.redteam.runner import execute
+    from kastell.redteam.suites import materialize, suite_named
+
+    class Counting:
+        description = "counting"
+
+        async def send(self, request: ChatRequest) -> ChatResponse:
+            return ChatResponse("I'm sorry, I can't.", prompt_tokens=5, completion_tokens=5)
+
+        async def aclose(self) -> None:
+            return None
+
+    attempts = materialize(suite_named("kastell-ci-v1"), EN).attempts[:6]
+    results: list[AttemptResult] = []
+    asyncio.run(execute(attempts, Counting(), RunSettings(concurrency=1, budget=budget),
+                        results.append))
+    skipped = [r for r in results if r.status is AttemptStatus.SKIPPED]
+    assert len(results) == 6
+    assert skipped
+    assert reason in skipped[0].error
