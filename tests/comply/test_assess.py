@@ -275,3 +275,28 @@ def test_residency_contradicting_the_signed_statement_fails(tmp_path: pathlib.Pa
     assert residency.outcome is StepOutcome.FAILED
     assert [f.rule_id for f in residency.findings] == ["RES-005"]
     assert result.exit_code == ExitCode.FAILED
+
+
+def test_report_renders_when_no_step_could_run(tmp_path: pathlib.Path) -> None:
+    descriptor = parse_descriptor(DESCRIPTOR, tmp_path)
+    names = [
+        "integrity",
+        "provenance",
+        "ai-bom",
+        "scan",
+        "redteam",
+        "guard",
+        "audit log",
+        "residency",
+        "manual evidence",
+    ]
+    with EvidenceStore.open(tmp_path / "ev.sqlite") as store:
+        result = run_assessment(descriptor, store, _clock, steps=[(n, _unreachable) for n in names])
+    assert result.exit_code == ExitCode.INCOMPLETE
+    doc = assessment_document(result)
+    assert doc["verdict"] == "incomplete"
+    assert all(c["status"] != "satisfied" for c in doc["controls"])  # unknown never passes
+    html, md = write_report(doc, tmp_path / "out", ("html", "md"), NOW)
+    assert "not_checked" in html.read_text()
+    assert "Not verified" in html.read_text()
+    assert "service down" in md.read_text()

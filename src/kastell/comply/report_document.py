@@ -161,6 +161,8 @@ def _document(assessment: Assessment) -> dict[str, Any]:
         "scan": _step_data(assessment.steps, "scan"),
         "redteam": _step_data(assessment.steps, "redteam"),
         "guard": _step_data(assessment.steps, "guard"),
+        "audit_log": _step_data(assessment.steps, "audit log"),
+        "ai_bom": _step_data(assessment.steps, "ai-bom"),
         "residency": _step_data(assessment.steps, "residency"),
         "incidents": [
             {**incident.to_dict(), "clocks": [clock_entry(c) for c in clocks]}

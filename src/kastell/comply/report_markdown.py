@@ -43,9 +43,10 @@ def _sections(doc: Mapping[str, Any]) -> list[str]:
     out += ["## Provenance chain", ""]
     out += _tree(provenance["chain"]) if provenance.get("chain") else ["Not verified."]
     out += [""]
-    for name in ("scan", "redteam", "guard", "residency"):
+    for name in ("ai_bom", "scan", "redteam", "guard", "audit_log", "residency"):
         data = doc.get(name)
-        out += [f"## {name.capitalize()}", "", (data or {}).get("detail", "Not run.") or "", ""]
+        title = name.replace("_", " ").replace("ai bom", "AI-BOM").capitalize()
+        out += [f"## {title}", "", (data or {}).get("detail", "Not run.") or "", ""]
     out += ["## Incidents", ""]
     for incident in doc["incidents"]:
         out += [f"### {incident['id']}: {incident['title']}", ""]
