@@ -181,3 +181,24 @@ def test_junit_output_one_case_per_file(mixed: pathlib.Path,
     code, out, _ = _run(["--format", "junit", "--allow-unscannable", str(mixed)], capsys)
     skipped = ET.fromstring(out).iter("skipped")
     assert len(list(skipped)) == 1
+
+
+def test_output_into_missing_directory_is_usage_error(mixed: pathlib.Path, tmp_path: pathlib.Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _run(["-o", str(tmp_path / "absent" / "r.json"), str(mixed)], capsys)
+    assert code == 2
+    assert "cannot write" in err
+    assert "--output directory" in err
+
+
+def test_missing_policy_file_is_usage_error(mixed: pathlib.Path, tmp_path: pathlib.Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _run(["--policy", str(tmp_path / "absent.yaml"), str(mixed)], capsys)
+    assert code == 2
+    assert "cannot read policy file" in err
+
+
+def test_bad_format_is_usage_error(mixed: pathlib.Path,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, _ = _run(["--format", "xml", str(mixed)], capsys)
+    assert code == 2

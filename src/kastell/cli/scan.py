@@ -119,11 +119,15 @@ def scan(paths: tuple[str, ...], output_format: str, allow_unscannable: bool,
     if output_format == "text" and output is None:
         _text_report(report, allow_unscannable)
     elif output is not None:
-        with open(output, "w", encoding="utf-8") as handle:
-            if output_format == "text":
-                handle.write(json.dumps(report.to_dict(allow_unscannable=allow_unscannable)))
-            else:
+        if output_format == "text":
+            text = json.dumps(report.to_dict(allow_unscannable=allow_unscannable), indent=2)
+        try:
+            with open(output, "w", encoding="utf-8") as handle:
                 handle.write(text + "\n")
+        except OSError as error:
+            from kastell.scan.interface import ScanOutputError
+
+            raise ScanOutputError(f"cannot write {output}: {error.strerror or error}") from None
         note(f"report written to {output}")
     else:
         click.echo(text)

@@ -9,6 +9,7 @@ Errors::
      └── ScanError                                   base of every scanner error
           ├── ScanTargetError (UsageError)           a path to scan does not exist
           ├── PolicyFileError (UsageError)           the allowlist config file is invalid
+          ├── ScanOutputError (UsageError)           the report cannot be written
           ├── UnscannableInputError (CheckError)     a file could not be analysed (malformed,
           │                                          truncated, unsupported, over a limit)
           └── UnsafeModelFileError (VerificationError) a file meant to be loaded is not clean
@@ -32,6 +33,7 @@ __all__ = [
     "ScanError",
     "ScanLimits",
     "ScanOutcome",
+    "ScanOutputError",
     "ScanReport",
     "ScanTargetError",
     "Scanner",
@@ -50,6 +52,12 @@ class ScanTargetError(ScanError, UsageError):
     """A path given to the scanner does not exist or cannot be listed."""
 
     default_hint = "Check the path; pass files, directories or archives that exist."
+
+
+class ScanOutputError(ScanError, UsageError):
+    """The report cannot be written where the user asked."""
+
+    default_hint = "Check that the --output directory exists and is writable."
 
 
 class PolicyFileError(ScanError, UsageError):
