@@ -275,3 +275,29 @@ async def test_keep_anchored_signs_idle_tails(
     checkpoints = log.store.load_checkpoints()
     log.store.close()
     assert [c.seq for c in checkpoints] == [1]  # one tail, anchored once
+
+
+@pytest.mark.postgres
+def test_writer_reconnects_after_the_database_dropped_it() -> None:
+    import sqlalchemy as sa
+
+    from kastell.audit.interface import AuditUnavailableError
+
+    from .conftest import PG_ADMIN_URL, _postgres_location
+
+    locations = _postgres_location()
+    log = AuditLog.open(next(locations))
+    try:
+        log.append(_event())
+        with log.store.writing() as connection:
+            pid = connection.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+        admin = sa.create_engine(PG_ADMIN_URL)
+        with admin.begin() as connection:  # the server drops the log's writer connection
+            connection.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        admin.dispose()
+        with pytest.raises(AuditUnavailableError, match="cannot write"):
+            log.append(_event())  # the dropped connection fails this append, not the next
+        assert log.append(_event()).seq == 2
+    finally:
+        log.close()
+        next(locations, None)

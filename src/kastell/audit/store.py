@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import pathlib
+import threading
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -98,6 +99,8 @@ class AuditStore:
     def __init__(self, engine: sa.Engine, location: str) -> None:
         self.engine = engine
         self.location = location
+        self._writer: sa.Connection | None = None
+        self._writer_lock = threading.Lock()
 
     @classmethod
     def open(cls, location: str | pathlib.Path, *, create: bool = True) -> AuditStore:
@@ -139,18 +142,34 @@ class AuditStore:
 
     def close(self) -> None:
         """Release the database connections."""
+        with self._writer_lock:
+            self._drop_writer()
         self.engine.dispose()
+
+    def _drop_writer(self) -> None:
+        if self._writer is not None:
+            with contextlib.suppress(sa.exc.DBAPIError):
+                self._writer.close()
+            self._writer = None
 
     @contextlib.contextmanager
     def writing(self) -> Iterator[sa.Connection]:
-        """A write transaction that holds the chain lock until it commits."""
-        try:
-            with self.engine.connect() as connection:
-                connection.execution_options(kastell_write=True)
-                with connection.begin():
-                    yield connection
-        except sa.exc.DatabaseError as error:
-            raise AuditUnavailableError(f"cannot write {self.location}: {error.orig}") from None
+        """A write transaction that holds the chain lock until it commits.
+
+        Writes reuse one connection (no pool round trip per append); after a database error it
+        is dropped and the next write connects again.
+        """
+        with self._writer_lock:
+            try:
+                if self._writer is None or self._writer.invalidated:
+                    self._drop_writer()
+                    self._writer = self.engine.connect()
+                    self._writer.execution_options(kastell_write=True)
+                with self._writer.begin():
+                    yield self._writer
+            except sa.exc.DatabaseError as error:
+                self._drop_writer()
+                raise AuditUnavailableError(f"cannot write {self.location}: {error.orig}") from None
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[sa.Connection]:
