@@ -316,3 +316,42 @@ def test_incident_open_from_a_missing_audit_log(
     )
     assert code in (ExitCode.USAGE, ExitCode.INCOMPLETE)
     assert "none.sqlite" in capsys.readouterr().err
+
+
+def test_evidence_add_refuses_huge_files(
+    tmp_path: pathlib.Path, store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    big = tmp_path / "big.bin"
+    with big.open("wb") as handle:
+        handle.truncate(64 * 1024 * 1024 + 1)  # sparse: no real disk use
+    assert main(["evidence", "add", "documentation", str(big), "--store", store]) == 2
+    assert "larger than 64 MiB" in capsys.readouterr().err
+
+
+def test_evidence_show_payload_not_held_by_the_store(
+    tmp_path: pathlib.Path, store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from kastell.comply.evidence_store import EvidenceStore
+    from kastell.types import EvidenceKind
+
+    from ._builders import make_evidence
+
+    with EvidenceStore.open(store) as opened:
+        opened.record(make_evidence(EvidenceKind.AI_BOM))
+    code = main(["evidence", "show", "1", "--store", store, "--payload", str(tmp_path / "p")])
+    assert code == ExitCode.INCOMPLETE
+    assert "not held by the store" in capsys.readouterr().err
+
+
+@pytest.mark.postgres
+def test_evidence_cli_on_postgres(
+    pg_url: str, tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    doc = tmp_path / "policy.md"
+    doc.write_text("policy")
+    assert main(["evidence", "add", "documentation", str(doc), "--store", pg_url]) == 0
+    assert main(["incident", "open", "--title", "t", "--store", pg_url]) == 0
+    capsys.readouterr()
+    assert main(["evidence", "list", "--store", pg_url, "--format", "json"]) == 0
+    kinds = [e["kind"] for e in _json(capsys)]  # type: ignore[union-attr]
+    assert kinds == ["documentation", "incident_record"]
