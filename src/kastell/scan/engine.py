@@ -69,7 +69,13 @@ class _Context:
             return ScanOutcome(unscannable=(
                 f"{blob.member}: nested deeper than {self.limits.max_nesting} containers",))
         inner = dataclasses.replace(self, depth=self.depth + 1)
-        return _scan_outcome(blob, inner)
+        outcome = _scan_outcome(blob, inner)
+        if not outcome.unscannable or not blob.member:
+            return outcome
+        # say which member could not be scanned
+        reasons = tuple(r if r.startswith(f"{blob.member}:") else f"{blob.member}: {r}"
+                        for r in outcome.unscannable)
+        return dataclasses.replace(outcome, unscannable=reasons)
 
 
 def _read_head(blob: Blob) -> bytes:
