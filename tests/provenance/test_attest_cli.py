@@ -233,3 +233,81 @@ def test_deployment_bad_residency(
 def test_residency_parse_api() -> None:
     with pytest.raises(ProvenanceUsageError, match="needs country, provider and jurisdiction"):
         Residency.parse({"weights": {"country": "DE"}})
+
+
+def test_model_dir_differs_from_signature_exit_1(
+    chain: Chain, keys: dict[str, KeyFiles], capsys: pytest.CaptureFixture[str]
+) -> None:
+    (chain.model_dir / "weights.bin").write_bytes(b"retrained")
+    assert _training(chain, keys, *TIMES, "--model-dir", chain.model_dir) == 1
+    assert "changed: weights.bin" in capsys.readouterr().err
+
+
+def test_blake3_signature_with_model_dir(
+    chain: Chain, keys: dict[str, KeyFiles], tmp_path: Path
+) -> None:
+    (chain.model_dir / ".git").mkdir()
+    (chain.model_dir / ".git" / "HEAD").write_text("x")
+    signature = tmp_path / "b3.sig"
+    assert (
+        run(
+            "sign",
+            chain.model_dir,
+            "--key",
+            keys["ml"].private,
+            "--output",
+            signature,
+            "--algorithm",
+            "blake3",
+        )
+        == 0
+    )
+    code = run(
+        "attest",
+        "training",
+        "--signature",
+        signature,
+        "--model-dir",
+        chain.model_dir,
+        "--dataset-attestation",
+        chain.dataset,
+        "--builder-id",
+        "b",
+        *TIMES,
+        "--key",
+        keys["ml"].private,
+        "--output",
+        tmp_path / "t.json",
+    )
+    assert code == 0
+
+
+def test_model_dir_alone_matches_kastell_sign(
+    chain: Chain, keys: dict[str, KeyFiles], tmp_path: Path
+) -> None:
+    (chain.model_dir / ".gitignore").write_text("*.tmp")
+    signature = tmp_path / "s.sig"
+    assert run("sign", chain.model_dir, "--key", keys["ml"].private, "--output", signature) == 0
+    out = tmp_path / "t.json"
+    assert (
+        run(
+            "attest",
+            "training",
+            "--model-dir",
+            chain.model_dir,
+            "--dataset-attestation",
+            chain.dataset,
+            "--builder-id",
+            "b",
+            *TIMES,
+            "--key",
+            keys["ml"].private,
+            "--output",
+            out,
+        )
+        == 0
+    )
+    assert (
+        read_signed_statement(out).subject_digests[0][1]
+        == read_signed_statement(signature).subject_digests[0][1]
+    )

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from kastell.integrity.signing import describe_model
+from kastell.integrity.signing import GIT_PATHS, Serialization, describe_model
 from kastell.provenance import _model_signature
 from kastell.provenance.interface import ProvenanceUsageError
 from kastell.provenance.statement import read_signed_statement
@@ -21,16 +21,23 @@ def resolve_model_subject(
 ) -> Subject:
     """The model subject from a signature, a model directory or a digest; all must agree.
 
+    With a signature, a model directory is checked against it (as the signature serialized the
+    model); alone, a directory is hashed as ``kastell sign`` does by default (sha256 files, git
+    metadata left out).
+
     Raises:
         ProvenanceUsageError: none given, or they name different models.
+        DigestMismatchError: the model directory differs from the signature.
     """
     found: list[tuple[str, Digest]] = []
     if signature is not None:
         resources = _model_signature.resources_of(read_signed_statement(signature))
         found.append(("--signature", resources.model_digest))
         name = name or resources.model_name
-    if model_dir is not None:
-        description = describe_model(model_dir)
+        if model_dir is not None:
+            _model_signature.check_model(model_dir, resources.description, signature_path=signature)
+    elif model_dir is not None:
+        description = describe_model(model_dir, Serialization(ignore_paths=GIT_PATHS))
         found.append(("--model-dir", description.digest))
         name = name or description.name
     if model_digest is not None:
