@@ -103,3 +103,18 @@ def test_naive_now_is_refused() -> None:
 def test_non_positive_freshness_is_refused() -> None:
     with pytest.raises(UsageError, match="positive"):
         FreshnessPolicy(default=dt.timedelta(0))
+
+
+def test_a_passing_rerun_replaces_an_earlier_failure() -> None:
+    items = [make_evidence(k) for k in MACHINE[:3]]
+    items.append(make_evidence(K.AI_BOM, passed=False, age=dt.timedelta(hours=5)))
+    items.append(make_evidence(K.AI_BOM, passed=True, age=dt.timedelta(hours=1)))
+    assert evaluate_control(MP, stored(*items), NOW, POLICY).status is ControlStatus.SATISFIED
+    items.append(make_evidence(K.AI_BOM, passed=False, age=dt.timedelta(minutes=5)))
+    assert evaluate_control(MP, stored(*items), NOW, POLICY).status is ControlStatus.FAILING
+
+
+def test_every_subject_of_a_kind_counts() -> None:
+    items = [make_evidence(k) for k in MACHINE]
+    items.append(make_evidence(K.AI_BOM, passed=False, subject="other-model"))
+    assert evaluate_control(MP, stored(*items), NOW, POLICY).status is ControlStatus.FAILING

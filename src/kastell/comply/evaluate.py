@@ -2,6 +2,8 @@
 
 Rules, applied per control in this order (documented in docs/comply.md):
 
+Per kind and subject only the latest fresh record counts (a passing re-run replaces a failure).
+
 1. ``failing``: some fresh evidence of one of the control's kinds states ``passed: false``; the
    findings it carries (those mapped to this control, else all of them) are attached.
 2. ``missing``: a kind Kastell can produce (signature, scan, red-team, ...) has no fresh evidence
@@ -102,14 +104,14 @@ def _findings_for(control: Control, records: Iterable[StoredEvidence]) -> tuple[
     return tuple(found)
 
 
-def evaluate_control(
+def _latest_fresh(
     control: Control,
     evidence: Sequence[StoredEvidence],
     now: dt.datetime,
     freshness: FreshnessPolicy,
-) -> ControlResult:
-    """Evaluate one control from the evidence (of any kinds; only its own kinds are read)."""
-    fresh: dict[EvidenceKind, list[StoredEvidence]] = {}
+) -> tuple[dict[EvidenceKind, list[StoredEvidence]], set[EvidenceKind]]:
+    """The latest fresh record per (kind, subject) of the control's kinds, and the stale kinds."""
+    latest: dict[tuple[EvidenceKind, str], StoredEvidence] = {}
     stale: set[EvidenceKind] = set()
     for record in evidence:
         kind = record.evidence.kind
@@ -118,8 +120,30 @@ def evaluate_control(
         age = now.astimezone(dt.UTC) - record.evidence.produced_at.astimezone(dt.UTC)
         if age > freshness.window(kind):
             stale.add(kind)
-        else:
-            fresh.setdefault(kind, []).append(record)
+            continue
+        key = (kind, record.evidence.subject.name)
+        current = latest.get(key)
+        order = (record.evidence.produced_at.astimezone(dt.UTC), record.id)
+        if current is None or order > (current.evidence.produced_at.astimezone(dt.UTC), current.id):
+            latest[key] = record
+    fresh: dict[EvidenceKind, list[StoredEvidence]] = {}
+    for (kind, _), record in latest.items():
+        fresh.setdefault(kind, []).append(record)
+    return fresh, stale
+
+
+def evaluate_control(
+    control: Control,
+    evidence: Sequence[StoredEvidence],
+    now: dt.datetime,
+    freshness: FreshnessPolicy,
+) -> ControlResult:
+    """Evaluate one control from the evidence (of any kinds; only its own kinds are read).
+
+    Per kind and subject only the latest fresh record counts, so a re-run that passes replaces
+    an earlier failure.
+    """
+    fresh, stale = _latest_fresh(control, evidence, now, freshness)
     used = tuple(r for kind in control.evidence_kinds for r in fresh.get(kind, ()))
     stale_kinds = tuple(k for k in control.evidence_kinds if k in stale and k not in fresh)
     failing = [r for r in used if _outcome(r) is False]
