@@ -329,7 +329,11 @@ def verify_chain(
     dataset_dirs: tuple[Path, ...],
     output_format: str,
 ) -> int:
-    """Verify deployment -> model signature -> training provenance -> dataset attestations."""
+    """Verify deployment -> model signature -> training provenance -> dataset attestations.
+
+    Exit codes: 0 the chain holds, 1 a link is broken (the first one is named), 2 usage error,
+    3 could not check.
+    """
     from kastell.provenance.chain import verify_chain as walk
     from kastell.provenance.trust import load_trust_policy
 
