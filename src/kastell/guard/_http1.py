@@ -97,15 +97,18 @@ class Http1Pool:
     ) -> tuple[_Conn, Response]:
         payload = self._request_bytes(method, path, headers, body)
         for attempt in (0, 1):
-            conn = self._idle.pop() if self._idle else await self._connect()
+            conn = self._idle.pop() if self._idle and attempt == 0 else await self._connect()
             try:
                 conn.writer.write(payload)
                 await conn.writer.drain()
                 head = await self._read_head(conn)
             except (ConnectionError, asyncio.IncompleteReadError) as error:
                 conn.close()
-                if conn.reused and attempt == 0:
-                    continue  # the idle connection had been closed by the upstream: retry once
+                nothing_read = not getattr(error, "partial", b"")
+                if attempt == 0 and nothing_read:
+                    # closed before any response byte (an idle connection the upstream dropped,
+                    # or a connection it refused to serve): retry once on a fresh connection
+                    continue
                 raise UpstreamError(f"upstream closed the connection: {error!r}") from None
             except BaseException:
                 conn.close()  # timeout, cancellation, malformed head: never reuse or leak it
