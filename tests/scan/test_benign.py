@@ -225,3 +225,27 @@ def test_onnx_library_model_with_escaping_external_data(tmp_path: pathlib.Path) 
     (tmp_path / "model.onnx").write_bytes(model.SerializeToString())  # type: ignore[attr-defined]
     result = scan_file(tmp_path / "model.onnx")
     assert [f.rule_id for f in result.findings] == ["KS-ONNX-EXTERNAL-DATA-ESCAPE"]
+
+
+def test_tool_calling_chat_template_has_no_findings() -> None:
+    # a template in the style of current instruction-tuned models: namespace, tojson, filters,
+    # raise_exception, loop variables, tool-call instructions and a default system prompt
+    from kastell.scan.chat_template import check_template
+
+    template = (
+        "{%- set ns = namespace(system=none) %}{{- bos_token }}"
+        "{%- if messages[0]['role'] == 'system' %}{%- set ns.system = messages[0]['content'] %}"
+        "{%- else %}{%- set ns.system = 'You are a helpful assistant.' %}{%- endif %}"
+        "{%- if tools %}{{- 'You can call these functions. Respond with JSON '"
+        " ~ '{\"name\": ..., \"arguments\": ...}. Do not use variables.\\n' }}"
+        "{%- for tool in tools %}{{- tool | tojson(indent=2) }}{%- endfor %}{%- endif %}"
+        "{%- for message in messages %}"
+        "{%- if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}"
+        "{{- raise_exception('Conversation roles must alternate user/assistant') }}{%- endif %}"
+        "{{- '<|' ~ message.role ~ '|>\\n' ~ message.content | trim ~ '<|end|>\\n' }}"
+        "{%- if message.tool_calls is defined %}{%- for call in message.tool_calls %}"
+        "{{- call.function.name }}{{- call.function.arguments | tojson }}{%- endfor %}"
+        "{%- endif %}{%- endfor %}"
+        "{%- if add_generation_prompt %}{{- '<|assistant|>\\n' }}{%- endif %}"
+    )
+    assert check_template(template) == []
