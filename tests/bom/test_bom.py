@@ -241,3 +241,21 @@ def test_cli_without_trust_notes_it(signed: Signed, capsys: pytest.CaptureFixtur
     assert "signers were not checked" in captured.err
     document = json.loads((signed.tmp / "b.json").read_text())
     assert [c for c in document.get("components", []) if c["type"] == "library"] == []
+
+
+def test_cli_missing_dataset_attestation(
+    signed: Signed, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = run(
+        "bom",
+        signed.model_dir,
+        "--signature",
+        signed.signature,
+        "--dataset-attestation",
+        signed.tmp / "nope.json",
+        "--no-environment",
+        "--output",
+        signed.tmp / "b.json",
+    )
+    assert code == 2
+    assert "nope.json" in capsys.readouterr().err

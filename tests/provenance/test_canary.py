@@ -12,7 +12,7 @@ from kastell.provenance.canary import (
     generate_canaries,
     read_canary_file,
 )
-from kastell.provenance.interface import ProvenanceUsageError, StatementFormatError
+from kastell.provenance.interface import ProvenanceUsageError
 
 from .conftest import DEFAULT_TRUST, KeyFiles, run, write_policy
 
@@ -74,8 +74,9 @@ def test_tampered_secret_in_canary_file(tmp_path: Path) -> None:
     document = made.to_document(reveal=True)
     document["canaries"][0]["secret"] = "KASTELL-CANARY-" + "f" * 32
     path.write_text(json.dumps(document))
-    with pytest.raises(StatementFormatError, match="does not match its digest"):
+    with pytest.raises(ProvenanceUsageError, match="does not match its digest") as info:
         read_canary_file(path)
+    assert info.value.exit_code == 2
 
 
 def test_canary_file_not_json(tmp_path: Path) -> None:
@@ -174,3 +175,16 @@ def test_probe_inputs_with_secrets() -> None:
     made = generate_canaries(2)
     inputs = made.probe_inputs()
     assert [i["canary"] for i in inputs] == [c.secret for c in made.canaries]
+
+
+def test_canary_file_entry_without_digest(tmp_path: Path) -> None:
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps({"kastellCanaries": 1, "canaries": [{"id": "x"}]}))
+    with pytest.raises(ProvenanceUsageError, match="lacks its sha256"):
+        read_canary_file(path)
+
+
+def test_canary_output_unwritable(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = run("canary", "generate", "--output", tmp_path / "missing" / "c.json")
+    assert code == 2
+    assert "cannot write" in capsys.readouterr().err

@@ -283,3 +283,9 @@ def test_dataset_predicate_inconsistent_with_subject(
     code, out = _verify(chain, capsys)
     assert code == 1
     assert "manifest root is not its subject digest" in out
+
+
+def test_cli_bad_trust_policy(chain: Chain, capsys: pytest.CaptureFixture[str]) -> None:
+    chain.policy.write_text("version: 2\n")
+    assert run("verify-chain", chain.deployment, "--trust", chain.policy) == 2
+    assert "not a version 1 trust policy" in capsys.readouterr().err

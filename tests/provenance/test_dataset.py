@@ -204,3 +204,19 @@ def test_symlink_recorded_not_followed(dataset_dir: Path, tmp_path: Path) -> Non
     jsonschema.validate(predicate, dataset_predicate_schema())
     assert predicate["manifest"]["symlinks"] == [{"path": "link.jsonl", "target": str(outside)}]
     assert predicate["records"]["byFormat"]["jsonl"] == 3
+
+
+def test_cli_output_unwritable(
+    tmp_path: Path, dataset_dir: Path, keys: dict[str, KeyFiles], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = run(
+        "attest",
+        "dataset",
+        dataset_dir,
+        "--key",
+        keys["data"].private,
+        "--output",
+        tmp_path / "missing" / "ds.json",
+    )
+    assert code == 2
+    assert "cannot write" in capsys.readouterr().err

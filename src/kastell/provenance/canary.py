@@ -181,7 +181,12 @@ def read_canary_file(path: Path) -> CanarySet:
             f"{path} is not a Kastell canary file",
             hint="Pass the file written by `kastell canary generate --output`.",
         )
-    return _canaries_from_items(document.get("canaries"), str(path))
+    try:
+        return _canaries_from_items(document.get("canaries"), str(path))
+    except StatementFormatError as error:  # a file the user passed: a usage error
+        raise ProvenanceUsageError(
+            error.message, hint="Regenerate it with `kastell canary generate`."
+        ) from error
 
 
 def load_canaries(attestation: SignedStatement) -> CanarySet:
