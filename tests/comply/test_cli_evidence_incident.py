@@ -128,7 +128,9 @@ def test_incident_lifecycle(store: str, capsys: pytest.CaptureFixture[str]) -> N
     # DST ends 25 Oct 03:00 -> 02:00: 24 h after 10:00 CEST is 09:00 CET
     assert due["NIS2-23.4.a"] == "2026-10-25T09:00:00+01:00"
     assert main(["incident", "list", "--store", store, "--now", "2026-10-26T12:00+01:00"]) == 1
-    assert "OVERDUE" in capsys.readouterr().out
+    listing = capsys.readouterr().out
+    assert "OVERDUE: early warning (NIS2 Art. 23(4)(a))" in listing
+    assert "next: incident notification (NIS2 Art. 23(4)(b)) due 2026-10-27T09:00+01:00" in listing
     assert (
         main(
             [

@@ -61,7 +61,17 @@ def incident_block(incident: Incident, clocks: Sequence[Clock]) -> str:
     head = f"{incident.id}  {incident.title}  (aware {aware}, {incident.timezone}; {regimes})"
     if incident.closed_at:
         head += f"  closed {incident.closed_at.isoformat(timespec='minutes')}"
-    return "\n".join([head, *(clock_line(c) for c in clocks)])
+    upcoming = [c for c in clocks if c.state is ClockState.DUE and c.due is not None]
+    lines = [head, *(clock_line(c) for c in clocks)]
+    if upcoming:
+        nxt = min(upcoming, key=lambda c: c.due or dt.datetime.max.replace(tzinfo=dt.UTC))
+        when = nxt.due.isoformat(timespec="minutes") if nxt.due else "?"
+        left = f" ({_remaining(nxt.remaining)})" if nxt.remaining is not None else ""
+        lines.append(f"  next: {nxt.rule.step} ({nxt.rule.basis}) due {when}{left}")
+    late = overdue(clocks)
+    if late:
+        lines.append(f"  OVERDUE: {', '.join(f'{c.rule.step} ({c.rule.basis})' for c in late)}")
+    return "\n".join(lines)
 
 
 def overdue(clocks: Sequence[Clock]) -> list[Clock]:
