@@ -361,15 +361,17 @@ def test_live_log_verifies_while_appends_continue(location: str, signer: Ed25519
     from kastell.audit.evidence import verify_location
 
     log = AuditLog.open(location, signer=signer, checkpoint_every=5)
-    stop = threading.Event()
+    stop, started = threading.Event(), threading.Event()
 
     def writer() -> None:
         while not stop.is_set():
             log.append(AuditEvent(EventType.REQUEST, tenant="acme"))
+            started.set()
 
     thread = threading.Thread(target=writer)
     thread.start()
     try:
+        assert started.wait(30)
         reports = [
             verify_location(location, PublicKeyRing.of([signer.public_key]), now=NOW)[0]
             for _ in range(5)
