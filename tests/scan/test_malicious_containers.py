@@ -340,14 +340,55 @@ def test_npy_payload_size_mismatch(scan_bytes: Scan) -> None:
     assert "KS-NPY-SIZE-MISMATCH" in _rules(scan_bytes("a.npy", data))
 
 
-def test_legacy_torch_tar_storages_are_unscannable(scan_bytes: Scan) -> None:
-    benign = p.proto(2) + p.EMPTY_DICT + p.STOP
-    data = c.tar_with({"sys_info": benign, "pickle": benign, "storages": benign,
-                       "tensors": benign})
-    result = scan_bytes("old.tar", data)
+def _legacy_tar(storage_args: bytes = b"", numel: int = 2, raw: int = 8,
+                tensor_args: bytes = b"", pickle_member: bytes = b"", views: bytes = b"") -> bytes:
+    """A legacy (tar) PyTorch checkpoint: one float storage of ``numel`` elements, one tensor."""
+    storage_args = storage_args or (p.proto(2) + p.text("0") + p.text("cpu")
+                                    + p.global_op("torch", "FloatStorage") + b"\x87" + p.STOP)
+    storages = (p.proto(2) + b"K\x01" + p.STOP + storage_args + struct.pack("<q", numel)
+                + b"\0" * raw + (views or p.proto(2) + b"]" + p.STOP))
+    tensor_args = tensor_args or (p.proto(2) + p.text("t0") + p.text("0")
+                                  + p.global_op("torch", "FloatTensor") + b"\x87" + p.STOP)
+    tensors = (p.proto(2) + b"K\x01" + p.STOP + tensor_args + struct.pack("<i", 1) + b"\0" * 4
+               + struct.pack("<qqq", 2, 1, 0))
+    main = pickle_member or (p.proto(2) + p.text("t0") + b"Q" + p.STOP)  # BINPERSID
+    info = p.proto(2) + p.EMPTY_DICT + p.STOP
+    return c.tar_with({"sys_info": info, "pickle": main, "storages": storages,
+                       "tensors": tensors})
+
+
+def test_legacy_torch_tar_is_parsed_clean(scan_bytes: Scan) -> None:
+    result = scan_bytes("old.tar", _legacy_tar())
     assert result.format == "pytorch-tar"
+    assert result.verdict is Verdict.CLEAN, result
+
+
+def test_legacy_torch_tar_malicious_storage_record(scan_bytes: Scan) -> None:
+    evil = p.proto(2) + p.MARK + p.text("0") + p.text("cpu") + p.global_op("torch",
+           "FloatStorage") + p.global_op("os", "system") + p.text("id") + p.TUPLE1 + p.REDUCE
+    evil += p.POP + p.TUPLE + p.STOP
+    result = scan_bytes("old.tar", _legacy_tar(storage_args=evil))
+    assert "KS-PICKLE-DANGEROUS-CALLABLE" in _rules(result)
+
+
+def test_legacy_torch_tar_payload_hidden_after_raw_storage(scan_bytes: Scan) -> None:
+    # the raw record is skipped by exactly the size the loader reads, so the storage-views
+    # pickle right after it is scanned (here: a payload)
+    hidden = _legacy_tar(views=p.call("os", "system", "id"))
+    assert "KS-PICKLE-DANGEROUS-CALLABLE" in _rules(scan_bytes("evil.tar", hidden))
+
+
+@pytest.mark.parametrize(("kwargs", "needle"), [
+    ({"numel": 4, "raw": 8}, "truncated"),
+    ({"storage_args": p.proto(2) + p.text("0") + p.text("cpu") + p.text("x") + b"\x87"
+      + p.STOP}, "storage type"),
+    ({"storage_args": p.proto(2) + p.text("0") + p.STOP}, "storage type"),
+], ids=["raw-short", "type-not-global", "not-a-triple"])
+def test_legacy_torch_tar_bad_records_are_unscannable(scan_bytes: Scan, kwargs: dict,
+                                                      needle: str) -> None:
+    result = scan_bytes("old.tar", _legacy_tar(**kwargs))
     assert result.verdict is Verdict.UNSCANNABLE
-    assert any("storages" in reason for reason in result.reasons)
+    assert any(needle in reason for reason in result.reasons), result.reasons
 
 
 def test_legacy_torch_tar_malicious_pickle_member(scan_bytes: Scan) -> None:

@@ -65,7 +65,7 @@ DEFAULT_ALLOW: tuple[str, ...] = (
     "torch._utils._rebuild_device_tensor_from_numpy",
     "torch._utils._rebuild_device_tensor_from_cpu_tensor", "torch._tensor._rebuild_from_type",
     "torch._tensor._rebuild_from_type_v2", "torch.nn.parameter.Parameter",
-    "torch.*Storage", "torch.storage.UntypedStorage", "torch.storage.TypedStorage",
+    "torch.*Storage", "torch.*Tensor", "torch.storage.UntypedStorage", "torch.storage.TypedStorage",
     "torch.Size", "torch.device", "torch.dtype", "torch.float*", "torch.bfloat16",
     "torch.half", "torch.double", "torch.int*", "torch.uint*", "torch.bool", "torch.long",
     "torch.complex*", "torch.qint8", "torch.quint8", "torch.qint32", "torch.strided",

@@ -2,12 +2,14 @@
 
 Only the pickles are read; tensor payloads (``archive/data/N``) are never opened, so a 2 GiB
 checkpoint costs one zip directory read and one small pickle. The legacy non-zip format (five
-concatenated pickles followed by raw storages) is handled by the pickle scanner.
+concatenated pickles followed by raw storages) is handled by the pickle scanner; the legacy tar
+format's interleaved ``storages``/``tensors`` members by ``pytorch_legacy``.
 """
 
 from __future__ import annotations
 
 import posixpath
+import tarfile
 import zipfile
 from typing import ClassVar
 
@@ -114,7 +116,24 @@ class PyTorchScanner:
     def _scan_tar(blob: Blob, ctx: ScanContext) -> ScanOutcome:
         names = {info.name for info in list_tar(blob)}
         outcome = scan_tar(blob, ctx, skip=lambda name: name not in _LEGACY_TAR_PICKLES)
-        reasons = tuple(
-            f"legacy tar member {name!r} interleaves pickles with raw storage bytes and is not "
-            "parsed" for name in ("storages", "tensors") if name in names)
-        return ScanOutcome(outcome.findings, outcome.unscannable + reasons, "pytorch-tar")
+        for kind in ("storages", "tensors"):
+            if kind in names:
+                outcome = outcome.merge(_scan_legacy_member(blob, ctx, kind))
+        return ScanOutcome(outcome.findings, outcome.unscannable, "pytorch-tar")
+
+
+def _scan_legacy_member(blob: Blob, ctx: ScanContext, kind: str) -> ScanOutcome:
+    from kastell.scan.pytorch_legacy import scan_legacy_records
+
+    child = blob.child(kind, None, blob.opener)
+    try:
+        with blob.opener() as stream, tarfile.open(fileobj=stream, mode="r:") as archive:
+            info = archive.getmember(kind)
+            member = archive.extractfile(info)
+            if member is None:
+                raise UnscannableInputError(f"legacy tar member {kind!r} is not a file")
+            with member:
+                reader = BoundedReader(member, info.size)
+                return scan_legacy_records(reader, child, ctx, kind)
+    except UnscannableInputError as error:
+        return ScanOutcome(unscannable=(error.message,))
