@@ -76,3 +76,34 @@ def test_stream_sent_is_prefix_of_screened_answer(pieces: list[str], holdback: i
     if not screen.blocked:
         verdict = _SCREENER.screen_text("".join(pieces), Direction.OUTPUT, ScanContext())
         assert out == verdict.text
+
+
+_CHOICE = st.dictionaries(st.sampled_from(["index", "delta", "finish_reason"]), _json, max_size=3)
+_CHUNK = st.one_of(
+    st.dictionaries(st.sampled_from(["choices", "id", "usage"]), _json, max_size=3),
+    st.fixed_dictionaries({"choices": st.lists(_CHOICE, max_size=2)}),
+    st.fixed_dictionaries(
+        {
+            "choices": st.lists(
+                st.fixed_dictionaries(
+                    {
+                        "index": st.integers(0, 2),
+                        "delta": st.fixed_dictionaries({"content": st.text(max_size=20)}),
+                        "finish_reason": st.none() | st.just("stop"),
+                    }
+                ),
+                max_size=2,
+            )
+        }
+    ),
+)
+
+
+@settings(max_examples=200, deadline=1000)
+@given(st.lists(_CHUNK, max_size=5))
+def test_stream_relay_total_on_any_upstream_chunks(chunks: list[dict[str, Any]]) -> None:
+    from kastell.guard.stream_exchange import StreamRelay
+
+    relay = StreamRelay(_SCREENER, ScanContext(), holdback=8)
+    frames = [frame for chunk in chunks for frame in relay.frames(chunk)] + relay.flush()
+    assert all(frame.startswith(b"data: ") for frame in frames)

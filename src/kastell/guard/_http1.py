@@ -136,14 +136,20 @@ class Http1Pool:
         reader = conn.reader
         if "chunked" in head.headers.get("transfer-encoding", "").lower():
             while True:
-                size_line = await reader.readuntil(b"\r\n")
+                try:
+                    size_line = await reader.readuntil(b"\r\n")
+                except asyncio.LimitOverrunError:
+                    raise UpstreamError("upstream sent an oversized chunk header") from None
                 try:
                     size = int(size_line.split(b";")[0].strip(), 16)
                 except ValueError:
                     raise UpstreamError("upstream sent a malformed chunk size") from None
                 if size == 0:
-                    while (await reader.readuntil(b"\r\n")) != b"\r\n":
-                        pass  # trailers
+                    try:
+                        while (await reader.readuntil(b"\r\n")) != b"\r\n":
+                            pass  # trailers
+                    except asyncio.LimitOverrunError:
+                        raise UpstreamError("upstream sent oversized trailers") from None
                     return
                 data = await reader.readexactly(size + 2)
                 yield data[:-2]

@@ -237,7 +237,8 @@ class ChatExchange:
         rules = [d.rule_id for _, d in verdict.detections]
         action = verdict.action
         answer_texts: list[str] = []
-        for choice in answer.get("choices") or []:
+        choices = answer.get("choices")
+        for choice in choices if isinstance(choices, list) else []:
             message = choice.get("message") if isinstance(choice, dict) else None
             if not isinstance(message, dict) or not isinstance(message.get("content"), str):
                 continue

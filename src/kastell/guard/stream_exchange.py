@@ -72,12 +72,15 @@ class StreamRelay:
         self._last = {k: v for k, v in chunk.items() if k in ("id", "object", "created", "model")}
         held: list[bytes] = []
         choices_out: list[dict[str, Any]] = []
-        for choice in chunk.get("choices") or []:
+        choices = chunk.get("choices")
+        for choice in choices if isinstance(choices, list) else []:
             if not isinstance(choice, dict):
                 continue
-            index = int(choice.get("index", 0))
+            raw_index = choice.get("index", 0)
+            index = raw_index if isinstance(raw_index, int) else 0
             screen = self._screen(index)
-            delta = dict(choice.get("delta") or {})
+            raw_delta = choice.get("delta")
+            delta = dict(raw_delta) if isinstance(raw_delta, dict) else {}
             piece = screen.feed(delta["content"]) if isinstance(delta.get("content"), str) else ""
             finish = choice.get("finish_reason")
             if finish is not None and not screen.blocked:
