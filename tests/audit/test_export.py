@@ -10,6 +10,8 @@ import threading
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kastell.audit import AuditEvent, AuditLog, Decision, EventType
 from kastell.audit.cef import cef_escape_extension, cef_escape_header, to_cef
@@ -240,3 +242,20 @@ def test_oversized_udp_message_is_refused(records: list[AuditRecord]) -> None:
         sender.send(b"x" * 70_000)
     server.close()
     assert "tcp://" in caught.value.diagnostics()
+
+
+@settings(max_examples=200, deadline=1000)
+@given(st.text(max_size=60))
+def test_fuzz_cef_escaping_leaves_no_controls_or_bare_separators(text: str) -> None:
+    header, extension = cef_escape_header(text), cef_escape_extension(text)
+    for escaped in (header, extension):
+        assert not re.search(r"[\x00-\x1f\x7f]", escaped)
+    # every pipe in a header and every equals sign in an extension is escaped
+    assert not re.search(r"(?<!\\)(\\\\)*\|", header.replace("\\|", ""))
+    assert not re.search(r"(?<!\\)(?:\\\\)*=", extension.replace("\\=", ""))
+    # the extension value reads back as the text, line breaks kept, other controls as spaces
+    unescaped = re.sub(
+        r"\\(.)", lambda m: {"n": "\n", "r": "\r"}.get(m.group(1), m.group(1)), extension
+    )
+    expected = re.sub(r"[\x00-\x09\x0b\x0c\x0e-\x1f\x7f]", " ", text.replace("\r\n", "\n"))
+    assert unescaped == expected

@@ -7,6 +7,8 @@ escape ``\`` and ``|``; extension values escape ``\``, ``=``, and line breaks as
 
 from __future__ import annotations
 
+import re
+
 from kastell import __version__
 from kastell.audit.interface import AuditRecord
 from kastell.types import Severity
@@ -21,18 +23,21 @@ _SEVERITY = {
     Severity.CRITICAL: 10,
 }
 _MSG_LIMIT = 1023
+_CONTROLS = re.compile("[\x00-\x1f\x7f]")
+"""Control characters (after line breaks were escaped): a syslog collector may cut at them."""
 
 
 def cef_escape_header(text: str) -> str:
-    """Escape a CEF header field (backslash and pipe; line breaks become spaces)."""
+    """Escape a CEF header field (backslash and pipe; line breaks and controls become spaces)."""
     text = text.replace("\\", "\\\\").replace("|", "\\|")
-    return text.replace("\r", " ").replace("\n", " ")
+    return _CONTROLS.sub(" ", text)
 
 
 def cef_escape_extension(text: str) -> str:
-    """Escape a CEF extension value (backslash, equals sign, line breaks)."""
+    """Escape a CEF extension value (backslash, equals sign, line breaks; controls to spaces)."""
     text = text.replace("\\", "\\\\").replace("=", "\\=")
-    return text.replace("\r\n", "\\n").replace("\n", "\\n").replace("\r", "\\r")
+    text = text.replace("\r\n", "\\n").replace("\n", "\\n").replace("\r", "\\r")
+    return _CONTROLS.sub(" ", text)
 
 
 def _extension(record: AuditRecord) -> list[tuple[str, str]]:

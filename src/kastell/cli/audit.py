@@ -7,6 +7,7 @@ omitted. The audit modules are imported inside the commands so ``--help`` stays 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import pathlib
 import sys
 from typing import TYPE_CHECKING, Any
@@ -187,11 +188,7 @@ def export(
             store.iter_rows(after_seq=after_seq, since_us=since_us), ExportFormat(export_format)
         )
         if address is None:
-            count, last = 0, after_seq
-            for record, line in lines:
-                sys.stdout.write(line + "\n")
-                count, last = count + 1, record.seq
-            sys.stdout.flush()
+            count, last = _write_stdout(lines, after_seq)
         else:
             count, last = _send_syslog(lines, address, after_seq)
     finally:
@@ -199,6 +196,24 @@ def export(
     where = f" to {syslog_url}" if syslog_url else ""
     note(f"exported {count} record(s){where}; last seq {last} (resume with --after-seq {last})")
     return 0
+
+
+def _write_stdout(lines: Any, after_seq: int) -> tuple[int, int]:
+    from kastell.audit.interface import ExportDeliveryError
+
+    count, last = 0, after_seq
+    try:
+        for record, line in lines:
+            sys.stdout.write(line + "\n")
+            count, last = count + 1, record.seq
+        sys.stdout.flush()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        raise ExportDeliveryError(
+            f"stdout was closed after about {count} record(s)",
+            hint=f"Resume with --after-seq {last} (or read the whole output).",
+        ) from None
+    return count, last
 
 
 def _send_syslog(lines: Any, address: Any, after_seq: int) -> tuple[int, int]:
