@@ -112,8 +112,10 @@ def scan(paths: tuple[str, ...], output_format: str, allow_unscannable: bool,
 
     policy = load_policy(policy_file)
     targets = expand_paths(paths)
-    with progress("scanning", len(targets)) as advance:
-        report = scan_paths(targets, policy, on_file=lambda result: advance(1))
+    total = sum(t.stat().st_size for t in targets if t.is_file())
+    # the shared bar counts bytes (files' sizes; a checkpoint's tensors are not actually read)
+    with progress("scanning", total) as advance:
+        report = scan_paths(targets, policy, on_file=lambda result: advance(result.size or 0))
     passed = report.passed(allow_unscannable=allow_unscannable)
     text = _machine_output(report, output_format, allow_unscannable)
     if output_format == "text" and output is None:
