@@ -64,7 +64,10 @@ def _text_summary(result: CampaignResult, allow_incomplete: bool) -> str:
     if not result.complete:
         lines.append("INCOMPLETE: " + "; ".join(result.incomplete_reasons()))
     code = int(result.exit_code(allow_incomplete=allow_incomplete))
-    lines.append(f"verdict: {['passed', 'gate failed', '', 'incomplete'][code]}")
+    verdict = ["passed", "gate failed", "", "incomplete"][code]
+    if code == 0 and not result.gates:
+        verdict = "complete (no gates set)"
+    lines.append(f"verdict: {verdict}")
     return "\n".join(lines)
 
 

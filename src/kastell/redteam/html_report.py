@@ -94,6 +94,8 @@ def render_html_report(
     verdict, verdict_class = {0: ("passed", "pass"), 1: ("gate failed", "fail")}.get(
         code, ("incomplete", "incomplete")
     )
+    if code == 0 and not report["gates"]:
+        verdict = "complete (no gates set)"
     examples = [a for a in report["attempts"] if a["counted"]][:max_examples]
     chart = render_bar_chart(_bars(report), title="Attack success rate per category")
     return render_page(
