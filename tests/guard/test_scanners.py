@@ -217,3 +217,13 @@ def test_toxicity_detected(text: str) -> None:
 
 def test_toxicity_negative() -> None:
     assert ToxicityScanner().scan("The Scunthorpe problem is about over-eager filters.", CTX) == []
+
+
+def test_lint_rules_map_to_catalog_controls() -> None:
+    from kastell.guard.lint import LINT_RULES
+
+    catalog = _catalog_ids()
+    for rule_id, (title, _severity, mappings) in LINT_RULES.items():
+        assert rule_id.startswith("guard.lint.")
+        assert title
+        assert set(mappings) <= catalog, (rule_id, set(mappings) - catalog)
