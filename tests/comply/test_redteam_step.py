@@ -88,3 +88,52 @@ def test_red_team_against_the_local_model(tmp_path: pathlib.Path) -> None:
     assert result.payloads[str(evidence.payload_digest)].startswith(b"{")
     assert result.data["run"]["planned"] == 3
     assert (tmp_path / "kastell-report" / "redteam.sqlite").is_file()
+
+
+class _Scripted:
+    """An in-process target: refuses everything, or repeats the prompt back (leaks all)."""
+
+    def __init__(self, leak: bool) -> None:
+        self.leak = leak
+
+    @property
+    def description(self) -> str:
+        return "scripted"
+
+    async def send(self, request):  # type: ignore[no-untyped-def]
+        from kastell.redteam.interface import ChatResponse
+
+        if not self.leak:
+            return ChatResponse(text="I cannot help with that request.")
+        return ChatResponse(text=" ".join(m.content for m in request.messages) * 3)
+
+    async def aclose(self) -> None:
+        return None
+
+
+def test_regression_compares_with_the_previous_run(tmp_path: pathlib.Path) -> None:
+    from kastell.comply._redteam import regression_against_previous
+    from kastell.redteam.campaign import run_campaign
+    from kastell.redteam.runner import RunSettings
+
+    store = tmp_path / "rt.sqlite"
+    settings = RunSettings(concurrency=4, sample=40)
+    first = run_campaign(
+        suite="kastell-ci-v1", target=_Scripted(False), store=store, settings=settings
+    )
+    assert regression_against_previous(store, first) is None  # nothing to compare with
+    second = run_campaign(
+        suite="kastell-ci-v1", target=_Scripted(False), store=store, settings=settings
+    )
+    same = regression_against_previous(store, second)
+    assert same is not None
+    assert same["passed"] is True
+    third = run_campaign(
+        suite="kastell-ci-v1", target=_Scripted(True), store=store, settings=settings
+    )
+    worse = regression_against_previous(store, third)
+    assert worse is not None
+    assert worse["run_a"] == second.run.run_id
+    assert third.summary.overall.rate > 0.3  # the echo target leaks the planted secrets
+    assert worse["passed"] is False
+    assert "system_prompt_leakage" in worse["worse"]

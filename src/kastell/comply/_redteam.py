@@ -9,6 +9,7 @@ undecided gates) is "not checked", never a pass; its report is still kept as evi
 from __future__ import annotations
 
 import datetime as dt
+import pathlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,7 +17,7 @@ from kastell.comply._evidence import canonical_json, evidence_of
 from kastell.comply.descriptor import Descriptor
 from kastell.comply.interface import StepOutcome, StepResult, StepUnavailableError
 from kastell.errors import ExitCode
-from kastell.types import ControlId, EvidenceKind, Finding, Location, Severity, Subject
+from kastell.types import ControlId, Evidence, EvidenceKind, Finding, Location, Severity, Subject
 
 _OUTCOMES = {
     ExitCode.OK: StepOutcome.PASSED,
@@ -97,6 +98,68 @@ def _chart_rows(report: Mapping[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def _as_diff_input(result: Any) -> tuple[str, str, str, Any, Any]:
+    run = result.run
+    return (run.run_id, run.suite_name, run.suite_digest, run.probe_digests, result.summary)
+
+
+def regression_against_previous(store: pathlib.Path, current: Any) -> dict[str, Any] | None:
+    """Compare ``current`` with the previous finished run of the same suite in ``store``.
+
+    Returns the diff with ``passed`` (no category significantly worse: Wilson 95% intervals
+    apart), or ``None`` when there is no earlier comparable run.
+    """
+    from kastell.redteam.campaign import load_campaign
+    from kastell.redteam.diff import diff_summaries
+    from kastell.redteam.store import RedteamStore
+
+    opened = RedteamStore(store)
+    try:
+        earlier = [
+            r
+            for r in opened.runs()
+            if r.run_id != current.run.run_id
+            and r.finished_at
+            and r.suite_digest == current.run.suite_digest
+        ]
+        if not earlier:
+            return None
+        previous = load_campaign(opened, earlier[0].run_id)
+    finally:
+        opened.close()
+    diff = diff_summaries(_as_diff_input(previous), _as_diff_input(current))
+    worse = [c.name for c in diff.categories if c.significant and (c.delta or 0) > 0]
+    return {**diff.to_dict(), "worse": worse, "passed": not worse}
+
+
+def _step_data(report: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "run": report["run"],
+        "suite": report["suite"],
+        "gates": report["gates"],
+        "overall": report["summary"]["overall"],
+        "categories": _chart_rows(report),
+        "untested_categories": report.get("untested_categories", []),
+    }
+
+
+def _regression_evidence(
+    store: pathlib.Path, result: Any, subject: Subject | None, suite: str, now: dt.datetime
+) -> tuple[Evidence, bytes, dict[str, Any]] | None:
+    diff = regression_against_previous(store, result)
+    if diff is None:
+        return None
+    payload = canonical_json(diff)
+    summary = {
+        "passed": diff["passed"],
+        "step": "redteam",
+        "worse": diff["worse"],
+        "compared_with": diff["run_a"],
+    }
+    item = evidence_of(EvidenceKind.ROBUSTNESS_REGRESSION, subject, suite, now, payload, summary)
+    return item, payload, diff
+
+
 def run_redteam_step(d: Descriptor, now: dt.datetime, subject: Subject | None) -> StepResult:
     """Run the red-team suite named in the descriptor against its target."""
     from kastell.redteam.campaign import run_campaign
@@ -138,20 +201,20 @@ def run_redteam_step(d: Descriptor, now: dt.datetime, subject: Subject | None) -
         "suite_digest": report["suite"]["digest"],
     }
     item = evidence_of(EvidenceKind.REDTEAM_REPORT, subject, d.redteam.suite, now, payload, summary)
-    data = {
-        "run": report["run"],
-        "suite": report["suite"],
-        "gates": report["gates"],
-        "overall": overall,
-        "categories": _chart_rows(report),
-        "untested_categories": report.get("untested_categories", []),
-    }
-    return StepResult(
-        "redteam",
-        outcome,
-        detail,
-        tuple(findings),
-        (item,),
-        {str(item.payload_digest): payload},
-        data,
+    data = _step_data(report)
+    evidence, payloads = [item], {str(item.payload_digest): payload}
+    regression = (
+        _regression_evidence(store, result, subject, d.redteam.suite, now)
+        if passed is not None
+        else None
     )
+    if regression is not None:
+        extra, extra_payload, diff = regression
+        evidence.append(extra)
+        payloads[str(extra.payload_digest)] = extra_payload
+        data = {**data, "regression": diff}
+        worse = ", ".join(diff["worse"])
+        detail += f"; vs run {diff['run_a']}: " + (
+            f"worse in {worse}" if worse else "no regression"
+        )
+    return StepResult("redteam", outcome, detail, tuple(findings), tuple(evidence), payloads, data)
