@@ -301,3 +301,26 @@ def test_writer_reconnects_after_the_database_dropped_it() -> None:
     finally:
         log.close()
         next(locations, None)
+
+
+def test_enum_fields_accept_their_plain_values(sqlite_location: str) -> None:
+    log = AuditLog.open(sqlite_location)
+    record = log.append(AuditEvent("block", decision="block", severity=3))  # type: ignore[arg-type]
+    log.close()
+    assert record.event.event_type is EventType.BLOCK
+    assert record.event.severity.name == "HIGH"
+
+
+def test_unknown_event_type_is_a_usage_error(sqlite_location: str) -> None:
+    log = AuditLog.open(sqlite_location)
+    with pytest.raises(AuditConfigError, match="bad audit event") as caught:
+        log.append(AuditEvent("explosion"))  # type: ignore[arg-type]
+    log.close()
+    assert "canary_leak" in caught.value.diagnostics()
+
+
+def test_digest_as_text_is_a_usage_error(sqlite_location: str) -> None:
+    log = AuditLog.open(sqlite_location)
+    with pytest.raises(AuditConfigError, match="must be a kastell.types.Digest"):
+        log.append(AuditEvent(EventType.REQUEST, prompt_digest="sha256:00"))  # type: ignore[arg-type]
+    log.close()

@@ -137,7 +137,15 @@ def parse_time(text: Any) -> dt.datetime:
 
 def event_to_dict(event: AuditEvent) -> dict[str, Any]:
     """The JSON object of an event; absent (``None``/empty) fields are left out."""
-    out: dict[str, Any] = {"type": event.event_type.value, "severity": event.severity.name.lower()}
+    try:  # accept plain strings and ints for the enums too, e.g. event_type="request"
+        kind, severity = EventType(event.event_type), Severity(event.severity)
+        decision = Decision(event.decision) if event.decision is not None else None
+    except ValueError as error:
+        raise AuditConfigError(
+            f"bad audit event: {error}",
+            hint=f"event_type is one of: {', '.join(t.value for t in EventType)}.",
+        ) from None
+    out: dict[str, Any] = {"type": kind.value, "severity": severity.name.lower()}
     for name in _STR_FIELDS:
         value = getattr(event, name)
         if value is not None:
@@ -148,12 +156,17 @@ def event_to_dict(event: AuditEvent) -> dict[str, Any]:
             out[name] = value
     for name in _DIGEST_FIELDS:
         digest = getattr(event, name)
+        if digest is not None and not isinstance(digest, Digest):
+            raise AuditConfigError(
+                f"event field {name} must be a kastell.types.Digest",
+                hint="Build it with Digest('sha256', hexdigest) or Digest.parse('sha256:...').",
+            )
         if digest is not None:
             out[name] = str(digest)
     if event.occurred_at is not None:
         out["occurred_at"] = format_time(event.occurred_at)
-    if event.decision is not None:
-        out["decision"] = event.decision.value
+    if decision is not None:
+        out["decision"] = decision.value
     if event.rule_ids:
         out["rule_ids"] = [clean_text(r) if isinstance(r, str) else r for r in event.rule_ids]
     if event.details:
