@@ -303,3 +303,23 @@ def test_collector_failing_mid_export_tells_where_to_resume(
     assert code == 3
     assert "after 2 record(s)" in err
     assert "resume with --after-seq 2" in err
+
+
+def test_checkpoint_with_an_encrypted_key_from_kastell_keygen(
+    capsys: pytest.CaptureFixture[str],
+    log_path: str,
+    tmp_path: pathlib.Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AUDIT_PASS", "correct horse")
+    prefix = str(tmp_path / "enc")
+    keygen = ["keygen", "--type", "ed25519", "-o", prefix, "--passphrase-env", "AUDIT_PASS"]
+    assert _run(capsys, *keygen)[0] == 0
+    base = ["audit", "checkpoint", log_path, "--key", f"{prefix}.pem"]
+    code, _, err = _run(capsys, *base)
+    assert code == 2
+    assert "password" in err.lower() or "encrypted" in err.lower()
+    code, out, _ = _run(capsys, *base, "--passphrase-env", "AUDIT_PASS")
+    assert (code, out.startswith("checkpoint at seq 5")) == (0, True)
+    code, _, _ = _run(capsys, "audit", "verify", log_path, "--key", f"{prefix}.pub")
+    assert code == 1  # the gateway's own checkpoint (other key) is now unknown

@@ -247,15 +247,32 @@ def _send_syslog(lines: Any, address: Any, after_seq: int) -> tuple[int, int]:
     envvar="KASTELL_AUDIT_SIGNING_KEY",
     help="Ed25519 private key (PEM, PKCS#8) that signs the checkpoint.",
 )
+@click.option(
+    "--passphrase-env",
+    metavar="VAR",
+    help="Read the private key's passphrase from environment variable VAR.",
+)
+@click.option(
+    "--passphrase-file",
+    type=_Path,
+    help="Read the private key's passphrase from this file (one line).",
+)
 @FORMAT_OPTION
-def checkpoint(log: str, private_key: pathlib.Path, output_format: str) -> int:
+def checkpoint(
+    log: str,
+    private_key: pathlib.Path,
+    passphrase_env: str | None,
+    passphrase_file: pathlib.Path | None,
+    output_format: str,
+) -> int:
     """Sign a checkpoint over the current head of LOG now (anchors the latest records)."""
     from kastell.audit.codec import format_time
     from kastell.audit.keys import Ed25519Signer
     from kastell.audit.log import AuditLog
     from kastell.audit.store import AuditStore
+    from kastell.cli.signing import read_passphrase
 
-    signer = Ed25519Signer.from_pem(private_key)
+    signer = Ed25519Signer.from_pem(private_key, read_passphrase(passphrase_env, passphrase_file))
     AuditStore.open(log, create=False).close()  # refuse to create a log by accident
     audit_log = AuditLog.open(log, signer=signer)
     try:
