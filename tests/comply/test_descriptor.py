@@ -160,3 +160,23 @@ def test_fuzz_any_bytes_give_a_descriptor_or_a_descriptor_error(data: bytes) -> 
 def test_fuzz_structures_give_a_descriptor_or_a_descriptor_error(raw: object) -> None:
     with contextlib.suppress(DescriptorError):
         parse_descriptor(raw, pathlib.Path("."))
+
+
+def test_json_schema_accepts_the_demo_and_rejects_unknown_keys(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import json
+
+    import jsonschema
+
+    from kastell.cli.main import main
+
+    assert main(["assess", "--schema"]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    assert "base_dir" not in schema["properties"]
+    demo = pathlib.Path(__file__).resolve().parents[2] / "examples" / "demo" / "deployment.yaml"
+    document = yaml.safe_load(demo.read_text())
+    jsonschema.validate(document, schema)
+    parse_descriptor(document, demo.parent)  # and the loader agrees
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({**document, "surprise": 1}, schema)

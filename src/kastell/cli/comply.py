@@ -148,8 +148,19 @@ def evidence_add(kind: str, path: pathlib.Path, store: str, title: str | None,
 # -------------------------------------------------------------------------------------- assess
 
 
+def _print_schema(ctx: click.Context, _: click.Parameter, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    from kastell.comply.descriptor import descriptor_json_schema
+
+    emit_json(descriptor_json_schema())
+    ctx.exit(0)
+
+
 @click.command("assess")
 @click.argument("descriptor", type=click.Path(path_type=pathlib.Path))
+@click.option("--schema", is_flag=True, expose_value=False, is_eager=True, callback=_print_schema,
+              help="Print the descriptor's JSON Schema (for editors and CI) and exit.")
 @click.option("--store", envvar="KASTELL_EVIDENCE_STORE", default=None,
               help="Evidence store path or URL (default: evidence.store of the descriptor).")
 @click.option("--output-dir", "-o", envvar="KASTELL_OUTPUT_DIR",

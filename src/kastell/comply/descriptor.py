@@ -35,6 +35,7 @@ __all__ = [
     "ResidencyModel",
     "ResidencyPolicyModel",
     "ScanModel",
+    "descriptor_json_schema",
     "load_descriptor",
     "parse_descriptor",
 ]
@@ -250,6 +251,14 @@ def parse_descriptor(raw: Any, base_dir: pathlib.Path, source: str = "descriptor
         raise DescriptorError(
             f"{source}: {len(problems)} invalid field(s): " + "; ".join(problems)
         ) from None
+
+
+def descriptor_json_schema() -> dict[str, Any]:
+    """The JSON Schema of the descriptor file (``base_dir`` is set by Kastell, not written)."""
+    schema = Descriptor.model_json_schema()
+    schema.get("properties", {}).pop("base_dir", None)
+    schema["title"] = "Kastell deployment descriptor"
+    return schema
 
 
 def load_descriptor(path: pathlib.Path) -> Descriptor:
