@@ -28,6 +28,16 @@ def _tree(link: Mapping[str, Any], depth: int = 0) -> list[str]:
     return lines
 
 
+_TITLES = {
+    "ai_bom": "AI-BOM",
+    "redteam": "Red-team results",
+    "scan": "Model-file scan",
+    "guard": "Guard posture",
+    "audit_log": "Audit log",
+    "residency": "Residency",
+}
+
+
 def _summary(doc: Mapping[str, Any]) -> list[str]:
     statuses = ["satisfied", "failing", "missing", "needs_attestation"]
     rows = [[fw, *(counts.get(s, 0) for s in statuses)] for fw, counts in doc["summary"].items()]
@@ -36,8 +46,10 @@ def _summary(doc: Mapping[str, Any]) -> list[str]:
 
 def _sections(doc: Mapping[str, Any]) -> list[str]:
     out = ["## Steps", ""]
-    out += _table(["Step", "Outcome", "Detail"],
-                  [[s["name"], s["outcome"], s["detail"]] for s in doc["steps"]])  # fmt: skip
+    out += _table(
+        ["Step", "Outcome", "Detail"],
+        [[s["name"], s["outcome"], s["detail"]] for s in doc["steps"]],
+    )
     out += ["## Summary by framework", "", *_summary(doc)]
     provenance = doc.get("provenance") or {}
     out += ["## Provenance chain", ""]
@@ -45,14 +57,33 @@ def _sections(doc: Mapping[str, Any]) -> list[str]:
     out += [""]
     for name in ("ai_bom", "scan", "redteam", "guard", "audit_log", "residency"):
         data = doc.get(name)
-        title = name.replace("_", " ").replace("ai bom", "AI-BOM").capitalize()
+        title = _TITLES.get(name, name.capitalize())
         out += [f"## {title}", "", (data or {}).get("detail", "Not run.") or "", ""]
+        if name == "redteam" and data and data.get("categories"):
+            out += _table(
+                ["Category", "Attack success", "95% interval", "Gate failed"],
+                [
+                    [
+                        c["name"],
+                        f"{c['attack_success_rate']:.1%}",
+                        f"{c['ci_low']:.1%} - {c['ci_high']:.1%}"
+                        if c.get("ci_low") is not None
+                        else "",
+                        "yes" if c.get("gate_failed") else "",
+                    ]
+                    for c in data["categories"]
+                ],
+            )
     out += ["## Incidents", ""]
     for incident in doc["incidents"]:
         out += [f"### {incident['id']}: {incident['title']}", ""]
-        out += _table(["Clock", "Basis", "Due", "State"],
-                      [[c["step"], c["basis"], c["due"] or f"after {c['start_event']}", c["state"]]
-                       for c in incident["clocks"]])  # fmt: skip
+        out += _table(
+            ["Clock", "Basis", "Due", "State"],
+            [
+                [c["step"], c["basis"], c["due"] or f"after {c['start_event']}", c["state"]]
+                for c in incident["clocks"]
+            ],
+        )
     if not doc["incidents"]:
         out += ["No incidents recorded.", ""]
     return out
@@ -77,7 +108,7 @@ def render_report_markdown(doc: Mapping[str, Any]) -> str:
         "",
         f"> Caveats of the control catalog ({doc['catalog']['name']} "
         f"{doc['catalog']['version']}, {doc['catalog']['status']}):",
-    ]  # fmt: skip
+    ]
     out += [f"> - {_cell(note)}" for note in doc["catalog"]["caveats"]]
     out += [
         "",
