@@ -300,3 +300,28 @@ def test_report_renders_when_no_step_could_run(tmp_path: pathlib.Path) -> None:
     assert "not_checked" in html.read_text()
     assert "Not verified" in html.read_text()
     assert "service down" in md.read_text()
+
+
+def _redteam_like(d, now, subject):  # type: ignore[no-untyped-def]
+    rows = [
+        {
+            "name": "prompt_injection",
+            "attack_success_rate": 0.25,
+            "ci_low": 0.1,
+            "ci_high": 0.5,
+            "gate_failed": True,
+            "trials": 8,
+        }
+    ]
+    return StepResult("redteam", StepOutcome.FAILED, "gate failed", data={"categories": rows})
+
+
+def test_red_team_results_are_charted_and_tabled(tmp_path: pathlib.Path) -> None:
+    descriptor = parse_descriptor(DESCRIPTOR, tmp_path)
+    with EvidenceStore.open(tmp_path / "ev.sqlite") as store:
+        result = run_assessment(descriptor, store, _clock, steps=[("redteam", _redteam_like)])
+    html, md = write_report(assessment_document(result), tmp_path / "o", ("html", "md"), NOW)
+    page = html.read_text()
+    assert "Attack success rate by category" in page
+    assert "prompt_injection" in page
+    assert "| prompt_injection | 25.0% | 10.0% - 50.0% | yes |" in md.read_text()
