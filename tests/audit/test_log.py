@@ -278,13 +278,26 @@ async def test_keep_anchored_signs_idle_tails(
 
 
 @pytest.mark.postgres
-def test_writer_reconnects_after_the_database_dropped_it() -> None:
+def test_writer_reconnects_after_the_database_dropped_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     import sqlalchemy as sa
 
-    from kastell.audit.interface import AuditUnavailableError
+    from kastell.audit.store import AuditStore, StaleWriterError
 
     from .conftest import PG_ADMIN_URL, _postgres_location
 
+    stale: list[StaleWriterError] = []
+    lock_head = AuditStore.lock_head
+
+    def watching(self: AuditStore, connection: sa.Connection) -> object:
+        try:
+            return lock_head(self, connection)
+        except StaleWriterError as error:
+            stale.append(error)
+            raise
+
+    monkeypatch.setattr(AuditStore, "lock_head", watching)
     locations = _postgres_location()
     log = AuditLog.open(next(locations))
     try:
@@ -295,9 +308,10 @@ def test_writer_reconnects_after_the_database_dropped_it() -> None:
         with admin.begin() as connection:  # the server drops the log's writer connection
             connection.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
         admin.dispose()
-        with pytest.raises(AuditUnavailableError, match="cannot write"):
-            log.append(_event())  # the dropped connection fails this append, not the next
+        # nothing was written on the dead connection: the append retries on a fresh one
         assert log.append(_event()).seq == 2
+        assert log.append(_event()).seq == 3
+        assert len(stale) == 1  # the dead connection was noticed once, then replaced
     finally:
         log.close()
         next(locations, None)

@@ -47,7 +47,7 @@ from kastell.audit.interface import (
     TextPolicy,
     utc_now,
 )
-from kastell.audit.store import AuditStore, HeadState, to_micros
+from kastell.audit.store import AuditStore, HeadState, StaleWriterError, to_micros
 
 __all__ = ["AuditLog"]
 
@@ -194,46 +194,55 @@ class AuditLog:
         return parse_record(pending.body)
 
     def _commit(self, batch: list[_Pending]) -> None:
-        """Write a batch of pending appends in one transaction (caller holds ``_lock``)."""
-        bodies: list[bytes] = []
-        rows: list[StoredRow] = []
+        """Write a batch of pending appends in one transaction (caller holds ``_lock``).
+
+        A writer connection the server dropped while idle fails at the first statement, before
+        anything was written: that case is retried once on a fresh connection.
+        """
         try:
-            with self._store.writing() as connection:
-                head = self._store.read_head(connection, lock=True)
-                if head is None:
-                    raise AuditUnavailableError(f"{self._store.location}: the log head is gone")
-                seq, prev = head.seq, head.hash
-                anchor_seq, anchor_us = head.checkpoint_seq, head.checkpoint_time_us
-                for pending in batch:
-                    now = self._clock()
-                    seq += 1
-                    body = record_body_of(
-                        log_id=head.log_id,
-                        seq=seq,
-                        time=now,
-                        prev_hash=prev,
-                        event_data=pending.event_data,
-                    )
-                    prev = sha256_hex(body)
-                    bodies.append(body)
-                    rows.append(_row(seq, now, pending.event_data, body, prev))
-                    if self._due(anchor_seq, anchor_us, seq, to_micros(now)):
-                        self._sign(connection, head, seq, prev, now)
-                        anchor_seq, anchor_us = seq, to_micros(now)
-                self._store.insert_rows(connection, rows)
-                self._store.update_head(
-                    connection,
-                    seq=seq,
-                    hash=prev,
-                    checkpoint_seq=anchor_seq,
-                    checkpoint_time_us=anchor_us,
-                )
+            try:
+                bodies = self._commit_once(batch)
+            except StaleWriterError:
+                bodies = self._commit_once(batch)
         except AuditError as error:
             for pending in batch:
                 pending.error = error
             return
         for pending, body in zip(batch, bodies, strict=True):
             pending.body = body
+
+    def _commit_once(self, batch: list[_Pending]) -> list[bytes]:
+        bodies: list[bytes] = []
+        rows: list[StoredRow] = []
+        with self._store.writing() as connection:
+            head = self._store.lock_head(connection)
+            seq, prev = head.seq, head.hash
+            anchor_seq, anchor_us = head.checkpoint_seq, head.checkpoint_time_us
+            for pending in batch:
+                now = self._clock()
+                seq += 1
+                body = record_body_of(
+                    log_id=head.log_id,
+                    seq=seq,
+                    time=now,
+                    prev_hash=prev,
+                    event_data=pending.event_data,
+                )
+                prev = sha256_hex(body)
+                bodies.append(body)
+                rows.append(_row(seq, now, pending.event_data, body, prev))
+                if self._due(anchor_seq, anchor_us, seq, to_micros(now)):
+                    self._sign(connection, head, seq, prev, now)
+                    anchor_seq, anchor_us = seq, to_micros(now)
+            self._store.insert_rows(connection, rows)
+            self._store.update_head(
+                connection,
+                seq=seq,
+                hash=prev,
+                checkpoint_seq=anchor_seq,
+                checkpoint_time_us=anchor_us,
+            )
+        return bodies
 
     async def append_async(self, event: AuditEvent) -> AuditRecord:
         """``append`` in a worker thread, for ASGI code (same durability guarantee)."""

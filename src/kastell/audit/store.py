@@ -29,7 +29,7 @@ from kastell.audit.interface import (
     StoredRow,
 )
 
-__all__ = ["AuditStore", "HeadState", "to_micros"]
+__all__ = ["AuditStore", "HeadState", "StaleWriterError", "to_micros"]
 
 _BATCH = 2000
 _ADVISORY_KEY = 0x4B41_5354_4155_4454  # "KASTAUDT": PostgreSQL advisory lock for migrations
@@ -47,6 +47,10 @@ def to_micros(moment: dt.datetime) -> int:
     """Microseconds since the Unix epoch of an aware datetime."""
     delta = moment.astimezone(dt.UTC) - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+class StaleWriterError(AuditUnavailableError):
+    """The reused writer connection was dropped by the server before anything was written."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -209,6 +213,24 @@ class AuditStore:
         if state is None:
             raise AuditUnavailableError(f"{self.location}: cannot create the log head")
         return state
+
+    def lock_head(self, connection: sa.Connection) -> HeadState:
+        """The head row, locked for this write transaction (the first statement of a write).
+
+        Raises:
+            StaleWriterError: the connection turned out dead; nothing was written, retry.
+            AuditUnavailableError: the head row is missing.
+        """
+        try:
+            head = self.read_head(connection, lock=True)
+        except sa.exc.DBAPIError as error:
+            if error.connection_invalidated:
+                message = f"{self.location}: the database dropped the connection"
+                raise StaleWriterError(message) from None
+            raise
+        if head is None:
+            raise AuditUnavailableError(f"{self.location}: the log head row is gone")
+        return head
 
     def read_head(self, connection: sa.Connection, *, lock: bool = False) -> HeadState | None:
         """The head row, locked for update when ``lock`` (PostgreSQL)."""
