@@ -1,11 +1,12 @@
 """The append side of the audit log: what the gateway calls once per request or alert.
 
 ``append`` returns only after the record is committed (durable), so the gateway can send its
-response afterwards. It is safe from many threads (an in-process lock plus the database lock on
-the head row) and from several processes on PostgreSQL. ``append_async`` runs it in a worker
-thread for ASGI code. A checkpoint is signed in the same transaction as the record that makes it
-due (every ``checkpoint_every`` records or ``checkpoint_interval_s`` seconds); time-based
-checkpoints are also written by ``checkpoint_if_due()`` and on ``close()``.
+response afterwards. It is safe from many threads (appends that arrive while one commits share
+the next transaction: group commit) and from several processes (the database lock on the head
+row). ``append_async`` runs it in a worker thread for ASGI code. A checkpoint is signed in the
+same transaction as the record that makes it due (every ``checkpoint_every`` records or
+``checkpoint_interval_s`` seconds); time-based checkpoints are also written by
+``keep_anchored()`` (a lifespan task), ``checkpoint_if_due()`` and ``close()``.
 """
 
 from __future__ import annotations
