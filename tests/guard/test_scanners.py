@@ -15,7 +15,12 @@ from kastell.guard.scanners.leakage import SystemPromptLeakDetector
 from kastell.guard.scanners.limits import SizeLimitScanner, estimate_tokens
 from kastell.guard.scanners.markup import MarkupInjectionScanner
 from kastell.guard.scanners.pii import PiiScanner
-from kastell.guard.scanners.registry import SCANNER_TYPES, all_rules, default_scanners
+from kastell.guard.scanners.registry import (
+    OPTIONAL_SCANNER_TYPES,
+    SCANNER_TYPES,
+    all_rules,
+    default_scanners,
+)
 from kastell.guard.scanners.secrets import SecretScanner
 from kastell.guard.scanners.smuggling import SmugglingScanner
 from kastell.guard.scanners.toxicity import ToxicityScanner
@@ -30,7 +35,9 @@ def _catalog_ids() -> set[str]:
     return {c["id"] for c in yaml.safe_load(text)["controls"]}
 
 
-@pytest.mark.parametrize("scanner_type", SCANNER_TYPES, ids=lambda t: t.name)
+@pytest.mark.parametrize(
+    "scanner_type", SCANNER_TYPES + OPTIONAL_SCANNER_TYPES, ids=lambda t: t.name
+)
 def test_scanner_contract(scanner_type: type) -> None:
     catalog = _catalog_ids()
     assert scanner_type.name
@@ -46,7 +53,7 @@ def test_scanner_contract(scanner_type: type) -> None:
 
 
 def test_rule_ids_are_unique() -> None:
-    ids = [r.rule_id for t in SCANNER_TYPES for r in t.rules]
+    ids = [r.rule_id for t in SCANNER_TYPES + OPTIONAL_SCANNER_TYPES for r in t.rules]
     assert len(ids) == len(set(ids)) == len(all_rules())
     assert len(default_scanners()) == len(SCANNER_TYPES)
 

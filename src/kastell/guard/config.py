@@ -174,6 +174,8 @@ class GuardConfig(_Strict):
     tenants: dict[str, TenantSettings] = Field(min_length=1)
     limits: LimitSettings = Field(default_factory=LimitSettings)
     extraction: ExtractionSettings = Field(default_factory=ExtractionSettings)
+    ml_classifier: bool = False
+    """Add the ML prompt-injection classifier (needs the guard-ml extra, torch)."""
     rate_limit_backend: str = Field(default="memory", pattern=r"^(memory|redis://.+|rediss://.+)$")
     audit: AuditSettings | None = None
 

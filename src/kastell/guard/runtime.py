@@ -88,7 +88,9 @@ def build_runtime(
     """Build the runtime; upstreams of type ``openai`` are created unless given by name."""
     limits = config.limits
     scanners = default_scanners(
-        max_chars=limits.max_message_chars, max_tokens=limits.max_message_tokens
+        max_chars=limits.max_message_chars,
+        max_tokens=limits.max_message_tokens,
+        ml_classifier=config.ml_classifier,
     )
     rules = all_rules()
     tenants = {

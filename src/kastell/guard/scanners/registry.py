@@ -8,12 +8,13 @@ from kastell.guard.scanners.injection import PromptInjectionScanner
 from kastell.guard.scanners.leakage import SystemPromptLeakDetector
 from kastell.guard.scanners.limits import SizeLimitScanner
 from kastell.guard.scanners.markup import MarkupInjectionScanner
+from kastell.guard.scanners.ml import MlInjectionClassifier
 from kastell.guard.scanners.pii import PiiScanner
 from kastell.guard.scanners.secrets import SecretScanner
 from kastell.guard.scanners.smuggling import SmugglingScanner
 from kastell.guard.scanners.toxicity import ToxicityScanner
 
-__all__ = ["SCANNER_TYPES", "all_rules", "default_scanners"]
+__all__ = ["OPTIONAL_SCANNER_TYPES", "SCANNER_TYPES", "all_rules", "default_scanners"]
 
 SCANNER_TYPES: tuple[type[Scanner], ...] = (
     SizeLimitScanner,
@@ -27,18 +28,26 @@ SCANNER_TYPES: tuple[type[Scanner], ...] = (
     ToxicityScanner,
 )
 
+OPTIONAL_SCANNER_TYPES: tuple[type[Scanner], ...] = (MlInjectionClassifier,)
+"""Scanners enabled by config only (they need an extra: ``guard-ml``)."""
 
-def default_scanners(*, max_chars: int = 32_000, max_tokens: int = 8_000) -> list[Scanner]:
-    """One instance of every registered scanner, with the given limits."""
+
+def default_scanners(
+    *, max_chars: int = 32_000, max_tokens: int = 8_000, ml_classifier: bool = False
+) -> list[Scanner]:
+    """One instance of every registered scanner, with the given limits (+ the ML classifier)."""
     scanners: list[Scanner] = []
     for scanner_type in SCANNER_TYPES:
         if scanner_type is SizeLimitScanner:
             scanners.append(SizeLimitScanner(max_chars=max_chars, max_tokens=max_tokens))
         else:
             scanners.append(scanner_type())
+    if ml_classifier:
+        scanners.append(MlInjectionClassifier())
     return scanners
 
 
 def all_rules() -> dict[str, RuleInfo]:
     """Every rule of every registered scanner, by rule id."""
-    return {info.rule_id: info for t in SCANNER_TYPES for info in t.rules}
+    types = (*SCANNER_TYPES, *OPTIONAL_SCANNER_TYPES)
+    return {info.rule_id: info for t in types for info in t.rules}
