@@ -78,3 +78,32 @@ def test_report_renders_in_chromium_without_console_errors(tmp_path: pathlib.Pat
     if os.environ.get("KASTELL_UPDATE_SCREENSHOT") == "1":
         SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(shot, SCREENSHOT)
+
+
+@pytest.mark.browser
+def test_pdf_report_is_printed_by_chromium(tmp_path: pathlib.Path) -> None:
+    if not pathlib.Path(CHROMIUM).exists():
+        pytest.skip("Debian chromium is not installed (apt-get install -y chromium)")
+    from kastell.comply.descriptor import parse_descriptor
+
+    descriptor = parse_descriptor({"name": "pdf", "model": {"path": "m"}}, tmp_path)
+    with EvidenceStore.open(tmp_path / "ev.sqlite") as store:
+        doc = assessment_document(run_assessment(descriptor, store, lambda: NOW, steps=[]))
+    (pdf,) = write_report(doc, tmp_path / "out", ("pdf",), NOW)
+    assert pdf.read_bytes().startswith(b"%PDF-")
+
+
+def test_pdf_without_chromium_is_a_check_error(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kastell.comply.descriptor import parse_descriptor
+    from kastell.errors import CheckError
+
+    monkeypatch.setenv("KASTELL_CHROMIUM", "")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    descriptor = parse_descriptor({"name": "pdf", "model": {"path": "m"}}, tmp_path)
+    with EvidenceStore.open(tmp_path / "ev.sqlite") as store:
+        doc = assessment_document(run_assessment(descriptor, store, lambda: NOW, steps=[]))
+    with pytest.raises(CheckError, match="needs Chromium") as caught:
+        write_report(doc, tmp_path / "out", ("pdf",), NOW)
+    assert "output.formats" in caught.value.diagnostics()

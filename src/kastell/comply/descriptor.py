@@ -196,7 +196,8 @@ class OutputModel(pydantic.BaseModel):
 
     model_config = _STRICT
     dir: pathlib.Path = pathlib.Path("kastell-report")
-    formats: tuple[Literal["html", "json", "md"], ...] = ("html", "json", "md")
+    formats: tuple[Literal["html", "json", "md", "pdf"], ...] = ("html", "json", "md")
+    """``pdf`` needs Chromium (printed from the HTML report)."""
 
 
 class Descriptor(pydantic.BaseModel):
