@@ -259,3 +259,44 @@ def test_fuzz_cef_escaping_leaves_no_controls_or_bare_separators(text: str) -> N
     )
     expected = re.sub(r"[\x00-\x09\x0b\x0c\x0e-\x1f\x7f]", " ", text.replace("\r\n", "\n"))
     assert unescaped == expected
+
+
+_TEXT = st.text(max_size=20)
+
+
+@settings(max_examples=60, deadline=2000)
+@given(
+    st.builds(
+        AuditEvent,
+        event_type=st.sampled_from(EventType),
+        tenant=st.none() | _TEXT,
+        request_id=st.none() | _TEXT,
+        decision=st.none() | st.sampled_from(Decision),
+        rule_ids=st.lists(_TEXT, max_size=2).map(tuple),
+        severity=st.sampled_from(Severity),
+        prompt_digest=st.none() | st.just(Digest("sha256", "12" * 32)),
+        served_model_digest=st.none() | st.just(Digest("sha256", "34" * 32)),
+        upstream=st.none() | _TEXT,
+        status=st.none() | st.integers(100, 599),
+        message=st.none() | _TEXT,
+        details=st.dictionaries(
+            st.sampled_from(["a", "b_c"]), st.none() | st.booleans(), max_size=2
+        ),
+    )
+)
+def test_fuzz_every_event_exports_as_a_schema_valid_detection_finding(event: AuditEvent) -> None:
+    events = pytest.importorskip("ocsf.v1_7_0.events")
+    from kastell.audit.codec import parse_record, record_body
+
+    record = parse_record(
+        record_body(
+            log_id="L",
+            seq=1,
+            time=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+            prev_hash="0" * 64,
+            event=event,
+        )
+    )
+    finding = json.loads(json.dumps(to_ocsf(record)))
+    _assert_no_unknown_fields(events.DetectionFinding.model_validate(finding), "finding")
+    assert "\n" not in to_cef(record)
