@@ -48,6 +48,18 @@ def _policy(fail_on: str, baseline_path: pathlib.Path | None) -> tuple[Any, Any]
     return gates, baseline
 
 
+def _ray_plan(target: str, model: str, workers: int | None, address: str | None,
+              judge: str | None) -> Any:
+    if workers is None:
+        return None
+    from kastell.redteam.campaign import RayPlan
+    from kastell.redteam.interface import RedteamUsageError
+
+    if judge:
+        raise RedteamUsageError("--judge cannot be combined with --workers (Ray backend)")
+    return RayPlan(target_spec=target, workers=workers, model=model, address=address)
+
+
 def _text_summary(result: CampaignResult, allow_incomplete: bool) -> str:
     report = result.to_dict()
     lines = [f"run {result.run.run_id}  suite {result.run.suite_name}  "
@@ -132,6 +144,10 @@ def redteam() -> None:
               help="Seconds per HTTP request.")
 @click.option("--retries", type=int, default=2, show_default=True,
               help="Retries per request (connection errors, 429, 5xx).")
+@click.option("--workers", type=int, default=None, envvar="KASTELL_REDTEAM_WORKERS",
+              help="Fan the campaign over this many Ray workers (needs kastell[ray]).")
+@click.option("--ray-address", default=None, envvar="RAY_ADDRESS",
+              help="Address of a running Ray cluster (default: start one on this machine).")
 @click.option("--judge", default=None, envvar="KASTELL_REDTEAM_JUDGE",
               help="OpenAI-compatible URL of a judge model that may overrule content "
                    "detections (never adds successes).")
@@ -144,8 +160,9 @@ def run(target: str, suite: str, model: str, store: str, fail_on: str,
         concurrency: int, max_tokens: int, max_requests: int | None,
         max_total_tokens: int | None, max_seconds: float | None, sample: int | None, seed: int,
         languages: str | None, records: pathlib.Path | None, canaries: pathlib.Path | None,
-        timeout: float, retries: int, judge: str | None, judge_model: str,
-        html: pathlib.Path | None, output_format: str) -> int:
+        timeout: float, retries: int, workers: int | None, ray_address: str | None,
+        judge: str | None, judge_model: str, html: pathlib.Path | None,
+        output_format: str) -> int:
     """Run SUITE against TARGET and gate the result."""
     import asyncio
 
@@ -175,8 +192,11 @@ def run(target: str, suite: str, model: str, store: str, fail_on: str,
     )
     results_store = _open_store(store)
 
+    plan = _ray_plan(target, model, workers, ray_address, judge)
+
     async def main() -> CampaignResult:
-        opened = open_target(target, model=model, timeout=timeout, max_retries=retries)
+        opened = None if plan else open_target(target, model=model, timeout=timeout,
+                                               max_retries=retries)
         judged = (open_target(judge, model=judge_model, timeout=timeout, max_retries=retries,
                               api_key_env="KASTELL_JUDGE_API_KEY") if judge else None)
         try:
@@ -184,10 +204,11 @@ def run(target: str, suite: str, model: str, store: str, fail_on: str,
                 return await run_campaign_async(
                     suite=suite, target=opened, store=results_store, settings=settings,
                     probe_config=config, gates=gates, baseline=accepted, resume=resume,
-                    on_result=lambda _: advance(1), judge=judged,
+                    on_result=lambda _: advance(1), judge=judged, ray=plan,
                 )
         finally:
-            await opened.aclose()
+            if opened is not None:
+                await opened.aclose()
             if judged is not None:
                 await judged.aclose()
 

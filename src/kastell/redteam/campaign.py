@@ -38,7 +38,7 @@ from kastell.redteam.stats import Summary, summarize
 from kastell.redteam.store import RedteamStore, RunRecord
 from kastell.redteam.suites import MaterializedSuite, materialize, suite_named
 
-__all__ = ["CampaignResult", "load_campaign", "run_campaign", "run_campaign_async"]
+__all__ = ["CampaignResult", "RayPlan", "load_campaign", "run_campaign", "run_campaign_async"]
 
 Now = Callable[[], dt.datetime]
 
@@ -107,6 +107,17 @@ class CampaignResult:
         from kastell.redteam.report import report_dict
 
         return report_dict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class RayPlan:
+    """Run the campaign on Ray: the target spec each worker opens, and how many workers."""
+
+    target_spec: str
+    workers: int = 2
+    model: str = "default"
+    address: str | None = None
+    """A running Ray cluster; ``None`` starts a single-node Ray instance for the campaign."""
 
 
 class _BatchWriter:
@@ -179,7 +190,7 @@ def load_campaign(store: RedteamStore, run_id: str, *, gates: GatePolicy | None 
 async def run_campaign_async(
     *,
     suite: str,
-    target: Target,
+    target: Target | None,
     store: RedteamStore,
     settings: RunSettings | None = None,
     probe_config: ProbeConfig | None = None,
@@ -189,11 +200,18 @@ async def run_campaign_async(
     now: Now = _utcnow,
     on_result: Callable[[AttemptResult], None] | None = None,
     judge: Target | None = None,
+    ray: RayPlan | None = None,
 ) -> CampaignResult:
     """Run (or resume) a campaign and return its result; the target stays open.
 
     ``judge`` is an optional judge model target that may overrule content detections.
+    With ``ray``, the attempts run on Ray workers that open the target from its spec (then
+    ``target`` may be ``None``; the judge is not available).
     """
+    if target is None and ray is None:
+        raise RedteamUsageError("a target is needed unless the campaign runs on Ray")
+    description = target.description if target is not None else (
+        f"{ray.target_spec} (ray)" if ray is not None else "")
     if resume is not None:
         record = store.run(resume)
         if record.suite_name != suite:
@@ -211,7 +229,7 @@ async def run_campaign_async(
         record = RunRecord(
             run_id=RunId(uuid.uuid4().hex[:16]), suite_name=suite, suite_digest=built.digest,
             probe_digests=dict(built.probe_digests),
-            target=target.description + (f" [judge {judge.description}]" if judge else ""),
+            target=description + (f" [judge {judge.description}]" if judge else ""),
             settings=dataclasses.asdict(run_settings), probe_config=_config_dict(config),
             planned=len(planned), started_at=now().isoformat(), finished_at=None,
         )
@@ -220,8 +238,15 @@ async def run_campaign_async(
 
     writer = _BatchWriter(store, record.run_id, on_result)
     try:
-        await execute(planned, target, run_settings, writer.add, done=done,
-                      clock=time.monotonic, judge=LlmJudge(judge) if judge is not None else None)
+        if ray is not None:
+            from kastell.redteam.ray_backend import execute_on_ray
+
+            execute_on_ray(planned, ray.target_spec, run_settings, writer.add,
+                           workers=ray.workers, model=ray.model, done=done, address=ray.address)
+        elif target is not None:
+            await execute(planned, target, run_settings, writer.add, done=done,
+                          clock=time.monotonic,
+                          judge=LlmJudge(judge) if judge is not None else None)
     finally:
         writer.flush()  # what finished is kept, even when the run stops early
     store.finish_run(record.run_id, now())
