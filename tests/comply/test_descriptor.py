@@ -83,7 +83,7 @@ def test_good_descriptor_resolves_paths_against_its_directory(tmp_path: pathlib.
             "residency.assets[0].country",
         ),
         ({"evidence": {"manual": [{"kind": "vibes", "path": "x"}]}}, "evidence.manual[0].kind"),
-        ({"output": {"formats": ["pdf"]}}, "output.formats[0]"),
+        ({"output": {"formats": ["docx"]}}, "output.formats[0]"),
         ({"surprise": 1}, "surprise: Extra inputs are not permitted"),
         ({"version": 2}, "version"),
         ({"model": {"endpoint": {"url": "ftp://x", "model": "m"}}}, "model.endpoint.url"),
