@@ -323,3 +323,30 @@ def test_checkpoint_with_an_encrypted_key_from_kastell_keygen(
     assert (code, out.startswith("checkpoint at seq 5")) == (0, True)
     code, _, _ = _run(capsys, "audit", "verify", log_path, "--key", f"{prefix}.pub")
     assert code == 1  # the gateway's own checkpoint (other key) is now unknown
+
+
+def test_unreachable_postgres_exits_3(capsys: pytest.CaptureFixture[str]) -> None:
+    probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()  # nothing listens there
+    code, _, err = _run(capsys, "audit", "verify", f"postgresql://kastell@127.0.0.1:{port}/x")
+    assert code == 3
+    assert "cannot open" in err
+    assert "reachable" in err
+
+
+def test_unsupported_database_url_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _run(capsys, "audit", "verify", "mysql://u@127.0.0.1/db")
+    assert code == 2
+    assert "postgresql://" in err
+
+
+def test_password_in_url_is_never_printed(capsys: pytest.CaptureFixture[str]) -> None:
+    probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    code, out, err = _run(capsys, "audit", "verify", f"postgresql://u:s3cret@127.0.0.1:{port}/x")
+    assert code == 3
+    assert "s3cret" not in out + err
