@@ -325,3 +325,26 @@ def test_red_team_results_are_charted_and_tabled(tmp_path: pathlib.Path) -> None
     assert "Attack success rate by category" in page
     assert "prompt_injection" in page
     assert "| prompt_injection | 25.0% | 10.0% - 50.0% | yes |" in md.read_text()
+
+
+@pytest.mark.postgres
+def test_cli_assess_with_a_postgres_evidence_store(
+    signed: pathlib.Path, tmp_path: pathlib.Path, pg_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        [
+            "assess",
+            str(signed),
+            "--store",
+            pg_url,
+            "--output-dir",
+            str(tmp_path / "r"),
+            "--format",
+            "json",
+        ]
+    )
+    assert code == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert {e["kind"] for e in doc["evidence"]} >= {"model_signature", "ai_bom", "model_file_scan"}
+    with EvidenceStore.open(pg_url) as store:
+        assert len(store.list()) == len(doc["evidence"])
