@@ -154,3 +154,23 @@ def test_listing_commands(capsys: pytest.CaptureFixture[str]) -> None:
     assert shown["digest"] == suites["kastell-baseline-v1"]["digest"]
     assert "training_data_extraction" in shown["untested_categories"]
     assert code == 0
+
+
+def test_unreachable_store_exit_3(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _run(capsys, "runs", "--store", "postgresql://postgres@127.0.0.1:1/none")
+    assert code == 3
+    assert "cannot open store" in err
+
+
+def test_report_html_to_stdout_and_ambiguous_prefix(capsys: pytest.CaptureFixture[str],
+                                                    store: str, target_module: str) -> None:
+    _campaign(capsys, store, f"{target_module}:safe", "--sample", "3")
+    _, out, _ = _run(capsys, "runs", "--store", store, "--format", "json")
+    run_id = json.loads(out)[0]["run_id"]
+    code, out, _ = _run(capsys, "report", run_id[:6], "--store", store, "--format", "html")
+    assert code == 0
+    assert out.startswith("<!DOCTYPE html>")
+    assert "complete (no gates set)" in out
+    code, _, err = _run(capsys, "report", run_id[:3], "--store", store)
+    assert code == 2
+    assert "no single run" in err
