@@ -35,7 +35,8 @@ def _postgres_location() -> Iterator[str]:
     try:
         yield f"postgresql://postgres@127.0.0.1:5432/test?options=-csearch_path%3D{schema}"
     finally:
-        with admin.begin() as connection:
+        with admin.begin() as connection:  # never hang on a connection a failed test left open
+            connection.exec_driver_sql("SET LOCAL lock_timeout = '20s'")
             connection.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
         admin.dispose()
 
