@@ -108,6 +108,8 @@ def build_deployment(root: pathlib.Path, **overrides: object) -> pathlib.Path:
             "dataset_dirs": ["dataset"],
         },
         "bom": {"dataset_attestations": ["att/dataset.json"], "include_environment": False},
+        "redteam": {"enabled": False, "reason": "unit test: no model to attack"},
+        "guard": {"enabled": False, "reason": "unit test: no gateway"},
         "residency": {
             "assets": [
                 {

@@ -6,6 +6,7 @@ import pathlib
 import re
 
 import pytest
+import yaml
 
 from kastell.cli.main import main
 from kastell.comply.assess import Assessment, run_assessment
@@ -348,3 +349,17 @@ def test_cli_assess_with_a_postgres_evidence_store(
     assert {e["kind"] for e in doc["evidence"]} >= {"model_signature", "ai_bom", "model_file_scan"}
     with EvidenceStore.open(pg_url) as store:
         assert len(store.list()) == len(doc["evidence"])
+
+
+def test_undeclared_red_team_and_guard_are_not_checked(tmp_path: pathlib.Path) -> None:
+    path = build_deployment(tmp_path)
+    document = yaml.safe_load(path.read_text())
+    del document["redteam"], document["guard"]
+    path.write_text(yaml.safe_dump(document))
+    with EvidenceStore.open(tmp_path / "ev.sqlite") as store:
+        result = run_assessment(load_descriptor(path), store, _clock)
+    outcomes = {s.name: s for s in result.steps}
+    assert outcomes["redteam"].outcome is StepOutcome.NOT_CHECKED
+    assert "enabled: false" in outcomes["redteam"].detail
+    assert outcomes["guard"].outcome is StepOutcome.NOT_CHECKED
+    assert result.exit_code == ExitCode.INCOMPLETE

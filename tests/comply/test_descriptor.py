@@ -85,6 +85,8 @@ def test_good_descriptor_resolves_paths_against_its_directory(tmp_path: pathlib.
         ({"evidence": {"manual": [{"kind": "vibes", "path": "x"}]}}, "evidence.manual[0].kind"),
         ({"output": {"formats": ["docx"]}}, "output.formats[0]"),
         ({"surprise": 1}, "surprise: Extra inputs are not permitted"),
+        ({"redteam": {"enabled": False}}, "redteam: Value error, enabled: false needs a reason"),
+        ({"guard": {}}, "guard: Value error, guard.policy is required"),
         ({"version": 2}, "version"),
         ({"model": {"endpoint": {"url": "ftp://x", "model": "m"}}}, "model.endpoint.url"),
     ],

@@ -168,7 +168,12 @@ def _scan(d: Descriptor, now: dt.datetime, subject: Subject | None) -> StepResul
 
 def _redteam(d: Descriptor, now: dt.datetime, subject: Subject | None) -> StepResult:
     if d.redteam is None:
-        return _skipped("redteam", "no redteam section in the descriptor")
+        raise StepUnavailableError(
+            "no redteam section: the model was not red-teamed",
+            hint="Declare redteam: (suite, gates), or redteam: {enabled: false, reason: ...}.",
+        )
+    if not d.redteam.enabled:
+        return _skipped("redteam", f"switched off in the descriptor: {d.redteam.reason}")
     from kastell.comply._redteam import run_redteam_step
 
     return run_redteam_step(d, now, subject)
@@ -176,7 +181,12 @@ def _redteam(d: Descriptor, now: dt.datetime, subject: Subject | None) -> StepRe
 
 def _guard(d: Descriptor, now: dt.datetime, _: Subject | None) -> StepResult:
     if d.guard is None:
-        return _skipped("guard", "no guard section in the descriptor")
+        raise StepUnavailableError(
+            "no guard section: the runtime guard policy was not checked",
+            hint="Declare guard: {policy: ...}, or guard: {enabled: false, reason: ...}.",
+        )
+    if not d.guard.enabled or d.guard.policy is None:
+        return _skipped("guard", f"switched off in the descriptor: {d.guard.reason}")
     from kastell.comply._guard import lint_guard_step
 
     return lint_guard_step(d.resolve(d.guard.policy), now)

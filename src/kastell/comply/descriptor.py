@@ -107,10 +107,24 @@ class ScanModel(pydantic.BaseModel):
     policy: pathlib.Path | None = None
 
 
-class RedteamModel(pydantic.BaseModel):
-    """The red-team campaign and its gates."""
+class _Optional(pydantic.BaseModel):
+    """A step that may be switched off deliberately, with the reason shown in the report."""
 
     model_config = _STRICT
+    enabled: bool = True
+    reason: str | None = None
+    """Why the step is switched off (required with ``enabled: false``)."""
+
+    @pydantic.model_validator(mode="after")
+    def _reason_given(self) -> _Optional:
+        if not self.enabled and not self.reason:
+            raise ValueError("enabled: false needs a reason (it is shown in the report)")
+        return self
+
+
+class RedteamModel(_Optional):
+    """The red-team campaign and its gates."""
+
     suite: str = "kastell-ci-v1"
     gates: str | dict[str, float] = pydantic.Field(default_factory=dict)
     """Red-team gate syntax (``prompt_injection>0.1,system_prompt_leakage>0``) or a mapping of
@@ -122,11 +136,16 @@ class RedteamModel(pydantic.BaseModel):
     """Red-team results database (default: redteam.sqlite in the output directory)."""
 
 
-class GuardModel(pydantic.BaseModel):
+class GuardModel(_Optional):
     """The runtime guard's policy file."""
 
-    model_config = _STRICT
-    policy: pathlib.Path
+    policy: pathlib.Path | None = None
+
+    @pydantic.model_validator(mode="after")
+    def _policy_given(self) -> GuardModel:
+        if self.enabled and self.policy is None:
+            raise ValueError("guard.policy is required (or enabled: false with a reason)")
+        return self
 
 
 class AuditModel(pydantic.BaseModel):
