@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import zoneinfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kastell.comply.catalog import load_catalog
 from kastell.comply.clocks import CLOCK_RULES, ClockState, Period, add_period, compute_clocks
@@ -142,3 +145,45 @@ def test_naive_times_are_refused() -> None:
         compute_clocks(_incident(aware, Regime.AIA_SERIOUS), aware.replace(tzinfo=None))
     with pytest.raises(UsageError, match="time zone"):
         add_period(aware.replace(tzinfo=None), Period(1, "days"), "UTC")
+
+
+ZONES = [
+    "UTC",
+    "Europe/Berlin",
+    "Europe/Dublin",
+    "Europe/Lisbon",
+    "Europe/Helsinki",
+    "America/New_York",
+    "Australia/Lord_Howe",
+]
+
+
+@settings(max_examples=200, deadline=2000)
+@given(
+    st.datetimes(
+        min_value=dt.datetime(2024, 1, 1),
+        max_value=dt.datetime(2030, 12, 31),
+        timezones=st.just(dt.UTC),
+    ),
+    st.sampled_from(ZONES),
+)
+def test_clock_properties(aware: dt.datetime, zone_name: str) -> None:
+    zone = zoneinfo.ZoneInfo(zone_name)
+    hours = add_period(aware, Period(24, "hours"), zone_name)
+    assert _elapsed(aware, hours) == dt.timedelta(hours=24)
+    days = add_period(aware, Period(15, "days"), zone_name).astimezone(zone)
+    local = aware.astimezone(zone)
+    assert days.date() == local.date() + dt.timedelta(days=15)
+    # the wall clock is kept unless the target time fell into a DST gap (then moved forward)
+    assert (days.hour, days.minute) >= (
+        local.hour,
+        local.minute,
+    ) or days.utcoffset() != local.utcoffset()
+    assert abs(_elapsed(aware, days) - dt.timedelta(days=15)) <= dt.timedelta(hours=1)
+    month = add_period(aware, Period(1, "months"), zone_name).astimezone(zone)
+    assert month.day == local.day or month.day == calendar.monthrange(month.year, month.month)[1]
+    assert dt.timedelta(days=27) <= _elapsed(aware, month) <= dt.timedelta(days=31, hours=1)
+    incident = _incident(aware, *Regime)
+    clocks = compute_clocks(incident, aware)
+    dues = [c.due for c in clocks if c.due is not None]
+    assert dues == sorted(dues, key=lambda d: d.astimezone(dt.UTC))
