@@ -134,7 +134,10 @@ def redteam() -> None:
 @click.option("--max-total-tokens", type=int, default=None, help="Budget: tokens in the run.")
 @click.option("--max-seconds", type=float, default=None, help="Budget: wall time in seconds.")
 @click.option("--sample", type=int, default=None, help="Run a seeded subset of N attempts.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed for sampling attempts and for the target's sampler.")
+@click.option("--temperature", type=float, default=0.0, show_default=True,
+              help="Sampling temperature sent to the target.")
 @click.option("--languages", default=None, help="Comma-separated subset of en,de,fr,it,es.")
 @click.option("--records", type=click.Path(path_type=pathlib.Path), default=None,
               help="JSONL of training records for verbatim-extraction probes.")
@@ -159,6 +162,7 @@ def run(target: str, suite: str, model: str, store: str, fail_on: str,
         baseline: pathlib.Path | None, allow_incomplete: bool, resume: str | None,
         concurrency: int, max_tokens: int, max_requests: int | None,
         max_total_tokens: int | None, max_seconds: float | None, sample: int | None, seed: int,
+        temperature: float,
         languages: str | None, records: pathlib.Path | None, canaries: pathlib.Path | None,
         timeout: float, retries: int, workers: int | None, ray_address: str | None,
         judge: str | None, judge_model: str, html: pathlib.Path | None,
@@ -187,6 +191,7 @@ def run(target: str, suite: str, model: str, store: str, fail_on: str,
     )
     settings = RunSettings(
         concurrency=concurrency, max_tokens=max_tokens, seed=seed, sample=sample,
+        temperature=temperature,
         budget=Budget(max_requests=max_requests, max_tokens=max_total_tokens,
                       max_seconds=max_seconds),
     )

@@ -61,6 +61,8 @@ class RunSettings:
                 f"concurrency and max_tokens must be >= 1 (got {self.concurrency}, "
                 f"{self.max_tokens})"
             )
+        if not 0.0 <= self.temperature <= 2.0:
+            raise RedteamUsageError(f"temperature must be within [0, 2], not {self.temperature}")
         if self.sample is not None and self.sample < 1:
             raise RedteamUsageError(f"--sample must be >= 1, not {self.sample}")
 
