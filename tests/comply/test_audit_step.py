@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from kastell.comply._audit import read_audit_events, verify_audit_step
 from kastell.comply.interface import StepOutcome
+from kastell.errors import KastellError
 from kastell.types import EvidenceKind
 
 from ._builders import NOW
@@ -70,6 +71,6 @@ def test_tampered_log_fails_with_findings(tmp_path: pathlib.Path) -> None:
 
 
 def test_missing_log_cannot_be_checked(tmp_path: pathlib.Path) -> None:
-    with pytest.raises(Exception) as caught:  # noqa: PT011 - the audit package's own error
+    with pytest.raises(KastellError) as caught:
         verify_audit_step(str(tmp_path / "none.sqlite"), [], NOW)
     assert caught.value.exit_code in (2, 3)  # type: ignore[attr-defined]

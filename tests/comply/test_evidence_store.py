@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import pathlib
 
 import pytest
@@ -12,6 +13,7 @@ from kastell.comply.evidence_store import (
     payload_digest,
 )
 from kastell.comply.interface import EvidenceNotFoundError
+from kastell.errors import CheckError
 from kastell.types import EvidenceKind
 
 from ._builders import NOW, make_evidence
@@ -20,7 +22,7 @@ from ._builders import NOW, make_evidence
 def _roundtrip(store: EvidenceStore) -> None:
     payload = b'{"passed": true}'
     evidence = make_evidence(EvidenceKind.MODEL_FILE_SCAN)
-    evidence = type(evidence)(**{**evidence.__dict__, "payload_digest": payload_digest(payload)})
+    evidence = dataclasses.replace(evidence, payload_digest=payload_digest(payload))
     kept = store.record(evidence, payload)
     assert kept.evidence.payload_ref == CAS_PREFIX + str(payload_digest(payload))
     again = store.get(kept.id)
@@ -95,6 +97,6 @@ def test_missing_records_are_helpful_usage_errors(tmp_path: pathlib.Path) -> Non
 def test_naive_time_is_refused(tmp_path: pathlib.Path) -> None:
     store = EvidenceStore.open(tmp_path / "ev.sqlite")
     evidence = make_evidence(EvidenceKind.AI_BOM)
-    naive = type(evidence)(**{**evidence.__dict__, "produced_at": NOW.replace(tzinfo=None)})
-    with pytest.raises(Exception, match="time zone"):
+    naive = dataclasses.replace(evidence, produced_at=NOW.replace(tzinfo=None))
+    with pytest.raises(CheckError, match="time zone"):
         store.record(naive)

@@ -9,6 +9,7 @@ import yaml
 from kastell.comply._guard import lint_guard_step
 from kastell.comply.catalog import load_catalog
 from kastell.comply.interface import StepOutcome
+from kastell.errors import UsageError
 from kastell.types import EvidenceKind
 
 from ._builders import NOW
@@ -78,6 +79,6 @@ def test_rule_switched_to_allow_is_flagged(tmp_path: pathlib.Path) -> None:
 
 
 def test_invalid_guard_file_is_the_guards_usage_error(tmp_path: pathlib.Path) -> None:
-    with pytest.raises(Exception, match="upstream") as caught:
+    with pytest.raises(UsageError, match="upstream") as caught:
         _lint(tmp_path, _config(upstreams={}))
     assert caught.value.exit_code == 2  # type: ignore[attr-defined]

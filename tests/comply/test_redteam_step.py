@@ -9,6 +9,7 @@ from kastell.comply._redteam import _chart_rows, _findings, gate_expression, run
 from kastell.comply.catalog import load_catalog
 from kastell.comply.descriptor import parse_descriptor
 from kastell.comply.interface import StepOutcome, StepUnavailableError
+from kastell.errors import UsageError
 from kastell.types import ControlId, EvidenceKind
 
 from ._builders import NOW
@@ -60,7 +61,7 @@ def test_unknown_gate_name_is_a_usage_error(tmp_path: pathlib.Path) -> None:
         {"name": "x", "model": {"serve_local": True}, "redteam": {"gates": {"vibes": 0.1}}},
         tmp_path,
     )
-    with pytest.raises(Exception, match="unknown category") as caught:
+    with pytest.raises(UsageError, match="unknown category") as caught:
         run_redteam_step(d, NOW, None)
     assert caught.value.exit_code == 2  # type: ignore[attr-defined]
 

@@ -8,6 +8,7 @@ it back re-checks the digest, so a tampered row is reported, not returned.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -194,7 +195,7 @@ class EvidenceStore:
                     f"{evidence.payload_digest}",
                     hint="Compute payload_digest from the exact bytes you store.",
                 )
-            evidence = Evidence(**{**evidence.__dict__, "payload_ref": CAS_PREFIX + str(digest)})
+            evidence = dataclasses.replace(evidence, payload_ref=CAS_PREFIX + str(digest))
         result = self._run(sa.insert(_EVIDENCE).values(**_to_row(evidence)))
         key = result.inserted_primary_key
         return StoredEvidence(EvidenceId(int(key[0]) if key else 0), evidence)
