@@ -295,7 +295,9 @@ def _aisbom(path: Path) -> str:
 
 def verdicts(path: Path) -> dict[str, str]:
     def run(command: list[str]) -> int:
-        return subprocess.run(command, capture_output=True, env=ENV, check=False).returncode
+        # in the sample's folder: fickling writes safety_results.json into its working directory
+        return subprocess.run(command, capture_output=True, env=ENV, cwd=path.parent,
+                              check=False).returncode
 
     modelscan = {0: "clean", 1: "DETECTED", 2: "error", 3: "skipped (0 scanned)"}
     picklescan = {0: "clean", 1: "DETECTED", 2: "error"}
