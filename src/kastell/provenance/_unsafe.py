@@ -1,54 +1,44 @@
 """Which model files may run code when loaded (pickle-bearing), and the scan gate for them.
 
 A pickle-bearing file passes verify-at-load only when the model-file scanner
-(``kastell.scan.engine.require_clean``) gives it a clean verdict. Without the scanner installed,
-no pickle-bearing file passes.
+(``kastell.scan.engine.require_clean``) gives it a clean verdict. Files are recognised by
+content (the scanner's own format identification), so a renamed pickle is still caught.
 """
 
 from __future__ import annotations
 
-import importlib
-import zipfile
 from pathlib import Path
 
 from kastell.errors import KastellError
 from kastell.provenance.interface import UnsafeFileError
+from kastell.scan.engine import require_clean
+from kastell.scan.identify import HEAD_BYTES, identify
 
 _PICKLE_SUFFIXES = frozenset({".pkl", ".pickle", ".joblib", ".pt", ".pth", ".ckpt", ".dill"})
+# Formats whose usual loaders may unpickle data or run code: pickles, NumPy arrays (object
+# arrays are pickles), zips (PyTorch, .npz, Keras), tars (legacy PyTorch), HDF5 (Keras Lambda
+# layers) and joblib's compressed pickles. The scanner, not this list, decides whether they are
+# safe.
+_CODE_BEARING = frozenset({"pickle", "numpy", "zip", "tar", "hdf5"})
 
 
 def is_pickle_bearing(path: Path) -> bool:
-    """Whether loading ``path`` with its usual loader may unpickle data."""
+    """Whether loading ``path`` with its usual loader may unpickle data or run code."""
     if path.suffix.lower() in _PICKLE_SUFFIXES:
         return True
     with path.open("rb") as handle:
-        head = handle.read(128)
-    if len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5:
-        return True  # binary pickle protocol 2-5
-    if head.startswith(b"\x93NUMPY") and b"'O'" in head:
-        return True  # a numpy array of Python objects is stored as a pickle
-    if head.startswith(b"PK\x03\x04"):
-        try:
-            with zipfile.ZipFile(path) as archive:
-                return any(name.endswith((".pkl", ".pickle")) for name in archive.namelist())
-        except zipfile.BadZipFile:
-            return True  # unreadable archive: cannot rule it out
-    return False
+        head = handle.read(HEAD_BYTES)
+    kind = identify(head, path.stat().st_size)
+    return kind in _CODE_BEARING or kind.startswith("joblib-")
 
 
 def require_scanned_clean(path: Path) -> None:
     """Raise :class:`UnsafeFileError` unless the scanner says the pickle-bearing file is clean."""
     try:
-        engine = importlib.import_module("kastell.scan.engine")
-    except ImportError:
-        raise UnsafeFileError(
-            f"{path} is pickle-bearing and the model-file scanner is not available",
-            hint="Convert the model to safetensors or GGUF; pickle files load only after a "
-            "clean `kastell scan`.",
-        ) from None
-    try:
-        engine.require_clean(path)
+        require_clean(path)
     except KastellError as error:
         raise UnsafeFileError(
-            f"{path} is pickle-bearing and its scan is not clean: {error.message}"
+            f"{path} is pickle-bearing and its scan is not clean: {error.message}",
+            hint="Convert the model to safetensors or GGUF, or inspect `kastell scan` output; "
+            "pickle-bearing files load only after a clean scan.",
         ) from error
