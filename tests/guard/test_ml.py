@@ -50,3 +50,26 @@ def test_real_model_offline(monkeypatch: pytest.MonkeyPatch) -> None:
     assert classifier.probability(attack) > classifier.probability("Write a poem about autumn.")
     assert classifier.scan(attack, ScanContext())
     assert classifier.scan("What is the capital of Austria?", ScanContext()) == []
+
+
+def test_gateway_with_ml_classifier_enabled(
+    monkeypatch: pytest.MonkeyPatch, gateway: object
+) -> None:
+    import httpx
+
+    from kastell.guard.scanners import ml
+
+    monkeypatch.setattr(ml, "_load_encoder", lambda: _FakeEncoder([1.0] * 384))
+    monkeypatch.setattr(
+        ml, "load_head", lambda: {"weights": [1.0] * 384, "bias": 0.0, "threshold": 0.9}
+    )
+    from .conftest import KEY
+
+    with gateway(ml_classifier=True) as (url, _):  # type: ignore[operator]
+        response = httpx.post(
+            f"{url}/v1/chat/completions",
+            json={"model": "m", "messages": [{"role": "user", "content": "hello there"}]},
+            headers={"Authorization": f"Bearer {KEY}"},
+        )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "guard.input.ml_injection"
