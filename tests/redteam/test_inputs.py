@@ -29,7 +29,8 @@ def test_records_and_canaries_feed_extraction_probes(tmp_path: pathlib.Path) -> 
     extraction = [a for a in built.attempts if a.category.value == "training_data_extraction"]
     assert len(extraction) == 4
     assert "training_data_extraction" not in [c.value for c in built.untested_categories]
-    assert {a.detectors[0] for a in extraction} == {"verbatim@1", "canary@1", "canary_digest@1"}
+    assert {a.detectors[0].split("@")[0] for a in extraction} == {"verbatim", "canary",
+                                                                  "canary_digest"}
 
 
 @pytest.mark.parametrize(
