@@ -9,11 +9,10 @@ import sqlalchemy as sa
 from kastell.comply.evidence_store import (
     CAS_PREFIX,
     EvidenceStore,
-    PayloadDigestError,
     payload_digest,
 )
-from kastell.comply.interface import EvidenceNotFoundError
-from kastell.errors import CheckError
+from kastell.comply.interface import EvidenceNotFoundError, PayloadDigestError
+from kastell.errors import UsageError
 from kastell.types import EvidenceKind
 
 from ._builders import NOW, make_evidence
@@ -98,5 +97,5 @@ def test_naive_time_is_refused(tmp_path: pathlib.Path) -> None:
     store = EvidenceStore.open(tmp_path / "ev.sqlite")
     evidence = make_evidence(EvidenceKind.AI_BOM)
     naive = dataclasses.replace(evidence, produced_at=NOW.replace(tzinfo=None))
-    with pytest.raises(CheckError, match="time zone"):
+    with pytest.raises(UsageError, match="time zone"):
         store.record(naive)

@@ -21,7 +21,7 @@ import datetime as dt
 import enum
 
 from kastell.comply.incident import Incident, Regime, zone
-from kastell.errors import UsageError
+from kastell.comply.interface import ComplyUsageError
 from kastell.types import ControlId
 
 __all__ = [
@@ -252,7 +252,7 @@ def _wall(local: dt.datetime, tz: dt.tzinfo) -> dt.datetime:
 def add_period(start: dt.datetime, period: Period, timezone: str) -> dt.datetime:
     """``start`` plus ``period``, counted in ``timezone`` (see the module docstring)."""
     if start.tzinfo is None:
-        raise UsageError("clock start has no time zone", hint="Give times with a UTC offset.")
+        raise ComplyUsageError("clock start has no time zone", hint="Give times with a UTC offset.")
     if period.unit == "hours":
         return (start.astimezone(dt.UTC) + dt.timedelta(hours=period.amount)).astimezone(
             start.tzinfo
@@ -266,7 +266,7 @@ def add_period(start: dt.datetime, period: Period, timezone: str) -> dt.datetime
         year, month = local.year + month_index // 12, month_index % 12 + 1
         day = min(local.day, calendar.monthrange(year, month)[1])
         return _wall(local.replace(year=year, month=month, day=day), tz)
-    raise UsageError(f"unknown period unit {period.unit!r}")
+    raise ComplyUsageError(f"unknown period unit {period.unit!r}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -316,7 +316,7 @@ def compute_clocks(incident: Incident, now: dt.datetime) -> tuple[Clock, ...]:
     10-day clocks apply on top of it when their regime is set, and the shortest one binds.
     """
     if now.tzinfo is None:
-        raise UsageError("'now' has no time zone", hint="Pass an aware datetime.")
+        raise ComplyUsageError("'now' has no time zone", hint="Pass an aware datetime.")
     regimes = set(incident.regimes)
     if regimes & _AIA:
         regimes.add(Regime.AIA_SERIOUS)

@@ -23,8 +23,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from kastell.comply.catalog import Catalog
-from kastell.comply.interface import Control, ControlResult, ControlStatus, StoredEvidence
-from kastell.errors import UsageError
+from kastell.comply.interface import (
+    ComplyUsageError,
+    Control,
+    ControlResult,
+    ControlStatus,
+    StoredEvidence,
+)
 from kastell.types import ControlId, EvidenceKind, Finding, Location, Severity
 
 __all__ = [
@@ -64,7 +69,9 @@ class FreshnessPolicy:
     def __post_init__(self) -> None:
         windows = [self.default, self.organisational, *self.per_kind.values()]
         if any(w <= dt.timedelta(0) for w in windows):
-            raise UsageError("freshness windows must be positive", hint="Use e.g. 30d or 720h.")
+            raise ComplyUsageError(
+                "freshness windows must be positive", hint="Use e.g. 30d or 720h."
+            )
 
     def window(self, kind: EvidenceKind) -> dt.timedelta:
         """The freshness window for ``kind``."""
@@ -201,7 +208,9 @@ def evaluate_controls(
 ) -> tuple[ControlResult, ...]:
     """Evaluate every control of the catalog, in catalog order."""
     if now.tzinfo is None:
-        raise UsageError("evaluation time has no time zone", hint="Pass an aware datetime (UTC).")
+        raise ComplyUsageError(
+            "evaluation time has no time zone", hint="Pass an aware datetime (UTC)."
+        )
     policy = freshness or FreshnessPolicy()
     return tuple(evaluate_control(c, evidence, now, policy) for c in catalog.controls)
 

@@ -19,15 +19,19 @@ import sqlalchemy as sa
 from alembic.operations import Operations
 
 from kastell._storage import Migration, StorageUnavailableError, migrate, open_engine
-from kastell.comply.interface import EvidenceId, EvidenceNotFoundError, StoredEvidence
-from kastell.errors import CheckError, VerificationError
+from kastell.comply.interface import (
+    ComplyUsageError,
+    EvidenceId,
+    EvidenceNotFoundError,
+    PayloadDigestError,
+    StoredEvidence,
+)
 from kastell.types import Digest, Evidence, EvidenceKind, Subject
 
 __all__ = [
     "CAS_PREFIX",
     "EVIDENCE_VERSION_TABLE",
     "EvidenceStore",
-    "PayloadDigestError",
     "payload_digest",
 ]
 
@@ -84,12 +88,6 @@ def _create_v1(op: Operations) -> None:
 MIGRATIONS = (Migration("0001_evidence", _create_v1),)
 
 
-class PayloadDigestError(VerificationError):
-    """A stored payload no longer matches its digest (the store was altered)."""
-
-    default_hint = "Treat the store as tampered; restore it from a backup and re-run the steps."
-
-
 def payload_digest(data: bytes) -> Digest:
     """The SHA-256 digest under which ``data`` is stored."""
     return Digest("sha256", hashlib.sha256(data).hexdigest())
@@ -97,7 +95,9 @@ def payload_digest(data: bytes) -> Digest:
 
 def _utc_text(moment: dt.datetime) -> str:
     if moment.tzinfo is None:
-        raise CheckError("evidence time has no time zone", hint="Record aware datetimes (UTC).")
+        raise ComplyUsageError(
+            "evidence time has no time zone", hint="Record aware datetimes (UTC)."
+        )
     return moment.astimezone(dt.UTC).isoformat()
 
 

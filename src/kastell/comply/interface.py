@@ -12,7 +12,10 @@ Errors::
           ├── DescriptorError (UsageError)       the deployment descriptor is invalid (field path)
           ├── EvidenceNotFoundError (UsageError) no evidence or payload with that id / digest
           ├── EvidenceInputError (UsageError)    manual evidence cannot be read or is malformed
-          ├── IncidentError (UsageError)         an incident id or incident field is wrong
+          ├── IncidentError (UsageError)         an incident id, time or field is wrong
+          ├── ComplyUsageError (UsageError)      a bad parameter (naive time, window, network)
+          ├── PayloadDigestError (VerificationError)  a stored payload no longer matches
+          ├── ReportWriteError (CheckError)      the report could not be written or printed
           └── StepUnavailableError (CheckError)  an assessment step could not run
 """
 
@@ -24,12 +27,13 @@ import enum
 from collections.abc import Mapping
 from typing import Any, NewType
 
-from kastell.errors import CheckError, KastellError, UsageError
+from kastell.errors import CheckError, KastellError, UsageError, VerificationError
 from kastell.types import ControlId, Evidence, EvidenceKind, Finding
 
 __all__ = [
     "CatalogError",
     "ComplyError",
+    "ComplyUsageError",
     "Control",
     "ControlResult",
     "ControlStatus",
@@ -38,6 +42,8 @@ __all__ = [
     "EvidenceInputError",
     "EvidenceNotFoundError",
     "IncidentError",
+    "PayloadDigestError",
+    "ReportWriteError",
     "StepOutcome",
     "StepResult",
     "StepUnavailableError",
@@ -89,6 +95,22 @@ class IncidentError(ComplyError, UsageError):
     """An incident id, time or field is wrong."""
 
     default_hint = "List incidents with `kastell incident list`; times are ISO 8601 with a zone."
+
+
+class ComplyUsageError(ComplyError, UsageError):
+    """A parameter is wrong: a time without zone, a non-positive window, a malformed network."""
+
+
+class PayloadDigestError(ComplyError, VerificationError):
+    """A stored payload no longer matches its digest (the store was altered)."""
+
+    default_hint = "Treat the store as tampered; restore it from a backup and re-run the steps."
+
+
+class ReportWriteError(ComplyError, CheckError):
+    """The report could not be written (directory) or printed (PDF)."""
+
+    default_hint = "Choose a writable output directory (--output-dir)."
 
 
 class StepUnavailableError(ComplyError, CheckError):

@@ -14,9 +14,9 @@ import subprocess
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from kastell.comply.interface import ReportWriteError
 from kastell.comply.report_html import render_report_html
 from kastell.comply.report_markdown import render_report_markdown
-from kastell.errors import CheckError
 
 __all__ = ["REPORT_FILES", "print_pdf", "write_report"]
 
@@ -44,7 +44,7 @@ def _chromium() -> str:
         or shutil.which("chromium-browser")
     )
     if not found:
-        raise CheckError(
+        raise ReportWriteError(
             "a PDF report needs Chromium, which is not installed",
             hint="Install the Debian package chromium (or set KASTELL_CHROMIUM), or drop pdf "
             "from output.formats.",
@@ -58,9 +58,9 @@ def print_pdf(html: pathlib.Path, pdf: pathlib.Path, timeout: float = 180.0) -> 
     try:
         subprocess.run(command, check=True, capture_output=True, timeout=timeout)  # noqa: S603
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as error:
-        raise CheckError(f"Chromium could not print the PDF report: {error}") from None
+        raise ReportWriteError(f"Chromium could not print the PDF report: {error}") from None
     if not pdf.is_file() or pdf.stat().st_size == 0:
-        raise CheckError("Chromium wrote no PDF report")
+        raise ReportWriteError("Chromium wrote no PDF report")
 
 
 def write_report(
@@ -89,7 +89,7 @@ def write_report(
             temporary.replace(path)
             written.append(path)
     except OSError as error:
-        raise CheckError(
+        raise ReportWriteError(
             f"cannot write the report to {out_dir}: {error.strerror}",
             hint="Choose a writable output directory (--output-dir).",
         ) from None

@@ -15,8 +15,7 @@ import ipaddress
 import socket
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
-from kastell.comply.interface import StepUnavailableError
-from kastell.errors import UsageError
+from kastell.comply.interface import ComplyUsageError, StepUnavailableError
 from kastell.types import ControlId, Finding, Location, Severity
 
 __all__ = [
@@ -130,7 +129,7 @@ def _networks(
     try:
         return [ipaddress.ip_network(n, strict=False) for n in declaration.networks]
     except ValueError as error:
-        raise UsageError(
+        raise ComplyUsageError(
             f"residency endpoint {declaration.name!r}: bad network: {error}",
             hint="Write networks in CIDR form, e.g. 192.0.2.0/24.",
         ) from None
