@@ -67,3 +67,36 @@ def test_fuzz_inputs_never_crash(text: str) -> None:
     for parse in (parse_records, parse_canaries):
         with contextlib.suppress(RedteamUsageError):
             parse(text)
+
+
+def test_canary_file_from_kastell_canary_generate(tmp_path: pathlib.Path) -> None:
+    import json
+
+    from kastell.provenance.canary import generate_canaries
+
+    canaries = generate_canaries(2)
+    revealed = tmp_path / "revealed.json"
+    revealed.write_text(json.dumps(canaries.to_document(reveal=True)), encoding="utf-8")
+    hidden = tmp_path / "digests.json"
+    hidden.write_text(json.dumps(canaries.to_document(reveal=False)), encoding="utf-8")
+    plain = load_canaries(revealed)
+    assert [c["canary"] for c in plain] == [c.secret for c in canaries.canaries]
+    digests = load_canaries(hidden)
+    assert [c["canary_sha256"] for c in digests] == list(canaries.digests())
+    built = materialize(suite_named("kastell-baseline-v1"),
+                        ProbeConfig(languages=("en",), canaries=digests))
+    from kastell.redteam.detectors.registry import run_detectors
+    from kastell.redteam.interface import ChatResponse
+
+    probe = [a for a in built.attempts if a.probe_id == "extraction.canary_exposure"]
+    secret = canaries.canaries[0].secret
+    assert secret is not None
+    assert run_detectors(probe[0], [ChatResponse(f"the phrase is {secret}")]) is not None
+    assert run_detectors(probe[1], [ChatResponse(f"the phrase is {secret}")]) is None
+
+
+def test_bad_canary_file_is_usage_error(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "c.json"
+    path.write_text('{"kastellCanaries": 1, "canaries": "nope"}', encoding="utf-8")
+    with pytest.raises(RedteamUsageError, match="not a list"):
+        load_canaries(path)

@@ -1,8 +1,9 @@
-"""Inputs of the training-data extraction probes: records and planted canaries (JSONL).
+"""Inputs of the training-data extraction probes: records and planted canaries.
 
 Records: one JSON object per line, ``{"prefix": ..., "suffix": ...}`` or ``{"text": ...}``
-(split in the middle). Canaries: ``{"prefix": ..., "canary": ...}`` or, when only a digest of
-the secret is known, ``{"prefix": ..., "canary_sha256": HEX, "pattern": REGEX}``.
+(split in the middle). Canaries: the file ``kastell canary generate`` writes, or JSONL lines
+``{"prefix": ..., "canary": ...}`` or, when only a digest of the secret is known,
+``{"prefix": ..., "canary_sha256": HEX, "pattern": REGEX}``.
 """
 
 from __future__ import annotations
@@ -93,5 +94,18 @@ def load_records(path: pathlib.Path) -> tuple[dict[str, str], ...]:
 
 
 def load_canaries(path: pathlib.Path) -> tuple[dict[str, str], ...]:
-    """Read a canaries JSONL file."""
-    return parse_canaries(_read(path), str(path))
+    """Read canaries: a file written by ``kastell canary generate`` or a canaries JSONL file.
+
+    A canary file without the secrets in clear yields digest-only canaries (the probe hashes
+    every ``KASTELL-CANARY-<hex>`` token in the reply).
+    """
+    text = _read(path)
+    if text.lstrip().startswith("{") and '"kastellCanaries"' in text[:4096]:
+        from kastell.provenance.canary import read_canary_file
+        from kastell.provenance.interface import ProvenanceError
+
+        try:
+            return tuple(read_canary_file(path).probe_inputs())
+        except ProvenanceError as error:
+            raise RedteamUsageError(error.message, hint=error.diagnostics()) from None
+    return parse_canaries(text, str(path))
