@@ -250,6 +250,8 @@ def test_file_changing_while_hashed_fails(
     tmp_path: Path, put: Writer, change: Callable[[Path], object]
 ) -> None:
     target = put(tmp_path / "big.bin", os.urandom(50_000))
+    # an old mtime, so a same-size rewrite within one coarse timestamp tick is still visible
+    os.utime(target, ns=(10**9, 10**9))
     options = HashOptions(chunk_size=8192, read_size=4096, workers=1)
     with pytest.raises(FileChangedError, match="changed while it was being hashed") as caught:
         hash_tree(tmp_path, options, on_bytes=_mutating(lambda: change(target)))
