@@ -44,3 +44,27 @@ def test_redis_down_fails_closed() -> None:
 
     with pytest.raises(RateLimitUnavailableError, match="rate-limit backend failed"):
         asyncio.run(run())
+
+
+def test_redis_extraction_counters_are_shared_and_alert_once() -> None:
+    from kastell.guard.config import ExtractionSettings
+    from kastell.guard.extraction import RedisExtractionWatch
+
+    settings = ExtractionSettings(max_requests=3, max_template_repeats=100, window_s=600)
+    tenant = f"t-{uuid.uuid4().hex}"
+
+    async def run() -> list[str]:
+        replicas = [
+            RedisExtractionWatch.from_url("redis://127.0.0.1:6379/0", settings) for _ in range(2)
+        ]
+        try:
+            kinds: list[str] = []
+            for n in range(6):
+                alerts = await replicas[n % 2].observe(tenant, f"prompt {n}", wants_logprobs=False)
+                kinds += [a.kind for a in alerts]
+            return kinds
+        finally:
+            for replica in replicas:
+                await replica.aclose()
+
+    assert asyncio.run(run()) == ["volume"]

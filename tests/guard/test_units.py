@@ -138,16 +138,18 @@ def test_extraction_alerts_fire_once_per_window() -> None:
     watch = ExtractionWatch(settings, clock)
     kinds: list[str] = []
     for i in range(7):
-        kinds += [a.kind for a in watch.observe("t", f"Price of item {i}?", wants_logprobs=True)]
+        kinds += [
+            a.kind for a in watch.observe_now("t", f"Price of item {i}?", wants_logprobs=True)
+        ]
     assert sorted(kinds) == ["logprobs", "templated", "volume"]
     clock.now += 61
-    assert watch.observe("t", "hello", wants_logprobs=False) == []
+    assert watch.observe_now("t", "hello", wants_logprobs=False) == []
 
 
 def test_extraction_diversity() -> None:
     settings = ExtractionSettings(min_requests_for_diversity=10, min_diversity=0.5)
     watch = ExtractionWatch(settings, _Clock())
-    alerts = [a for _ in range(10) for a in watch.observe("t", "same", wants_logprobs=False)]
+    alerts = [a for _ in range(10) for a in watch.observe_now("t", "same", wants_logprobs=False)]
     assert [a.kind for a in alerts] == ["low_diversity"]
 
 

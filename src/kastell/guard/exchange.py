@@ -160,7 +160,7 @@ class ChatExchange:
         wants_logprobs = (
             bool(self.body.get("logprobs")) or self.body.get("top_logprobs") is not None
         )
-        alerts = self.runtime.extraction.observe(
+        alerts = await self.runtime.extraction.observe(
             self.tenant.name, prompt, wants_logprobs=wants_logprobs
         )
         for alert in alerts:

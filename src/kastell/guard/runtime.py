@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 
 from kastell.guard.canaries import CanaryBook
 from kastell.guard.config import GuardConfig, LimitSettings, PolicySettings, RateLimitSettings
-from kastell.guard.extraction import ExtractionWatch
+from kastell.guard.extraction import ExtractionCounter, open_extraction_counter
 from kastell.guard.interface import AuditSink, Upstream
 from kastell.guard.keys import KeyRing
 from kastell.guard.metrics import GuardMetrics
@@ -43,7 +43,7 @@ class GuardRuntime:
     served_digests: Mapping[str, Digest | None]
     limits: LimitSettings
     limiter: RateLimiter
-    extraction: ExtractionWatch
+    extraction: ExtractionCounter
     canaries: CanaryBook
     metrics: GuardMetrics
     audit: AuditSink | None
@@ -54,6 +54,7 @@ class GuardRuntime:
         for upstream in self.upstreams.values():
             await upstream.aclose()
         await self.limiter.aclose()
+        await self.extraction.aclose()
         if self.audit is not None:
             await self.audit.aclose()
 
@@ -115,7 +116,7 @@ def build_runtime(
         served_digests=dict(served_digests or {}),
         limits=limits,
         limiter=limiter,
-        extraction=ExtractionWatch(config.extraction, clock),
+        extraction=open_extraction_counter(config.rate_limit_backend, config.extraction, clock),
         canaries=CanaryBook(),
         metrics=GuardMetrics(),
         audit=audit,
