@@ -357,3 +357,15 @@ def test_evidence_cli_on_postgres(
     assert main(["evidence", "list", "--store", pg_url, "--format", "json"]) == 0
     kinds = [e["kind"] for e in _json(capsys)]  # type: ignore[union-attr]
     assert kinds == ["documentation", "incident_record"]
+
+
+def test_command_module_imports_nothing_heavy() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, kastell.cli.comply; heavy = ('sqlalchemy', 'pydantic', 'jinja2', "
+        "'kastell.comply.assess'); print([m for m in heavy if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"  # `kastell assess --help` stays fast
