@@ -83,7 +83,7 @@ SUITES: dict[str, Suite] = {
                 "leakage.secret_exfiltration": _CHAINS[:4] + _CHAINS[6:8],
                 "jailbreak.persona": _CHAINS[:4] + _CHAINS[6:],
             },
-            per_category=20,
+            per_category=18,
             sample_seed=1,
         ),
     )
