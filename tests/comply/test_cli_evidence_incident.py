@@ -369,3 +369,29 @@ def test_command_module_imports_nothing_heavy() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"  # `kastell assess --help` stays fast
+
+
+def test_awareness_of_an_event_can_be_later_than_the_event(
+    tmp_path: pathlib.Path, store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "events.jsonl"
+    path.write_text('{"event_type": "canary_leak", "occurred_at": "2026-10-24T03:00:00+00:00"}\n')
+    assert (
+        main(
+            [
+                "incident",
+                "open",
+                "--from-events",
+                str(path),
+                "--aware-at",
+                "2026-10-24T09:00:00+00:00",
+                "--store",
+                store,
+                "--format",
+                "json",
+            ]
+        )
+        == 0
+    )
+    (opened,) = _json(capsys)  # type: ignore[misc]
+    assert opened["aware_at"] == "2026-10-24T09:00:00+00:00"

@@ -250,12 +250,13 @@ FACT_OPTION = click.option(
 
 
 def _draft(title: str | None, regimes: tuple[str, ...], facts: tuple[str, ...],
-           timezone: str = "UTC", description: str = "") -> Any:  # fmt: skip
+           timezone: str = "UTC", description: str = "",
+           aware_at: str | None = None) -> Any:  # fmt: skip
     from kastell.comply.incident import Regime
     from kastell.comply.incident_service import IncidentDraft, parse_facts
 
     return IncidentDraft(timezone, frozenset(Regime(r) for r in regimes), parse_facts(facts),
-                         title, description)  # fmt: skip
+                         title, description, aware_at)  # fmt: skip
 
 
 @click.group("incident")
@@ -265,7 +266,7 @@ def incident() -> None:
 
 @incident.command("open")
 @click.option("--title", help="Short description (required unless --from-events).")
-@click.option("--aware-at", help="When you became aware (ISO 8601; default: now).")
+@click.option("--aware-at", help="When you became aware (ISO 8601; default: now / the event time).")
 @click.option("--tz", "timezone", envvar="KASTELL_TZ", default="UTC", show_default=True,
               help="The entity's IANA time zone (days and months count on its clock).")
 @REGIME_OPTION
@@ -289,7 +290,7 @@ def incident_open(title: str | None, aware_at: str | None, timezone: str, regime
     from kastell.comply.interface import IncidentError
 
     now = _now(now_text)
-    draft = _draft(title, regimes, facts, timezone, description)
+    draft = _draft(title, regimes, facts, timezone, description, aware_at)
     opened = IncidentStore.open(store)
     try:
         if from_audit_log is not None:
@@ -299,7 +300,7 @@ def incident_open(title: str | None, aware_at: str | None, timezone: str, regime
             events = read_audit_events(from_audit_log)
             incidents = open_from_event_list(opened, draft, events, now, burst_threshold)
         elif from_events is None:
-            incidents = [open_incident(opened, draft, aware_at, now)]
+            incidents = [open_incident(opened, draft, now)]
         else:
             try:
                 text = from_events.read_text(encoding="utf-8")

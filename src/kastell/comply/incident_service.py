@@ -35,6 +35,8 @@ class IncidentDraft:
     facts: dict[str, str] = dataclasses.field(default_factory=dict)
     title: str | None = None
     description: str = ""
+    aware_at: str | None = None
+    """When the organisation became aware (ISO 8601); default: now, or the event's time."""
 
 
 def parse_facts(items: Iterable[str]) -> dict[str, str]:
@@ -59,12 +61,11 @@ def _save(store: IncidentStore, draft: IncidentDraft, title: str, aware: dt.date
     return incident
 
 
-def open_incident(store: IncidentStore, draft: IncidentDraft, aware_at: str | None,
-                  now: dt.datetime) -> Incident:  # fmt: skip
+def open_incident(store: IncidentStore, draft: IncidentDraft, now: dt.datetime) -> Incident:
     """Open an incident by hand; awareness defaults to ``now``."""
     if not draft.title:
         raise IncidentError("give --title (or --from-events)")
-    aware = parse_time(aware_at, draft.timezone) if aware_at else now
+    aware = parse_time(draft.aware_at, draft.timezone) if draft.aware_at else now
     return _save(store, draft, draft.title, aware, IncidentSource.MANUAL, draft.description, (),
                  now)  # fmt: skip
 
@@ -79,9 +80,13 @@ def open_from_events(store: IncidentStore, draft: IncidentDraft, events_text: st
 def open_from_event_list(store: IncidentStore, draft: IncidentDraft,
                          events: Sequence[Mapping[str, Any]], now: dt.datetime,
                          burst_threshold: int = 20) -> list[Incident]:  # fmt: skip
-    """Open one incident per candidate among ``events`` (e.g. read from the audit log)."""
+    """Open one incident per candidate among ``events`` (e.g. read from the audit log).
+
+    Awareness is the event's time unless the draft gives one (e.g. the alert was read later).
+    """
+    given = parse_time(draft.aware_at, draft.timezone) if draft.aware_at else None
     return [
-        _save(store, draft, draft.title or c.title, c.occurred_at, c.source,
+        _save(store, draft, draft.title or c.title, given or c.occurred_at, c.source,
               draft.description or c.description, c.event_refs, now)
         for c in detect_candidates(events, burst_threshold=burst_threshold)
     ]  # fmt: skip
