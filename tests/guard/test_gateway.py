@@ -217,3 +217,33 @@ def test_models_upstream_down_is_502(gateway: Gateway) -> None:
     with gateway(upstreams=dead) as (url, _):
         response = httpx.get(f"{url}/v1/models", headers=AUTH)
     assert response.status_code == 502
+
+
+class _BrokenAudit:
+    async def record(self, event: object) -> str:
+        from kastell.audit.interface import AuditUnavailableError
+
+        raise AuditUnavailableError("disk full")
+
+    async def aclose(self) -> None:
+        return None
+
+
+def test_no_answer_without_a_durable_audit_record(upstream: tuple[MockUpstream, str]) -> None:
+    from kastell.guard.app import GuardApp
+    from kastell.guard.config import parse_config
+    from kastell.guard.runtime import build_runtime
+
+    from ._servers import serve_in_thread
+    from .conftest import make_config
+
+    app = GuardApp(build_runtime(parse_config(make_config(upstream[1])), audit=_BrokenAudit()))
+    with serve_in_thread(app) as url:
+        plain = httpx.post(f"{url}/v1/chat/completions", json=_chat("hi"), headers=AUTH)
+        streamed = httpx.post(
+            f"{url}/v1/chat/completions", json=_chat("hi", stream=True), headers=AUTH
+        )
+    for response in (plain, streamed):
+        assert response.status_code == 503
+        assert response.json()["error"]["code"] == "audit_unavailable"
+        assert "mock" not in response.text
