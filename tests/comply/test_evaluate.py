@@ -118,3 +118,12 @@ def test_every_subject_of_a_kind_counts() -> None:
     items = [make_evidence(k) for k in MACHINE]
     items.append(make_evidence(K.AI_BOM, passed=False, subject="other-model"))
     assert evaluate_control(MP, stored(*items), NOW, POLICY).status is ControlStatus.FAILING
+
+
+def test_controls_applying_later_are_counted_per_framework() -> None:
+    from kastell.comply.evaluate import applies_later
+
+    results = evaluate_controls(load_catalog(), [], NOW)
+    before_cra = applies_later(results, dt.date(2026, 11, 26))
+    assert before_cra["CRA"] > 0  # most CRA obligations apply from 2027-12-11
+    assert applies_later(results, dt.date(2028, 1, 1))["CRA"] == 0

@@ -35,6 +35,7 @@ from kastell.types import ControlId, EvidenceKind, Finding, Location, Severity
 __all__ = [
     "ORGANISATIONAL_KINDS",
     "FreshnessPolicy",
+    "applies_later",
     "evaluate_control",
     "evaluate_controls",
     "finding_from_dict",
@@ -213,6 +214,16 @@ def evaluate_controls(
         )
     policy = freshness or FreshnessPolicy()
     return tuple(evaluate_control(c, evidence, now, policy) for c in catalog.controls)
+
+
+def applies_later(results: Iterable[ControlResult], today: dt.date) -> dict[str, int]:
+    """Per framework, how many controls apply only after ``today`` (their ``applies_from``)."""
+    table: dict[str, int] = {}
+    for result in results:
+        control = result.control
+        later = control.applies_from is not None and control.applies_from > today
+        table[control.framework] = table.get(control.framework, 0) + int(later)
+    return table
 
 
 def summarize(results: Iterable[ControlResult]) -> dict[str, dict[str, int]]:

@@ -10,7 +10,7 @@ from typing import Any
 from kastell.comply.annex_iv import annex_iv_skeleton
 from kastell.comply.assess import Assessment
 from kastell.comply.clocks import Clock
-from kastell.comply.evaluate import summarize
+from kastell.comply.evaluate import applies_later, summarize
 from kastell.comply.interface import Control, ControlResult, StepResult, StoredEvidence
 
 __all__ = [
@@ -155,6 +155,7 @@ def _document(assessment: Assessment) -> dict[str, Any]:
         },
         "steps": [_step(s) for s in assessment.steps],
         "summary": summarize(assessment.controls),
+        "applies_later": applies_later(assessment.controls, assessment.finished_at.date()),
         "controls": [_control(r) for r in assessment.controls],
         "provenance": _step_data(assessment.steps, "provenance"),
         "integrity": _step_data(assessment.steps, "integrity"),

@@ -40,8 +40,10 @@ _TITLES = {
 
 def _summary(doc: Mapping[str, Any]) -> list[str]:
     statuses = ["satisfied", "failing", "missing", "needs_attestation"]
-    rows = [[fw, *(counts.get(s, 0) for s in statuses)] for fw, counts in doc["summary"].items()]
-    return _table(["Framework", *statuses], rows)
+    later = doc.get("applies_later", {})
+    rows = [[fw, *(counts.get(s, 0) for s in statuses), later.get(fw, 0)]
+            for fw, counts in doc["summary"].items()]  # fmt: skip
+    return _table(["Framework", *statuses, "of these, apply later"], rows)
 
 
 def _sections(doc: Mapping[str, Any]) -> list[str]:
