@@ -247,3 +247,21 @@ def test_no_answer_without_a_durable_audit_record(upstream: tuple[MockUpstream, 
         assert response.status_code == 503
         assert response.json()["error"]["code"] == "audit_unavailable"
         assert "mock" not in response.text
+
+
+def test_audit_never_keeps_personal_data_even_when_policy_allows_it(
+    gateway: Gateway, upstream: tuple[MockUpstream, str], audit_path: pathlib.Path
+) -> None:
+    upstream[0].script.reply = "Your IBAN DE89 3704 0044 0532 0130 00 is noted."
+    upstream[0].script.chunks = ["Your IBAN DE89 3704 ", "0044 0532 0130 00 is noted."]
+    policies = {"default": {"actions": {"guard.pii": "allow"}}}
+    body = _chat("My IBAN is DE89 3704 0044 0532 0130 00")
+    with gateway(policies=policies) as (url, _):
+        plain = httpx.post(f"{url}/v1/chat/completions", json=body, headers=AUTH)
+        streamed = httpx.post(
+            f"{url}/v1/chat/completions", json={**body, "stream": True}, headers=AUTH
+        )
+    assert "DE89" in plain.text  # the tenant's policy lets it through ...
+    assert "DE89" in streamed.text
+    for record in read_records(audit_path):  # ... but the audit log keeps it out
+        assert "DE89" not in (record.event.redacted_text or "")

@@ -40,6 +40,17 @@ def private_redaction(text: str, detections: Iterable[Detection]) -> str:
     return redact(text, spans) if spans else text
 
 
+_AUDIT_SCANNERS = (PiiScanner(), SecretScanner())
+
+
+def audit_copy(text: str) -> str:
+    """``text`` re-screened for personal data and secrets, with every match removed."""
+    from kastell.guard.interface import ScanContext
+
+    detections = [d for scanner in _AUDIT_SCANNERS for d in scanner.scan(text, ScanContext())]
+    return private_redaction(text, detections)
+
+
 def decision(action: Action) -> Decision:
     """The audit decision for a policy action."""
     return _DECISIONS[action]

@@ -92,12 +92,10 @@ class ChatExchange:
         for detection in detections:
             metrics.inc("kastell_guard_rule_hits_total", {"rule": detection.rule_id})
 
-    def _prompt_text(self, verdict: MessageVerdict) -> tuple[str, str]:
+    def _prompt_text(self) -> tuple[str, str]:
         """(raw, audit-redacted) text of the last message, for the audit record."""
-        index = len(self.body["messages"]) - 1
-        raw = "\n".join(message_texts(self.body["messages"][index]))
-        detections = [d for i, d in verdict.detections if i == index]
-        return raw, rec.private_redaction(raw, detections)
+        raw = "\n".join(message_texts(self.body["messages"][-1]))
+        return raw, rec.audit_copy(raw)
 
     async def run(self, send: Send, disconnected: asyncio.Event) -> int:
         """Handle the exchange; return the HTTP status sent."""
@@ -105,7 +103,7 @@ class ChatExchange:
         verdict = self.tenant.screener.screen_messages(messages)
         found = [d for _, d in verdict.detections]
         self._rule_hits(Direction.INPUT, verdict.action, found)
-        raw_prompt, audit_prompt = self._prompt_text(verdict)
+        raw_prompt, audit_prompt = self._prompt_text()
         common = self._common(verdict, raw_prompt, audit_prompt)
         if verdict.action is Action.BLOCK:
             rule = verdict.blocking_rule or "guard.blocked"
@@ -252,7 +250,7 @@ class ChatExchange:
                 choice["finish_reason"] = "content_filter"
             else:
                 message["content"] = out.text
-                answer_texts.append(rec.private_redaction(out.text, out.detections))
+                answer_texts.append(rec.audit_copy(out.text))
         sent = json.dumps(answer, separators=(",", ":"))
         common = {
             **common,
@@ -315,32 +313,39 @@ class ChatExchange:
             await send({"type": "http.response.body", "body": frame, "more_body": True})
         finally:
             await chunks.aclose()  # type: ignore[attr-defined]
+        await self._record_stream(relay, verdict, rules, common)
+        await send({"type": "http.response.body", "body": b"data: [DONE]\n\n", "more_body": False})
+        self._count(200)
+        return 200
+
+    async def _record_stream(
+        self,
+        relay: StreamRelay,
+        verdict: MessageVerdict,
+        rules: list[str],
+        common: dict[str, Any],
+    ) -> None:
+        """Commit the stream's response record: outcome and exactly what was sent."""
         result = relay.result
         found = relay.detections()
-        self._rule_hits(
-            Direction.OUTPUT,
-            max((Action.BLOCK,) if result.blocked_rule else (), default=Action.ALLOW),
-            found,
+        out_action = (
+            Action.BLOCK if result.blocked_rule else self.tenant.screener.policy.check(found)
         )
+        self._rule_hits(Direction.OUTPUT, out_action, found)
+        action = max(out_action, verdict.action)
         if result.blocked_rule:
             await self._incident(found, common)
         sent = result.sent_text
-        common = {
-            **common,
-            "redacted_text": f"{common['redacted_text']}\n---\n" + rec.private_redaction(sent, []),
-        }
+        redacted = f"{common['redacted_text']}\n---\n{rec.audit_copy(sent)}"
         await self._audit(
             rec.event(
                 EventType.RESPONSE,
-                action=Action.BLOCK if result.blocked_rule else verdict.action,
+                action=action,
                 rules=rules + [d.rule_id for d in found],
                 status=200,
                 response_digest=rec.sha256_digest(sent),
                 latency_us=int((time.perf_counter() - self.started) * 1e6),
                 details={"stream": True, "outcome": result.outcome, "sent_chars": len(sent)},
-                **common,
+                **{**common, "redacted_text": redacted},
             )
         )
-        await send({"type": "http.response.body", "body": b"data: [DONE]\n\n", "more_body": False})
-        self._count(200)
-        return 200
