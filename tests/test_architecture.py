@@ -61,10 +61,7 @@ def _modules() -> list[pathlib.Path]:
 def test_imports_follow_the_layers(path: pathlib.Path) -> None:
     package = _top_package(path)
     imported = _imported_packages(path) - {package}
-    if package in FOUNDATION:
-        allowed = FOUNDATION
-    else:
-        allowed = FOUNDATION | ALLOWED[package]
+    allowed = FOUNDATION if package in FOUNDATION else FOUNDATION | ALLOWED[package]
     assert imported <= allowed, f"{package} must not import {sorted(imported - allowed)}"
 
 
