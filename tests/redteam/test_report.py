@@ -15,8 +15,8 @@ def test_html_report_escapes_model_output_and_shows_digest(tmp_path: pathlib.Pat
                           store=tmp_path / "rt.db", probe_config=ProbeConfig(languages=("en",)),
                           gates=parse_gates("insecure_output>0"))
     page = render_html_report(result)
-    assert "<script>alert(1)</script>" not in page
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<script>fetch(" not in page
+    assert "&lt;script&gt;fetch(" in page
     assert result.run.suite_digest in page
     assert "OWASP-LLM05" in page
     assert "gate failed" in page

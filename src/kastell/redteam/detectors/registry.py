@@ -5,11 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from kastell.redteam.detectors.agency import ForbiddenToolDetector
-from kastell.redteam.detectors.content import (
-    ComplianceDetector,
-    InsecureOutputDetector,
-    ToxicityDetector,
-)
+from kastell.redteam.detectors.content import ComplianceDetector, ToxicityDetector
 from kastell.redteam.detectors.exposure import (
     LogprobExposureDetector,
     RateLimitDetector,
@@ -22,6 +18,7 @@ from kastell.redteam.detectors.leaks import (
     PiiDetector,
     VerbatimDetector,
 )
+from kastell.redteam.detectors.markup import InsecureOutputDetector
 from kastell.redteam.detectors.refusal import RefusalClassifier
 from kastell.redteam.interface import (
     AttemptSpec,
