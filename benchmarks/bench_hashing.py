@@ -12,7 +12,7 @@ Contenders:
     around ``hash`` only, in its own venv (benchmarks/.venv-anchors-hashing);
   * Kastell via ``kastell.integrity.hashing.hash_tree`` (default options: 64 MiB chunks,
     one thread per CPU), timed around ``hash_tree`` only; its peak RSS is the child's
-    ``ru_maxrss``.
+    VmHWM (``ru_maxrss`` is carried across exec on Linux).
 It also times ``kastell --version`` and the model_signing CLI start-up, and checks that
 Kastell's chunk digests equal model_signing's shard digests (interoperability).
 
@@ -55,7 +55,7 @@ print(json.dumps({"seconds": seconds, "cpu": cpu, "digests": digests if len(sys.
 """
 
 _KASTELL_SNIPPET = """
-import json, resource, sys, time
+import json, sys, time
 from kastell.integrity.hashing import hash_tree
 from kastell.integrity.interface import HashOptions
 algorithm, path, chunk = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -64,7 +64,8 @@ options = HashOptions(algorithm=algorithm) if chunk == "default" else HashOption
 start, cpu = time.perf_counter(), time.process_time()
 tree = hash_tree(path, options)
 seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
-rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+with open("/proc/self/status") as status:  # VmHWM: ru_maxrss would survive exec
+    rss = int(next(line for line in status if line.startswith("VmHWM:")).split()[1])
 digests = {}
 if len(sys.argv) > 4:
     for entry in tree.files:
