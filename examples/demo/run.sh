@@ -1,5 +1,12 @@
 #!/usr/bin/env bash
-# `make demo` entry point. For now it runs the integrity demo; later steps grow it into
-# `kastell assess` over the whole demo deployment.
+# `make demo` entry point, end to end on a fresh machine (after `make` has installed .venv):
+#   1. integrity.sh - key, SmolLM2 model directory, sign, verify (kastell and model_signing),
+#      a tampered copy rejected as expected;
+#   2. assess.sh    - the demo dataset with canary records, keys, signature, dataset / training /
+#      deployment attestations, a signed audit log, a simulated guard alert opening an incident,
+#      then `kastell assess examples/demo/deployment.yaml` (report in demo-out/report/).
+# Exit status: that of `kastell assess` (0 every gate passed, 1 a gate failed, 3 not all checked).
 set -euo pipefail
-bash "$(dirname "${BASH_SOURCE[0]}")/integrity.sh"
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+bash "$HERE/integrity.sh"
+bash "$HERE/assess.sh"
