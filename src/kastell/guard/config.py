@@ -160,6 +160,10 @@ class AuditSettings(_Strict):
     url: str
     signing_key: str | None = None
     """Ed25519 private key (PEM) that signs checkpoints."""
+    checkpoint_every: int = Field(default=1000, ge=1)
+    """Sign a checkpoint at least every this many records."""
+    checkpoint_interval_s: float = Field(default=60.0, gt=0)
+    """... and at least this often, also while the gateway is idle."""
 
 
 class GuardConfig(_Strict):
