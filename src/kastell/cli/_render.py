@@ -18,20 +18,29 @@ __all__ = [
     "FORMAT_OPTION",
     "Progress",
     "emit_json",
+    "format_option",
     "note",
     "progress",
 ]
 
-FORMAT_OPTION = click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    envvar="KASTELL_FORMAT",
-    help="Output format on stdout.",
-)
-"""The ``--format text|json`` option every command takes (commands emitting findings extend it)."""
+def format_option(
+    *formats: str, help: str = "Output format on stdout."  # noqa: A002 - click's own name
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The ``--format`` option (``KASTELL_FORMAT``, default ``text``) with the given choices."""
+    return click.option(
+        "--format",
+        "output_format",
+        type=click.Choice(list(formats)),
+        default="text",
+        show_default=True,
+        envvar="KASTELL_FORMAT",
+        help=help,
+    )
+
+
+FORMAT_OPTION = format_option("text", "json")
+"""The ``--format text|json`` option every command takes (commands emitting findings extend it
+with ``format_option("text", "json", "sarif", ...)``)."""
 
 
 def emit_json(document: Any) -> None:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from kastell.cli._render import FORMAT_OPTION, emit_json, note
+from kastell.cli._render import FORMAT_OPTION, emit_json, format_option, note
 
 if TYPE_CHECKING:
     from kastell.audit.keys import PublicKeyRing
@@ -88,15 +88,7 @@ def _print_report(report: VerificationReport, location: str) -> None:
     is_flag=True,
     help="Fail (exit 1) when records after the last checkpoint are unanchored.",
 )
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json", "sarif", "junit"]),
-    default="text",
-    show_default=True,
-    envvar="KASTELL_FORMAT",
-    help="Output format on stdout.",
-)
+@format_option("text", "json", "sarif", "junit")
 def verify(
     log: str,
     keys: tuple[pathlib.Path, ...],

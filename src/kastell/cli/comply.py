@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from kastell.cli._render import FORMAT_OPTION, emit_json, note
+from kastell.cli._render import FORMAT_OPTION, emit_json, format_option, note
 
 __all__ = ["assess", "evidence", "incident"]
 
@@ -167,9 +167,10 @@ def _print_schema(ctx: click.Context, _: click.Parameter, value: bool) -> None:
               type=click.Path(path_type=pathlib.Path),
               help="Report directory (default: output.dir of the descriptor).")
 @NOW_OPTION
-@click.option("--format", "output_format", type=click.Choice(["text", "json", "sarif", "junit"]),
-              default="text", show_default=True, envvar="KASTELL_FORMAT",
-              help="Output format on stdout (the report files are written in any case).")
+@format_option(
+    "text", "json", "sarif", "junit",
+    help="Output format on stdout (the report files are written in any case).",
+)
 def assess(descriptor: pathlib.Path, store: str | None, output_dir: pathlib.Path | None,
            now_text: str | None, output_format: str) -> int:  # fmt: skip
     """Assess a deployment: verify, scan, red-team, lint, check residency, evaluate, report.

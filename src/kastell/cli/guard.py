@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from kastell.cli._render import FORMAT_OPTION, emit_json, note
+from kastell.cli._render import FORMAT_OPTION, emit_json, format_option, note
 from kastell.errors import ExitCode, UsageError
 
 __all__ = ["guard", "hash_key", "lint", "serve"]
@@ -111,15 +111,7 @@ def serve(
     envvar="KASTELL_GUARD_FAIL_ON",
     help="Exit 1 when a finding is at least this severe.",
 )
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json", "sarif"]),
-    default="text",
-    show_default=True,
-    envvar="KASTELL_FORMAT",
-    help="Output format on stdout.",
-)
+@format_option("text", "json", "sarif")
 def lint(config_path: pathlib.Path, fail_on: str, output_format: str) -> int:
     """Check a guard config's security posture (used by `kastell assess`)."""
     import hashlib

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from kastell.cli._render import FORMAT_OPTION, emit_json, note, progress
+from kastell.cli._render import FORMAT_OPTION, emit_json, format_option, note, progress
 from kastell.errors import ExitCode
 
 __all__ = ["attest", "canary", "verify_chain"]
@@ -312,13 +312,8 @@ def attest_deployment(
     multiple=True,
     help="Also check a dataset directory against the attestations; repeatable.",
 )
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json", "sarif"]),
-    default="text",
-    show_default=True,
-    envvar="KASTELL_FORMAT",
+@format_option(
+    "text", "json", "sarif",
     help="Output format on stdout (sarif: a finding when the chain is broken).",
 )
 def verify_chain(

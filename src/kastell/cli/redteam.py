@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from kastell.cli._render import FORMAT_OPTION, emit_json, note, progress
+from kastell.cli._render import FORMAT_OPTION, emit_json, format_option, note, progress
 
 if TYPE_CHECKING:
     from kastell.redteam.campaign import CampaignResult
@@ -20,10 +20,7 @@ _STORE = click.option(
     "--store", default=".kastell/redteam.db", show_default=True, envvar="KASTELL_REDTEAM_STORE",
     help="Results store: a SQLite file path or a postgresql:// URL.",
 )
-_REPORT_FORMAT = click.option(
-    "--format", "output_format", type=click.Choice(["text", "json", "sarif", "junit", "html"]),
-    default="text", show_default=True, envvar="KASTELL_FORMAT", help="Output format on stdout.",
-)
+_REPORT_FORMAT = format_option("text", "json", "sarif", "junit", "html")
 _GATES = click.option("--fail-on", "fail_on", default="", envvar="KASTELL_REDTEAM_FAIL_ON",
                       help="Gates, e.g. 'prompt_injection>0.10,system_prompt_leakage>0'.")
 _BASELINE = click.option("--baseline", type=click.Path(path_type=pathlib.Path), default=None,

@@ -6,6 +6,8 @@ import json
 
 import click
 
+from kastell.cli._render import format_option
+
 __all__ = ["scan"]
 
 
@@ -81,11 +83,7 @@ def _machine_output(report: object, output_format: str, allow_unscannable: bool)
 
 @click.command("scan")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=str))
-@click.option(
-    "--format", "output_format", type=click.Choice(["text", "json", "sarif", "junit"]),
-    default="text",
-    show_default=True, envvar="KASTELL_FORMAT", help="Output format on stdout.",
-)
+@format_option("text", "json", "sarif", "junit")
 @click.option(
     "--allow-unscannable", is_flag=True, envvar="KASTELL_SCAN_ALLOW_UNSCANNABLE",
     help="Do not fail on files that could not be scanned or have an unknown format "

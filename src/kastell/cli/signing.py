@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from kastell.cli._render import FORMAT_OPTION, emit_json, note, progress
+from kastell.cli._render import FORMAT_OPTION, emit_json, format_option, note, progress
 from kastell.errors import UsageError
 
 if TYPE_CHECKING:
@@ -336,9 +336,10 @@ def _emit_findings(output_format: str, findings: Sequence[Finding]) -> None:
               help="Trusted public key (PEM); repeat to trust several (env: colon-separated).")
 @click.option("--ignore-git-paths/--no-ignore-git-paths", default=True, show_default=True,
               help="Skip .git, .gitattributes, .github, .gitignore at the model root.")
-@click.option("--format", "output_format", type=click.Choice(["text", "json", "sarif", "junit"]),
-              default="text", show_default=True, envvar="KASTELL_FORMAT",
-              help="Output format on stdout (sarif/junit: one finding per differing file).")
+@format_option(
+    "text", "json", "sarif", "junit",
+    help="Output format on stdout (sarif/junit: one finding per differing file).",
+)
 def verify(
     path: pathlib.Path,
     signature: pathlib.Path,
