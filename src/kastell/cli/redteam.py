@@ -140,6 +140,10 @@ def redteam() -> None:
               help="JSONL of training records for verbatim-extraction probes.")
 @click.option("--canaries", type=click.Path(path_type=pathlib.Path), default=None,
               help="JSONL of planted canaries for canary-exposure probes.")
+@click.option("--system-prompt", "system_prompt_file", type=click.Path(path_type=pathlib.Path),
+              default=None, envvar="KASTELL_REDTEAM_SYSTEM_PROMPT",
+              help="File with the deployment's own system prompt: the leakage probes plant "
+                   "their canary in it ({CANARY} marks the place) instead of a built-in prompt.")
 @click.option("--timeout", type=float, default=60.0, show_default=True,
               help="Seconds per HTTP request.")
 @click.option("--retries", type=int, default=2, show_default=True,
@@ -161,14 +165,15 @@ def run(target: str, suite: str, model: str, store: str, fail_on: str,
         max_total_tokens: int | None, max_seconds: float | None, sample: int | None, seed: int,
         temperature: float,
         languages: str | None, records: pathlib.Path | None, canaries: pathlib.Path | None,
-        timeout: float, retries: int, workers: int | None, ray_address: str | None,
+        system_prompt_file: pathlib.Path | None, timeout: float, retries: int,
+        workers: int | None, ray_address: str | None,
         judge: str | None, judge_model: str, html: pathlib.Path | None,
         output_format: str) -> int:
     """Run SUITE against TARGET and gate the result."""
     import asyncio
 
     from kastell.redteam.campaign import run_campaign_async
-    from kastell.redteam.inputs import load_canaries, load_records
+    from kastell.redteam.inputs import load_canaries, load_records, load_system_prompt
     from kastell.redteam.interface import ProbeConfig, RedteamUsageError
     from kastell.redteam.runner import Budget, RunSettings
     from kastell.redteam.suites import suite_named
@@ -185,6 +190,7 @@ def run(target: str, suite: str, model: str, store: str, fail_on: str,
         languages=langs,
         records=load_records(records) if records else (),
         canaries=load_canaries(canaries) if canaries else (),
+        system_prompt=load_system_prompt(system_prompt_file) if system_prompt_file else "",
     )
     settings = RunSettings(
         concurrency=concurrency, max_tokens=max_tokens, seed=seed, sample=sample,

@@ -11,13 +11,16 @@ from __future__ import annotations
 import datetime as dt
 import pathlib
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kastell.comply._evidence import canonical_json, evidence_of
 from kastell.comply.descriptor import Descriptor
 from kastell.comply.interface import StepOutcome, StepResult, StepUnavailableError
 from kastell.errors import ExitCode
 from kastell.types import ControlId, Evidence, EvidenceKind, Finding, Location, Severity, Subject
+
+if TYPE_CHECKING:
+    from kastell.redteam.interface import ProbeConfig
 
 _OUTCOMES = {
     ExitCode.OK: StepOutcome.PASSED,
@@ -160,6 +163,20 @@ def _regression_evidence(
     return item, payload, diff
 
 
+def _probe_config(d: Descriptor) -> ProbeConfig:
+    from kastell.redteam.inputs import load_system_prompt
+    from kastell.redteam.interface import ProbeConfig
+    from kastell.redteam.suites import suite_named
+
+    if d.redteam is None:
+        raise StepUnavailableError("no redteam section in the descriptor")
+    prompt = d.redteam.system_prompt
+    return ProbeConfig(
+        languages=suite_named(d.redteam.suite).languages,
+        system_prompt=load_system_prompt(d.resolve(prompt)) if prompt else "",
+    )
+
+
 def run_redteam_step(d: Descriptor, now: dt.datetime, subject: Subject | None) -> StepResult:
     """Run the red-team suite named in the descriptor against its target."""
     from kastell.redteam.campaign import run_campaign
@@ -178,7 +195,13 @@ def run_redteam_step(d: Descriptor, now: dt.datetime, subject: Subject | None) -
     )
     store.parent.mkdir(parents=True, exist_ok=True)
     result = run_campaign(
-        suite=d.redteam.suite, target=spec, store=store, settings=settings, gates=gates, model=model
+        suite=d.redteam.suite,
+        target=spec,
+        store=store,
+        settings=settings,
+        probe_config=_probe_config(d),
+        gates=gates,
+        model=model,
     )
     report = result.to_dict()
     code = result.exit_code()

@@ -134,6 +134,9 @@ class RedteamModel(_Optional):
     """Run a seeded sample of this many attempts."""
     store: pathlib.Path | None = None
     """Red-team results database (default: redteam.sqlite in the output directory)."""
+    system_prompt: pathlib.Path | None = None
+    """File with the deployment's own system prompt; the leakage probes plant their canary in
+    it (``{CANARY}`` marks the place) instead of using a built-in prompt."""
 
 
 class GuardModel(_Optional):

@@ -156,6 +156,7 @@ def _config_from(document: dict[str, Any]) -> ProbeConfig:
         canaries=tuple(document.get("canaries", ())),
         max_tokens_cap=int(document.get("max_tokens_cap", 256)),
         burst=int(document.get("burst", 12)),
+        system_prompt=str(document.get("system_prompt", "")),
     )
 
 

@@ -15,7 +15,13 @@ from typing import Any
 
 from kastell.redteam.interface import RedteamUsageError
 
-__all__ = ["load_canaries", "load_records", "parse_canaries", "parse_records"]
+__all__ = [
+    "load_canaries",
+    "load_records",
+    "load_system_prompt",
+    "parse_canaries",
+    "parse_records",
+]
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _MAX_LINES = 10_000
@@ -86,6 +92,25 @@ def _read(path: pathlib.Path) -> str:
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise RedteamUsageError(f"cannot read {path}: {error}") from None
+
+
+_MAX_SYSTEM_PROMPT = 32_000
+
+
+def load_system_prompt(path: pathlib.Path) -> str:
+    """Read a deployment's system prompt (UTF-8 text, at most 32,000 characters)."""
+    text = _read(path).strip()
+    if not text:
+        raise RedteamUsageError(f"{path}: the system prompt is empty")
+    if len(text) > _MAX_SYSTEM_PROMPT:
+        raise RedteamUsageError(
+            f"{path}: the system prompt has {len(text)} characters (at most {_MAX_SYSTEM_PROMPT})"
+        )
+    if text.count("{CANARY}") > 1:
+        raise RedteamUsageError(
+            f"{path}: {{CANARY}} appears more than once", hint="Mark one place for the canary."
+        )
+    return text
 
 
 def load_records(path: pathlib.Path) -> tuple[dict[str, str], ...]:

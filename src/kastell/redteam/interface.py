@@ -247,6 +247,11 @@ class ProbeConfig:
     """An endpoint that returns more completion tokens than this is uncapped."""
     burst: int = 12
     """Requests in the rate-limit burst probe."""
+    system_prompt: str = ""
+    """The deployment's own system prompt. When set, the probes that plant a canary secret in
+    the system prompt use this text instead of their built-in one: ``{CANARY}`` in it marks
+    where the canary goes; without it a confidential line holding the canary is appended. The
+    text is part of every such attempt, so runs with other system prompts do not compare."""
 
 
 @runtime_checkable

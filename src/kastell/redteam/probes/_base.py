@@ -94,6 +94,10 @@ class TemplateProbe:
         """Messages between the system prompt and the user turns."""
         return ()
 
+    def system_for(self, config: ProbeConfig) -> str:
+        """The system prompt template of this probe's attempts (before ``fill``)."""
+        return self.system
+
     def attempts(self, config: ProbeConfig) -> list[AttemptSpec]:
         """One attempt per language in ``config`` and prompt variant."""
         result = []
@@ -106,7 +110,7 @@ class TemplateProbe:
                         probe_id=self.probe_id,
                         category=self.category,
                         language=language,
-                        system=self.fill(self.system, key),
+                        system=self.fill(self.system_for(config), key),
                         turns=tuple(self.fill(t, key) for t in turns),
                         detectors=self.detectors,
                         expect=self.expect_for(key),
