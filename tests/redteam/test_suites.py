@@ -71,3 +71,16 @@ def test_converted_attempts_are_tagged_obfuscation() -> None:
 def test_suites_are_frozen() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         SUITES["kastell-ci-v1"].name = "x"  # type: ignore[misc]
+
+
+def test_ci_sample_takes_plain_attacks_before_converted_ones() -> None:
+    baseline = materialize(suite_named("kastell-baseline-v1"))
+    ci = materialize(suite_named("kastell-ci-v1"))
+    chosen = {a.attempt_id for a in ci.attempts}
+    for category in {a.category for a in baseline.attempts}:
+        plain = [a for a in baseline.attempts if a.category is category and not a.converters]
+        taken = [a for a in ci.attempts if a.category is category]
+        if len(plain) <= len(taken):
+            assert {a.attempt_id for a in plain} <= chosen, category
+        else:
+            assert all(not a.converters for a in taken), category

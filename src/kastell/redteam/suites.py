@@ -112,11 +112,23 @@ def _convert(spec: AttemptSpec, chain: tuple[str, ...]) -> AttemptSpec:
 
 
 def _sample(attempts: Sequence[AttemptSpec], per_category: int, seed: int) -> list[AttemptSpec]:
+    """At most ``per_category`` attempts a category: plain ones first, then converted ones.
+
+    The plain attack is the first thing a CI suite must try (a model that falls for it needs no
+    obfuscation), so unconverted attempts are taken before any converted variant; within each
+    group the choice is a seeded sample.
+    """
     chosen: set[str] = set()
     for category in Category:
-        members = [a for a in attempts if a.category is category]
         rng = random.Random(f"{seed}/{category.value}")
-        chosen.update(a.attempt_id for a in rng.sample(members, min(per_category, len(members))))
+        room = per_category
+        for plain in (True, False):
+            members = [
+                a for a in attempts if a.category is category and (not a.converters) is plain
+            ]
+            picked = rng.sample(members, min(room, len(members)))
+            chosen.update(a.attempt_id for a in picked)
+            room -= len(picked)
     return [a for a in attempts if a.attempt_id in chosen]
 
 
