@@ -17,7 +17,7 @@ ALLOWED: dict[str, set[str]] = {
     "integrity": set(),
     "scan": set(),
     "protect": set(),
-    "audit": {"integrity"},
+    "audit": set(),
     "provenance": {"integrity", "scan"},
     "bom": {"integrity", "provenance"},
     "redteam": {"provenance"},
