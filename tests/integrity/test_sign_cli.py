@@ -20,6 +20,11 @@ def model(tmp_path: Path) -> Path:
     return root
 
 
+def _sign(model: Path, key: Path, *options: str) -> int:
+    """``kastell sign MODEL -k KEY.pem OPTIONS...``; returns the exit code."""
+    return main(["sign", str(model), "-k", f"{key}.pem", *options])
+
+
 @pytest.fixture
 def key(tmp_path: Path) -> Path:
     assert main(["keygen", "-o", str(tmp_path / "k")]) == 0
@@ -49,21 +54,7 @@ def test_corrupt_cache_cannot_be_used(
 ) -> None:
     cache = tmp_path / "digests.json"
     cache.write_text("{not json")
-    assert (
-        main(
-            [
-                "sign",
-                str(model),
-                "-k",
-                f"{key}.pem",
-                "-o",
-                str(tmp_path / "s.sig"),
-                "--cache",
-                str(cache),
-            ]
-        )
-        == 3
-    )
+    assert _sign(model, key, "-o", str(tmp_path / "s.sig"), "--cache", str(cache)) == 3
     assert "cache" in capsys.readouterr().err
 
 
@@ -71,36 +62,11 @@ def test_ignore_outside_the_model_is_a_usage_error(
     model: Path, key: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert (
-        main(
-            [
-                "sign",
-                str(model),
-                "-k",
-                f"{key}.pem",
-                "-o",
-                str(tmp_path / "s.sig"),
-                "--ignore",
-                str(tmp_path / "elsewhere"),
-            ]
-        )
+        _sign(model, key, "-o", str(tmp_path / "s.sig"), "--ignore", str(tmp_path / "elsewhere"))
         == 2
     )
     assert "outside the model" in capsys.readouterr().err
-    assert (
-        main(
-            [
-                "sign",
-                str(model),
-                "-k",
-                f"{key}.pem",
-                "-o",
-                str(tmp_path / "s.sig"),
-                "--ignore",
-                "../up",
-            ]
-        )
-        == 2
-    )
+    assert _sign(model, key, "-o", str(tmp_path / "s.sig"), "--ignore", "../up") == 2
 
 
 def test_absolute_ignore_inside_the_model_is_made_relative(
@@ -108,19 +74,15 @@ def test_absolute_ignore_inside_the_model_is_made_relative(
 ) -> None:
     capsys.readouterr()
     assert (
-        main(
-            [
-                "sign",
-                str(model),
-                "-k",
-                f"{key}.pem",
-                "-o",
-                str(tmp_path / "s.sig"),
-                "--ignore",
-                str(model / "sub"),
-                "--format",
-                "json",
-            ]
+        _sign(
+            model,
+            key,
+            "-o",
+            str(tmp_path / "s.sig"),
+            "--ignore",
+            str(model / "sub"),
+            "--format",
+            "json",
         )
         == 0
     )
@@ -134,10 +96,10 @@ def test_symlink_in_the_model_is_refused_without_allow_symlinks(
 ) -> None:
     (model / "alias.bin").symlink_to("weights.bin")
     out = tmp_path / "s.sig"
-    assert main(["sign", str(model), "-k", f"{key}.pem", "-o", str(out)]) == 2
+    assert _sign(model, key, "-o", str(out)) == 2
     assert "--allow-symlinks" in capsys.readouterr().err
     assert not out.exists()
-    assert main(["sign", str(model), "-k", f"{key}.pem", "-o", str(out), "--allow-symlinks"]) == 0
+    assert _sign(model, key, "-o", str(out), "--allow-symlinks") == 0
     assert main(["verify", str(model), "-s", str(out), "-k", f"{key}.pub"]) == 0
 
 
@@ -146,39 +108,14 @@ def test_symlink_pointing_outside_the_model_is_refused(
 ) -> None:
     (tmp_path / "secret").write_bytes(b"outside")
     (model / "escape").symlink_to(tmp_path / "secret")
-    assert (
-        main(
-            [
-                "sign",
-                str(model),
-                "-k",
-                f"{key}.pem",
-                "-o",
-                str(tmp_path / "s.sig"),
-                "--allow-symlinks",
-            ]
-        )
-        == 3
-    )
+    assert _sign(model, key, "-o", str(tmp_path / "s.sig"), "--allow-symlinks") == 3
     assert "outside" in capsys.readouterr().err
 
 
 def test_output_into_a_missing_directory_cannot_be_written(
     model: Path, key: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert (
-        main(
-            [
-                "sign",
-                str(model),
-                "-k",
-                f"{key}.pem",
-                "-o",
-                str(tmp_path / "no" / "such" / "dir.sig"),
-            ]
-        )
-        == 3
-    )
+    assert _sign(model, key, "-o", str(tmp_path / "no" / "such" / "dir.sig")) == 3
     assert "cannot write signature" in capsys.readouterr().err
 
 
@@ -281,7 +218,7 @@ def test_sign_refuses_to_overwrite_a_model_file(
 ) -> None:
     before = (model / "weights.bin").read_bytes()
     target = model / "weights.bin"
-    assert main(["sign", str(model), "-k", f"{key}.pem", "-o", str(target)]) == 2
+    assert _sign(model, key, "-o", str(target)) == 2
     assert "refusing to overwrite" in capsys.readouterr().err
     assert target.read_bytes() == before
     assert main(["sign", str(target), "-k", f"{key}.pem", "-o", str(target)]) == 2
@@ -291,9 +228,9 @@ def test_sign_refuses_to_overwrite_a_model_file(
 
 def test_sign_replaces_an_earlier_signature_inside_the_model(model: Path, key: Path) -> None:
     inside = model / "model.sig"
-    assert main(["sign", str(model), "-k", f"{key}.pem", "-o", str(inside)]) == 0
+    assert _sign(model, key, "-o", str(inside)) == 0
     (model / "weights.bin").write_bytes(b"retrained")
-    assert main(["sign", str(model), "-k", f"{key}.pem", "-o", str(inside)]) == 0
+    assert _sign(model, key, "-o", str(inside)) == 0
     assert main(["verify", str(model), "-s", str(inside), "-k", f"{key}.pub"]) == 0
 
 
@@ -308,20 +245,7 @@ def test_shard_size_accepts_units(
 ) -> None:
     capsys.readouterr()
     assert (
-        main(
-            [
-                "sign",
-                str(model),
-                "-k",
-                f"{key}.pem",
-                "-o",
-                str(tmp_path / "s.sig"),
-                "--shard-size",
-                size,
-                "--format",
-                "json",
-            ]
-        )
+        _sign(model, key, "-o", str(tmp_path / "s.sig"), "--shard-size", size, "--format", "json")
         == 0
     )
     assert json.loads(capsys.readouterr().out)["serialization"]["shard_size"] == expected
@@ -336,19 +260,5 @@ def test_bad_shard_size_is_a_usage_error(
     message: str,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    assert (
-        main(
-            [
-                "sign",
-                str(model),
-                "-k",
-                f"{key}.pem",
-                "-o",
-                str(tmp_path / "s.sig"),
-                "--shard-size",
-                size,
-            ]
-        )
-        == 2
-    )
+    assert _sign(model, key, "-o", str(tmp_path / "s.sig"), "--shard-size", size) == 2
     assert message in capsys.readouterr().err
