@@ -1,4 +1,5 @@
-"""The built-in HTTP/1.1 client against a real loopback server (asyncio.start_server)."""
+"""The shared HTTP/1.1 client (kastell._http1) as the red-team target uses it, against a real
+loopback server (asyncio.start_server)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
+from kastell._http1 import Http1Pool, HttpError, HttpTimeoutError
 from kastell.redteam.interface import ChatMessage, ChatRequest, TargetUnavailableError
-from kastell.redteam.targets._http import Http11Client, HttpTransportError
 from kastell.redteam.targets.openai import OpenAITarget
 
 REPLY = json.dumps({"choices": [{"message": {"content": "hi"}, "finish_reason": "stop"}],
@@ -31,6 +32,10 @@ async def _serve(handler: Handler) -> AsyncIterator[str]:
     server.close()
     await server.wait_closed()
     await asyncio.sleep(0.1)  # let the connection handlers finish closing
+
+
+def _pool(url: str) -> Http1Pool:
+    return Http1Pool(url, connect_timeout_s=5, timeout_s=5, max_connections=1)
 
 
 def _server(handler: Handler) -> Callable[[], AsyncIterator[str]]:
@@ -59,17 +64,16 @@ async def test_keep_alive_reuses_one_connection_and_sends_headers() -> None:
     connections["opened"] = 0
     seen.clear()
     async for url in _serve(_content_length):
-        client = Http11Client(url, max_connections=1, headers={"Authorization": "Bearer k"})
+        target = OpenAITarget(url, "m", headers={"Authorization": "Bearer k"}, max_retries=0)
         for _ in range(5):
-            status, body = await client.post("/v1/chat/completions", b'{"a": 1}')
-            assert status == 200
-            assert json.loads(body)["choices"][0]["message"]["content"] == "hi"
-        await client.aclose()
+            reply = await target.send(ChatRequest((ChatMessage("user", "x"),), 4))
+            assert reply.text == "hi"
+        await target.aclose()
     assert connections["opened"] == 1
     head, body = seen[0]
     assert head.startswith(b"POST /v1/chat/completions HTTP/1.1\r\n")
     assert b"Authorization: Bearer k" in head
-    assert body == b'{"a": 1}'
+    assert json.loads(body)["messages"] == [{"role": "user", "content": "x"}]
 
 
 async def _chunked_then_close(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -103,11 +107,11 @@ async def _close_idle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter
 
 async def test_stale_keep_alive_connection_is_replaced_transparently() -> None:
     async for url in _serve(_close_idle):
-        client = Http11Client(url, max_connections=1)
-        assert (await client.post("/v1/chat/completions", b"{}"))[0] == 200
+        pool = _pool(url)
+        assert (await pool.request("POST", "/chat/completions", {}, b"{}")).status == 200
         await asyncio.sleep(0.2)
-        assert (await client.post("/v1/chat/completions", b"{}"))[0] == 200
-        await client.aclose()
+        assert (await pool.request("POST", "/chat/completions", {}, b"{}")).status == 200
+        await pool.aclose()
 
 
 async def _silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -119,10 +123,10 @@ async def _silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) ->
 
 async def test_timeout_is_a_transport_error_not_a_hang() -> None:
     async for url in _serve(_silent):
-        client = Http11Client(url, timeout=0.3)
-        with pytest.raises(HttpTransportError, match="TimeoutError"):
-            await client.post("/v1/chat/completions", b"{}")
-        await client.aclose()
+        pool = Http1Pool(url, connect_timeout_s=0.3, timeout_s=0.3, max_connections=1)
+        with pytest.raises(HttpTimeoutError, match="did not answer"):
+            await pool.request("POST", "/chat/completions", {}, b"{}")
+        await pool.aclose()
 
 
 async def _garbage(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -142,5 +146,7 @@ async def test_malformed_response_fails_cleanly() -> None:
 
 
 def test_bad_url_is_rejected() -> None:
-    with pytest.raises(HttpTransportError, match="unsupported URL"):
-        Http11Client("ftp://example/v1")
+    with pytest.raises(HttpError, match="unsupported upstream URL"):
+        _pool("ftp://example/v1")
+    with pytest.raises(TargetUnavailableError, match="unsupported"):
+        OpenAITarget("ftp://example/v1", "m")

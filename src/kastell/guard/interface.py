@@ -20,6 +20,7 @@ import enum
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
+from kastell._http1 import HttpError, HttpTimeoutError
 from kastell.audit.interface import AuditEvent
 from kastell.errors import CheckError, KastellError, UsageError, VerificationError
 from kastell.types import ControlId, Severity
@@ -69,14 +70,14 @@ class ScannerError(GuardError, CheckError):
     default_hint = "Inspect the scanner named in the message; the request was blocked."
 
 
-class UpstreamError(GuardError, CheckError):
+class UpstreamError(GuardError, HttpError):
     """The upstream model endpoint could not be reached or answered with garbage (HTTP 502)."""
 
     default_hint = "Check that the upstream in the guard config is running and reachable."
     http_status: int = 502
 
 
-class UpstreamTimeoutError(UpstreamError):
+class UpstreamTimeoutError(UpstreamError, HttpTimeoutError):
     """The upstream did not answer within the configured timeout (HTTP 504)."""
 
     default_hint = "Raise upstreams.<name>.timeout_s or check the upstream's load."

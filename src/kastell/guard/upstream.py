@@ -11,8 +11,8 @@ import json
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-from kastell.guard._http1 import Http1Pool
-from kastell.guard.interface import UpstreamError
+from kastell._http1 import Http1Pool
+from kastell.guard.interface import UpstreamError, UpstreamTimeoutError
 
 __all__ = ["HttpUpstream", "UpstreamRejectedError"]
 
@@ -57,7 +57,12 @@ class HttpUpstream:
         if self._pool is None:
             connect, timeout, size = self._settings
             self._pool = Http1Pool(
-                self._base_url, connect_timeout_s=connect, timeout_s=timeout, max_connections=size
+                self._base_url,
+                connect_timeout_s=connect,
+                timeout_s=timeout,
+                max_connections=size,
+                error=UpstreamError,
+                timeout_error=UpstreamTimeoutError,
             )
         return self._pool
 

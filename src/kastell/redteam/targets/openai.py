@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import urllib.parse
 from collections.abc import Mapping
 from typing import Any
 
 import httpx
 
+from kastell._http1 import Http1Pool, HttpError
 from kastell.redteam.interface import (
     ChatMessage,
     ChatRequest,
@@ -22,7 +22,6 @@ from kastell.redteam.interface import (
     TargetUnavailableError,
     ToolCall,
 )
-from kastell.redteam.targets._http import Http11Client, HttpTransportError
 
 __all__ = ["OpenAITarget", "request_body"]
 
@@ -123,17 +122,21 @@ class OpenAITarget:
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._url = base_url.rstrip("/") + "/chat/completions"
-        self._path = urllib.parse.urlsplit(self._url).path
+        self._headers = {
+            "content-type": "application/json",
+            "accept": "application/json",
+            **dict(headers or {}),
+        }
         self._model = model
         self._retries = max(0, max_retries)
         self._backoff = backoff
-        self._http: Http11Client | None = None
+        self._http: Http1Pool | None = None
         self._client: httpx.AsyncClient | None = None
         if transport is None:
             try:
-                self._http = Http11Client(self._url, max_connections=max_connections,
-                                          timeout=timeout, headers=headers)
-            except HttpTransportError as error:
+                self._http = Http1Pool(base_url.rstrip("/"), connect_timeout_s=timeout,
+                                       timeout_s=timeout, max_connections=max_connections)
+            except HttpError as error:
                 raise TargetUnavailableError(str(error), hint="Use http(s)://host:port/v1.") \
                     from None
         else:  # an injected httpx transport (tests, proxies)
@@ -149,7 +152,8 @@ class OpenAITarget:
 
     async def _once(self, body: bytes) -> tuple[int, bytes]:
         if self._http is not None:
-            return await self._http.post(self._path, body)
+            reply = await self._http.request("POST", "/chat/completions", self._headers, body)
+            return reply.status, reply.body
         if self._client is None:  # pragma: no cover - one of the two is always set
             raise TargetUnavailableError("target is closed")
         try:
@@ -157,7 +161,7 @@ class OpenAITarget:
                 self._url, content=body, headers={"content-type": "application/json"}
             )
         except httpx.TransportError as error:
-            raise HttpTransportError(f"{type(error).__name__}: {error}") from None
+            raise HttpError(f"{type(error).__name__}: {error}") from None
         return response.status_code, response.content
 
     async def _post(self, body: bytes, retry_429: bool) -> tuple[int, bytes]:
@@ -166,7 +170,7 @@ class OpenAITarget:
             last = attempt == self._retries
             try:
                 status, payload = await self._once(body)
-            except HttpTransportError as error:
+            except HttpError as error:
                 if last:
                     raise TargetUnavailableError(
                         f"target {self._url} unreachable after {attempt + 1} tries: {error}"

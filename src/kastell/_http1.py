@@ -1,10 +1,12 @@
-"""A lean HTTP/1.1 client on asyncio streams, for the gateway's hot path (private).
+"""A lean HTTP/1.1 client on asyncio streams, shared by the guard gateway and red-team targets.
 
-Why not httpx: on this path every microsecond is added latency for every request, and a
-general-purpose client spends milliseconds per request (measured in benchmarks/bench_guard.py).
-This client does only what an OpenAI-compatible upstream needs: keep-alive connection pool,
-one write per request with TCP_NODELAY, Content-Length or chunked bodies, streamed bodies for
-SSE, HTTPS, and timeouts. Anything it cannot parse is an ``UpstreamError``.
+Why not httpx: a general-purpose client spends milliseconds per request in pool bookkeeping
+(measured in benchmarks/bench_guard.py and bench_redteam.py), which is the whole latency budget
+of the gateway and most of a red-team campaign's time against a fast endpoint. This client does
+only what an OpenAI-compatible endpoint needs: keep-alive connection pool, one write per request
+with TCP_NODELAY, Content-Length, chunked or close-delimited bodies, streamed bodies for SSE,
+HTTPS, and timeouts. No proxies, redirects or cookies. Anything it cannot parse is an
+``HttpError`` (a caller may pass its own subclasses, e.g. the guard's ``UpstreamError``).
 """
 
 from __future__ import annotations
@@ -17,10 +19,24 @@ import ssl
 import urllib.parse
 from collections.abc import AsyncIterator
 
-from kastell.guard.interface import UpstreamError, UpstreamTimeoutError
+from kastell.errors import CheckError
+
+__all__ = ["Http1Pool", "HttpError", "HttpTimeoutError", "Response"]
 
 _MAX_HEADER = 64 * 1024
 _MAX_BODY = 64 * 1024 * 1024
+
+
+class HttpError(CheckError):
+    """An HTTP exchange failed: unreachable, closed early, malformed or oversized response."""
+
+    default_hint = "Check that the server is running, reachable and speaks HTTP/1.1."
+
+
+class HttpTimeoutError(HttpError):
+    """The server did not accept the connection or answer within the timeout."""
+
+    default_hint = "Raise the timeout, or check the server's load."
 
 
 @dataclasses.dataclass
@@ -47,15 +63,24 @@ class Http1Pool:
     """Keep-alive connections to one origin (``http://host:port`` or ``https://...``)."""
 
     def __init__(
-        self, base_url: str, *, connect_timeout_s: float, timeout_s: float, max_connections: int
+        self,
+        base_url: str,
+        *,
+        connect_timeout_s: float,
+        timeout_s: float,
+        max_connections: int,
+        error: type[HttpError] = HttpError,
+        timeout_error: type[HttpTimeoutError] = HttpTimeoutError,
     ) -> None:
+        self._error = error
+        self._timeout_error = timeout_error
         url = urllib.parse.urlsplit(base_url)
         if url.scheme not in ("http", "https") or not url.hostname:
-            raise UpstreamError(f"unsupported upstream URL {base_url!r}")
+            raise error(f"unsupported upstream URL {base_url!r}")
         self.host = url.hostname
         self.port = url.port or (443 if url.scheme == "https" else 80)
         self.prefix = url.path.rstrip("/")
-        self.host_header = url.netloc
+        self.host_header = url.netloc.rsplit("@", 1)[-1]
         self._ssl = ssl.create_default_context() if url.scheme == "https" else None
         self.connect_timeout_s = connect_timeout_s
         self.timeout_s = timeout_s
@@ -73,11 +98,11 @@ class Http1Pool:
                     limit=_MAX_HEADER,
                 )
         except TimeoutError:
-            raise UpstreamTimeoutError(
+            raise self._timeout_error(
                 f"could not connect to {self.host}:{self.port} within {self.connect_timeout_s:g} s"
             ) from None
         except OSError as error:
-            raise UpstreamError(
+            raise self._error(
                 f"upstream unreachable at {self.host}:{self.port}: {error}"
             ) from None
         sock = writer.get_extra_info("socket")
@@ -109,22 +134,22 @@ class Http1Pool:
                     # closed before any response byte (an idle connection the upstream dropped,
                     # or a connection it refused to serve): retry once on a fresh connection
                     continue
-                raise UpstreamError(f"upstream closed the connection: {error!r}") from None
+                raise self._error(f"upstream closed the connection: {error!r}") from None
             except BaseException:
                 conn.close()  # timeout, cancellation, malformed head: never reuse or leak it
                 raise
             return conn, head
-        raise UpstreamError("upstream closed the connection twice")  # pragma: no cover
+        raise self._error("upstream closed the connection twice")  # pragma: no cover
 
     async def _read_head(self, conn: _Conn) -> Response:
         try:
             raw = await conn.reader.readuntil(b"\r\n\r\n")
         except asyncio.LimitOverrunError:
-            raise UpstreamError("upstream response headers are too large") from None
+            raise self._error("upstream response headers are too large") from None
         lines = raw.decode("latin-1").split("\r\n")
         parts = lines[0].split(" ", 2)
         if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
-            raise UpstreamError(f"upstream sent a malformed status line {lines[0][:80]!r}")
+            raise self._error(f"upstream sent a malformed status line {lines[0][:80]!r}")
         headers: dict[str, str] = {}
         for line in lines[1:]:
             if line:
@@ -139,17 +164,17 @@ class Http1Pool:
                 try:
                     size_line = await reader.readuntil(b"\r\n")
                 except asyncio.LimitOverrunError:
-                    raise UpstreamError("upstream sent an oversized chunk header") from None
+                    raise self._error("upstream sent an oversized chunk header") from None
                 try:
                     size = int(size_line.split(b";")[0].strip(), 16)
                 except ValueError:
-                    raise UpstreamError("upstream sent a malformed chunk size") from None
+                    raise self._error("upstream sent a malformed chunk size") from None
                 if size == 0:
                     try:
                         while (await reader.readuntil(b"\r\n")) != b"\r\n":
                             pass  # trailers
                     except asyncio.LimitOverrunError:
-                        raise UpstreamError("upstream sent oversized trailers") from None
+                        raise self._error("upstream sent oversized trailers") from None
                     return
                 data = await reader.readexactly(size + 2)
                 yield data[:-2]
@@ -157,13 +182,13 @@ class Http1Pool:
             try:
                 remaining = int(head.headers["content-length"])
             except ValueError:
-                raise UpstreamError("upstream sent a malformed Content-Length") from None
+                raise self._error("upstream sent a malformed Content-Length") from None
             if remaining > _MAX_BODY:
-                raise UpstreamError("upstream response body is too large")
+                raise self._error("upstream response body is too large")
             while remaining > 0:
                 data = await reader.read(min(remaining, 65536))
                 if not data:
-                    raise UpstreamError("upstream closed the connection mid-body")
+                    raise self._error("upstream closed the connection mid-body")
                 remaining -= len(data)
                 yield data
         else:
@@ -191,13 +216,13 @@ class Http1Pool:
             except TimeoutError:
                 if conn is not None:
                     conn.close()
-                raise UpstreamTimeoutError(
+                raise self._timeout_error(
                     f"upstream did not answer within {self.timeout_s:g} s"
                 ) from None
             except (ConnectionError, asyncio.IncompleteReadError) as error:
                 if conn is not None:
                     conn.close()
-                raise UpstreamError(f"upstream broke off the response: {error!r}") from None
+                raise self._error(f"upstream broke off the response: {error!r}") from None
             except BaseException:
                 if conn is not None:
                     conn.close()
@@ -216,7 +241,7 @@ class Http1Pool:
                 async with asyncio.timeout(self.timeout_s):
                     conn, head = await self._send(method, path, headers, body)
             except TimeoutError:
-                raise UpstreamTimeoutError(
+                raise self._timeout_error(
                     f"upstream did not answer within {self.timeout_s:g} s"
                 ) from None
             finished = False
@@ -230,11 +255,11 @@ class Http1Pool:
                         async with asyncio.timeout(self.timeout_s):
                             piece = await anext(chunks, None)
                     except TimeoutError:
-                        raise UpstreamTimeoutError(
+                        raise self._timeout_error(
                             f"upstream stream stalled for {self.timeout_s:g} s"
                         ) from None
                     except (ConnectionError, asyncio.IncompleteReadError) as error:
-                        raise UpstreamError(f"upstream stream broke: {error!r}") from None
+                        raise self._error(f"upstream stream broke: {error!r}") from None
                     if piece is None:
                         finished = True
                         if buffer:

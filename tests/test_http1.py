@@ -9,8 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kastell.guard._http1 import Http1Pool, Response, _Conn
-from kastell.guard.interface import UpstreamError
+from kastell._http1 import Http1Pool, HttpError, Response, _Conn
 
 
 def _pool() -> Http1Pool:
@@ -60,18 +59,18 @@ def test_body_until_close() -> None:
     ],
 )
 def test_malformed_responses_are_upstream_errors(raw: bytes) -> None:
-    with pytest.raises(UpstreamError):
+    with pytest.raises(HttpError):
         asyncio.run(_parse(raw))
 
 
 def test_unsupported_url() -> None:
-    with pytest.raises(UpstreamError, match="unsupported upstream URL"):
+    with pytest.raises(HttpError, match="unsupported upstream URL"):
         Http1Pool("ftp://x", connect_timeout_s=1, timeout_s=1, max_connections=1)
 
 
 def test_oversized_chunk_header() -> None:
     raw = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + b"1" * 70000
-    with pytest.raises(UpstreamError, match="oversized"):
+    with pytest.raises(HttpError, match="oversized"):
         asyncio.run(_parse(raw))
 
 
@@ -81,5 +80,5 @@ def test_parser_only_raises_typed_errors(raw: bytes) -> None:
     prefix = b"HTTP/1.1 200 OK\r\n"
     for data in (raw, prefix + raw):
         # only typed failures the pool maps to 502 may escape
-        with contextlib.suppress(UpstreamError, asyncio.IncompleteReadError):
+        with contextlib.suppress(HttpError, asyncio.IncompleteReadError):
             asyncio.run(_parse(data))
