@@ -1,7 +1,8 @@
 """One chat-completion exchange: screen the request, forward it, screen the answer, audit it.
 
 Order of events for a non-streamed answer: input screening -> (blocked: audit, HTTP 400) ->
-canary planted -> upstream -> output screening -> audit record committed -> response sent.
+canary planted -> upstream -> output screening of content and tool calls (``answer_screen``) ->
+audit record committed -> response sent.
 For a streamed answer the request record is committed before the first byte, the answer is
 released through ``StreamScreen`` and a response record stating exactly what was sent is
 committed before the final ``[DONE]``.
@@ -18,6 +19,7 @@ from typing import Any
 from kastell.audit.interface import AuditEvent, EventType
 from kastell.guard import _records as rec
 from kastell.guard._asgi import Send, error_body, send_error, send_json, sse
+from kastell.guard.answer_screen import screen_completion
 from kastell.guard.canaries import plant_canary
 from kastell.guard.interface import Action, Detection, Direction, ScanContext, UpstreamError
 from kastell.guard.pipeline import MessageVerdict, message_texts
@@ -234,23 +236,15 @@ class ChatExchange:
             return await self._upstream_failed(send, error, common)
         rules = [d.rule_id for _, d in verdict.detections]
         action = verdict.action
-        answer_texts: list[str] = []
-        choices = answer.get("choices")
-        for choice in choices if isinstance(choices, list) else []:
-            message = choice.get("message") if isinstance(choice, dict) else None
-            if not isinstance(message, dict) or not isinstance(message.get("content"), str):
-                continue
-            out = self.tenant.screener.screen_text(message["content"], Direction.OUTPUT, context)
-            self._rule_hits(Direction.OUTPUT, out.action, list(out.detections))
-            rules += [d.rule_id for d in out.detections]
-            action = max(action, out.action)
-            if out.action is Action.BLOCK:
-                await self._incident(list(out.detections), common)
-                message["content"] = None
-                choice["finish_reason"] = "content_filter"
-            else:
-                message["content"] = out.text
-                answer_texts.append(rec.audit_copy(out.text))
+        screened = screen_completion(self.tenant.screener, context, answer)
+        for choice in screened.choices:
+            self._rule_hits(Direction.OUTPUT, choice.action, list(choice.detections))
+            rules += [d.rule_id for d in choice.detections]
+            action = max(action, choice.action)
+            if choice.action is Action.BLOCK:
+                await self._incident(list(choice.detections), common)
+        answer = screened.answer
+        answer_texts = [rec.audit_copy(text) for text in screened.sent_texts]
         sent = json.dumps(answer, separators=(",", ":"))
         common = {
             **common,
@@ -337,15 +331,22 @@ class ChatExchange:
             await self._incident(found, common)
         sent = result.sent_text
         redacted = f"{common['redacted_text']}\n---\n{rec.audit_copy(sent)}"
+        # a lone surrogate the upstream sent (JSON "\\ud800") is hashed as is, not refused
+        sent_bytes = sent.encode("utf-8", "surrogatepass")
         await self._audit(
             rec.event(
                 EventType.RESPONSE,
                 action=action,
                 rules=rules + [d.rule_id for d in found],
                 status=200,
-                response_digest=rec.sha256_digest(sent),
+                response_digest=rec.sha256_digest(sent_bytes),
                 latency_us=int((time.perf_counter() - self.started) * 1e6),
-                details={"stream": True, "outcome": result.outcome, "sent_chars": len(sent)},
+                details={
+                    "stream": True,
+                    "outcome": result.outcome,
+                    "sent_chars": len(sent),
+                    "sent_tool_calls": result.sent_tool_calls,
+                },
                 **{**common, "redacted_text": redacted},
             )
         )

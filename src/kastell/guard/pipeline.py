@@ -6,6 +6,7 @@ Fail closed: if a scanner raises, the text is treated as blocked with rule
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import re
 from collections.abc import Mapping, Sequence
@@ -21,7 +22,7 @@ from kastell.guard.interface import (
 )
 from kastell.guard.policy import GuardPolicy, redact
 
-__all__ = ["SCANNER_ERROR_RULE", "MessageVerdict", "Screener", "message_texts"]
+__all__ = ["SCANNER_ERROR_RULE", "JoinedVerdict", "MessageVerdict", "Screener", "message_texts"]
 
 SCANNER_ERROR_RULE = "guard.scanner_error"
 _SCANNER_FAULTS = (
@@ -49,6 +50,22 @@ class MessageVerdict:
     def blocking_rule(self) -> str | None:
         """The first rule id behind a block, if blocked."""
         return self.detections[0][1].rule_id if self.action is Action.BLOCK else None
+
+
+@dataclasses.dataclass(frozen=True)
+class JoinedVerdict:
+    """The outcome of screening several texts as one (e.g. an answer's content and tool calls)."""
+
+    action: Action
+    detections: tuple[Detection, ...]
+    """What fired; spans refer to the joined text."""
+    texts: tuple[str, ...]
+    """Each text after redaction, in the order given (unchanged unless the action is REDACT)."""
+
+    @property
+    def blocking_rule(self) -> str | None:
+        """The rule id that caused a block, if any."""
+        return self.detections[0].rule_id if self.action is Action.BLOCK else None
 
 
 def message_texts(message: Mapping[str, Any]) -> list[str]:
@@ -89,14 +106,41 @@ class Screener:
         ordered = sorted(detections, key=lambda d: -self.policy.action_for(d.rule_id))
         action = self.policy.check(ordered)
         if action is Action.REDACT:
-            spans = [
-                span
-                for d in ordered
-                if self.policy.action_for(d.rule_id) is Action.REDACT
-                for span in d.spans
-            ]
-            text = redact(text, spans)
+            text = redact(text, [s for d in self._redacting(ordered) for s in d.spans])
         return TextVerdict(action, tuple(ordered), text)
+
+    def _redacting(self, detections: Sequence[Detection]) -> list[Detection]:
+        return [d for d in detections if self.policy.action_for(d.rule_id) is Action.REDACT]
+
+    def screen_joined(
+        self, texts: Sequence[str], direction: Direction, context: ScanContext
+    ) -> JoinedVerdict:
+        """Screen ``texts`` joined by newlines as one text; redact each text on its own.
+
+        Rules see across the joins (a run of words split between two texts is still one run).
+        A redaction that would cross from one text into the next (or cover a join) cannot be
+        applied to either text alone: the whole is blocked instead (fail closed).
+        """
+        verdict = self.screen_text("\n".join(texts), direction, context)
+        if verdict.action is not Action.REDACT:
+            return JoinedVerdict(verdict.action, verdict.detections, tuple(texts))
+        starts: list[int] = []
+        cursor = 0
+        for text in texts:
+            starts.append(cursor)
+            cursor += len(text) + 1
+        spans: list[list[tuple[int, int]]] = [[] for _ in texts]
+        for detection in self._redacting(verdict.detections):
+            for start, end in detection.spans:
+                at = bisect.bisect_right(starts, start) - 1
+                if at < 0 or end > starts[at] + len(texts[at]):
+                    reason = Detection(
+                        detection.rule_id, "a redaction would cross the boundary of two texts"
+                    )
+                    return JoinedVerdict(Action.BLOCK, (reason, *verdict.detections), tuple(texts))
+                spans[at].append((start - starts[at], end - starts[at]))
+        redacted = tuple(redact(t, s) if s else t for t, s in zip(texts, spans, strict=True))
+        return JoinedVerdict(verdict.action, verdict.detections, redacted)
 
     def screen_messages(self, messages: Sequence[Mapping[str, Any]]) -> MessageVerdict:
         """Screen every message of every role (tool results included) as input."""
