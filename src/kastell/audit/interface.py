@@ -112,7 +112,7 @@ class ExportDeliveryError(AuditError, CheckError):
     """The SIEM collector could not be reached or did not accept the events."""
 
     default_hint = (
-        "Check the collector address (udp://host:port or tcp://host:port) and that it listens."
+        "Check the collector address (udp://, tcp:// or tls://host:port) and that it listens."
     )
 
 

@@ -18,6 +18,7 @@ from kastell.cli._render import FORMAT_OPTION, emit_json, format_option, note
 
 if TYPE_CHECKING:
     from kastell.audit.keys import PublicKeyRing
+    from kastell.audit.syslog import SyslogSender
     from kastell.audit.verify import VerificationReport
 
 __all__ = ["audit"]
@@ -162,27 +163,59 @@ def _emit_report(report: VerificationReport, location: str, output_format: str) 
     "--syslog",
     "syslog_url",
     envvar="KASTELL_AUDIT_SYSLOG",
-    help="Send to a collector (udp://host:port or tcp://host:port) instead of stdout.",
+    help="Send to a collector (udp://, tcp:// or tls://host:port) instead of stdout.",
+)
+@click.option(
+    "--syslog-ca",
+    type=_Path,
+    envvar="KASTELL_AUDIT_SYSLOG_CA",
+    help="tls://: CA bundle (PEM) of the collector's certificate (default: system trust store).",
+)
+@click.option(
+    "--syslog-cert",
+    type=_Path,
+    envvar="KASTELL_AUDIT_SYSLOG_CERT",
+    help="tls://: client certificate (PEM) for mutual TLS.",
+)
+@click.option(
+    "--syslog-key",
+    type=_Path,
+    envvar="KASTELL_AUDIT_SYSLOG_KEY",
+    help="tls://: unencrypted private key (PEM) of --syslog-cert, if not in the same file.",
 )
 def export(
-    log: str, export_format: str, since: str | None, after_seq: int, syslog_url: str | None
+    log: str,
+    export_format: str,
+    since: str | None,
+    after_seq: int,
+    syslog_url: str | None,
+    syslog_ca: pathlib.Path | None,
+    syslog_cert: pathlib.Path | None,
+    syslog_key: pathlib.Path | None,
 ) -> int:
     """Export LOG to a SIEM: OCSF JSON lines or CEF, on stdout or over syslog."""
     from kastell.audit.export import ExportFormat, export_lines, parse_since
+    from kastell.audit.interface import AuditConfigError
     from kastell.audit.store import AuditStore, to_micros
-    from kastell.audit.syslog import parse_syslog_url
+    from kastell.audit.syslog import SyslogSender, SyslogTls, parse_syslog_url
 
-    address = parse_syslog_url(syslog_url) if syslog_url else None
+    tls = SyslogTls(syslog_ca, syslog_cert, syslog_key)
+    if syslog_url is None and tls != SyslogTls():
+        raise AuditConfigError(
+            "--syslog-ca, --syslog-cert and --syslog-key need --syslog tls://host:port"
+        )
+    # a bad address or TLS file is a usage error before the log is opened
+    sender = SyslogSender(parse_syslog_url(syslog_url, tls=tls)) if syslog_url else None
     since_us = to_micros(parse_since(since, now=dt.datetime.now(dt.UTC))) if since else None
     store = AuditStore.open(log, create=False)
     try:
         lines = export_lines(
             store.iter_rows(after_seq=after_seq, since_us=since_us), ExportFormat(export_format)
         )
-        if address is None:
+        if sender is None:
             count, last = _write_stdout(lines, after_seq)
         else:
-            count, last = _send_syslog(lines, address, after_seq)
+            count, last = _send_syslog(lines, sender, after_seq)
     finally:
         store.close()
     where = f" to {syslog_url}" if syslog_url else ""
@@ -208,24 +241,33 @@ def _write_stdout(lines: Any, after_seq: int) -> tuple[int, int]:
     return count, last
 
 
-def _send_syslog(lines: Any, address: Any, after_seq: int) -> tuple[int, int]:
+def _send_syslog(lines: Any, sender: SyslogSender, after_seq: int) -> tuple[int, int]:
     import socket
 
     from kastell.audit.interface import ExportDeliveryError
-    from kastell.audit.syslog import SyslogSender, rfc5424_message
+    from kastell.audit.syslog import rfc5424_message
 
     count, last = 0, after_seq
     hostname = socket.gethostname()
-    with SyslogSender(address) as sender:
+    with sender:
         for record, line in lines:
             try:
                 sender.send(rfc5424_message(record, line, hostname))
             except ExportDeliveryError as error:
                 raise ExportDeliveryError(
                     f"{error.message} after {count} record(s)",
-                    hint=f"Fix the collector, then resume with --after-seq {last}.",
+                    hint=f"{error.diagnostics()} Then resume with --after-seq {last}.",
                 ) from None
             count, last = count + 1, record.seq
+        try:
+            sender.confirm()
+        except ExportDeliveryError as error:
+            raise ExportDeliveryError(
+                f"{error.message} (after {count} record(s) were handed over)",
+                hint=f"{error.diagnostics()} Then resume with --after-seq {after_seq}: "
+                "the collector may have dropped any of them (a SIEM can deduplicate by "
+                "LOG_ID:SEQ).",
+            ) from None
     return count, last
 
 
