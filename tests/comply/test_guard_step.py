@@ -19,7 +19,8 @@ keys = pytest.importorskip("kastell.guard.keys")
 
 def _config(**change: Any) -> dict[str, Any]:
     base: dict[str, Any] = {
-        "upstreams": {"main": {"type": "openai", "base_url": "https://llm.example.eu/v1"}},
+        "upstreams": {"main": {"type": "openai", "base_url": "https://llm.example.eu/v1",
+                               "declared_model_digest": "sha256:" + "ab" * 32}},
         "policies": {"default": {"canary": True}},
         "tenants": {"t": {"key_hashes": [keys.hash_api_key("k")], "upstream": "main"}},
         "audit": {"url": "audit.sqlite"},
@@ -52,7 +53,8 @@ def test_sound_policy_passes_and_is_evidence(tmp_path: pathlib.Path) -> None:
             StepOutcome.PASSED,  # low severity: reported, does not fail the step
         ),
         (
-            {"upstreams": {"main": {"type": "openai", "base_url": "http://llm.example.eu/v1"}}},
+            {"upstreams": {"main": {"type": "openai", "base_url": "http://llm.example.eu/v1",
+                                    "declared_model_digest": "sha256:" + "ab" * 32}}},
             "guard.lint.plain_http_upstream",
             StepOutcome.FAILED,
         ),

@@ -51,6 +51,7 @@ def test_lint_clean_config_passes(
     tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config = make_config("http://127.0.0.1:9", audit={"url": str(tmp_path / "a.db")})
+    config["upstreams"]["main"]["declared_model_digest"] = "sha256:" + "ab" * 32
     assert main(["guard", "lint", str(_write(tmp_path, config)), "--format", "json"]) == 0
     document = json.loads(capsys.readouterr().out)
     assert document["passed"] is True
@@ -75,6 +76,7 @@ def test_lint_weak_config_fails(tmp_path: pathlib.Path, capsys: pytest.CaptureFi
         "guard.lint.rule_disabled",
         "guard.lint.canary_off",
         "guard.lint.plain_http_upstream",
+        "guard.lint.unpinned_remote_model",
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
@@ -15,6 +16,10 @@ from kastell.guard.scanners.secrets import SecretScanner
 from kastell.types import Digest, Severity
 
 _PRIVATE_RULES = {PiiScanner.RULE, SecretScanner.RULE}
+KEY_FINGERPRINT_HEX = 8
+"""Hex digits of SHA-256 kept of a refused API key: 32 bits, enough to correlate attempts."""
+DIGEST_SOURCE_DETAIL = "served_model_digest_source"
+"""The ``details`` key saying how a record's ``served_model_digest`` is known."""
 _DECISIONS = {
     Action.ALLOW: Decision.ALLOW,
     Action.FLAG: Decision.FLAG,
@@ -60,7 +65,7 @@ def event(
     event_type: EventType,
     *,
     tenant: str | None,
-    request_id: str,
+    request_id: str | None,
     action: Action | None = None,
     rules: Iterable[str] = (),
     severity: Severity = Severity.INFO,
@@ -78,3 +83,25 @@ def event(
         details=dict(details or {}),
         **fields,
     )
+
+
+def key_fingerprint(key: str) -> str:
+    """A short SHA-256 prefix of a refused API key (never the key itself).
+
+    32 bits tell repeated attempts with one wrong key apart from many keys without storing
+    the secret; they would only confirm a guess of a low-entropy secret sent as a key, and
+    then with one false match in 2**32 candidates.
+    """
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:KEY_FINGERPRINT_HEX]
+
+
+def with_digest_source(event: AuditEvent, sources: Mapping[str, str]) -> AuditEvent:
+    """``event`` with ``details.served_model_digest_source`` when it carries a model digest.
+
+    ``sources`` maps an upstream name to how its digest is known (``verified_local``,
+    ``hashed_local``, ``signed_remote``, ``declared``).
+    """
+    source = sources.get(event.upstream or "")
+    if event.served_model_digest is None or source is None:
+        return event
+    return dataclasses.replace(event, details={**event.details, DIGEST_SOURCE_DETAIL: source})

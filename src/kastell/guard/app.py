@@ -3,7 +3,8 @@
 Routes: ``POST /v1/chat/completions`` (JSON or SSE), ``GET /v1/models``, ``GET /healthz``,
 ``GET /metrics`` (Prometheus text), ``GET /openapi.json``. Every error is an OpenAI-style JSON
 error object; nothing the client sends can produce a 5xx other than an upstream failure (502,
-504) or an unavailable audit log or rate-limit store (503, fail closed).
+504) or an unavailable audit log or rate-limit store (503, fail closed). Refused requests (401,
+429) are audited as ``kastell.guard.refusals`` describes before they are answered.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 
-from kastell.audit.interface import AuditError
+from kastell.audit.interface import AuditError, EventType
+from kastell.guard import _records as rec
 from kastell.guard._asgi import (
     BodyTooLarge,
     ClientGone,
@@ -31,6 +33,7 @@ from kastell.guard.exchange import BadRequestError, ChatExchange, parse_chat_bod
 from kastell.guard.interface import UpstreamError
 from kastell.guard.openapi import openapi_document
 from kastell.guard.ratelimit import RateLimitUnavailableError
+from kastell.guard.refusals import Refusal, client_source
 from kastell.guard.runtime import GuardRuntime, TenantRuntime
 
 __all__ = ["GuardApp"]
@@ -111,39 +114,62 @@ class GuardApp:
     async def _authenticate(self, scope: Scope, send: Send) -> TenantRuntime | None:
         authorization = header(scope, b"authorization") or ""
         scheme, _, key = authorization.partition(" ")
-        tenant = (
-            self.runtime.keyring.tenant_for(key.strip()) if scheme.lower() == "bearer" else None
-        )
+        bearer = scheme.lower() == "bearer"
+        tenant = self.runtime.keyring.tenant_for(key.strip()) if bearer else None
         if tenant is None:
-            self.runtime.metrics.inc(
-                "kastell_guard_requests_total", {"tenant": "", "status": "401"}
-            )
-            await send_error(
-                send,
-                401,
-                "Incorrect or missing API key.",
-                "invalid_request_error",
-                "invalid_api_key",
-            )
+            await self._unauthenticated(scope, send, authorization)
             return None
         runtime = self.runtime.tenants[tenant]
         limit = runtime.rate_limit
         decision = await self.runtime.limiter.acquire(tenant, limit.per_minute, limit.burst)
         if not decision.allowed:
-            self.runtime.metrics.inc(
-                "kastell_guard_requests_total", {"tenant": tenant, "status": "429"}
-            )
-            retry = str(max(1, round(decision.retry_after_s))).encode()
-            await send_error(
-                send,
-                429,
-                f"Rate limit of tenant {tenant} reached.",
-                "rate_limit_exceeded",
-                "rate_limit_exceeded",
-                [(b"retry-after", retry)],
-            )
+            await self._rate_limited(scope, send, tenant, max(1, round(decision.retry_after_s)))
             return None
         return runtime
+
+    async def _unauthenticated(self, scope: Scope, send: Send, authorization: str) -> None:
+        self.runtime.metrics.inc("kastell_guard_requests_total", {"tenant": "", "status": "401"})
+        reason, presented = _refused_credentials(authorization)
+        client = _client_host(scope)
+        await self.runtime.refusals.refused(
+            Refusal(
+                EventType.AUTH_FAILURE,
+                source=client_source(client),
+                request_id=_request_id(scope),
+                path=scope["path"],
+                reason=reason,
+                client=client,
+                key_sha256=rec.key_fingerprint(presented) if presented else None,
+            )
+        )
+        await send_error(
+            send, 401, "Incorrect or missing API key.", "invalid_request_error", "invalid_api_key"
+        )
+
+    async def _rate_limited(self, scope: Scope, send: Send, tenant: str, retry_s: int) -> None:
+        self.runtime.metrics.inc(
+            "kastell_guard_requests_total", {"tenant": tenant, "status": "429"}
+        )
+        await self.runtime.refusals.refused(
+            Refusal(
+                EventType.RATE_LIMITED,
+                source=tenant,
+                request_id=_request_id(scope),
+                path=scope["path"],
+                reason="rate_limit",
+                tenant=tenant,
+                client=_client_host(scope),
+                retry_after_s=retry_s,
+            )
+        )
+        await send_error(
+            send,
+            429,
+            f"Rate limit of tenant {tenant} reached.",
+            "rate_limit_exceeded",
+            "rate_limit_exceeded",
+            [(b"retry-after", str(retry_s).encode())],
+        )
 
     async def _models(self, scope: Scope, send: Send) -> None:
         tenant = await self._authenticate(scope, send)
@@ -191,9 +217,8 @@ class GuardApp:
         except BadRequestError as error:
             await send_error(send, 400, str(error), "invalid_request_error", "invalid_request")
             return
-        request_id = header(scope, b"x-request-id") or f"req-{secrets.token_hex(12)}"
         session = header(scope, b"x-kastell-session")
-        exchange = ChatExchange(self.runtime, tenant, body, request_id[:128], session, started)
+        exchange = ChatExchange(self.runtime, tenant, body, _request_id(scope), session, started)
         disconnected = asyncio.Event()
         watcher = (
             asyncio.create_task(_watch_disconnect(receive, disconnected))
@@ -205,6 +230,27 @@ class GuardApp:
         finally:
             if watcher is not None:
                 watcher.cancel()
+
+
+def _refused_credentials(authorization: str) -> tuple[str, str]:
+    """Why an ``Authorization`` value was refused, and the credential it presented (or "")."""
+    scheme, _, key = authorization.strip().partition(" ")
+    if not scheme:
+        return "missing_key", ""
+    if scheme.lower() != "bearer":
+        return "not_bearer", authorization.strip()
+    return ("unknown_key", key.strip()) if key.strip() else ("missing_key", "")
+
+
+def _request_id(scope: Scope) -> str:
+    """The client's ``X-Request-Id`` (at most 128 characters), else a random one."""
+    return (header(scope, b"x-request-id") or f"req-{secrets.token_hex(12)}")[:128]
+
+
+def _client_host(scope: Scope) -> str | None:
+    """The peer address uvicorn saw (behind a proxy: the proxy's), if the server gave one."""
+    client = scope.get("client")
+    return str(client[0]) if client else None
 
 
 async def _watch_disconnect(receive: Receive, disconnected: asyncio.Event) -> None:

@@ -35,6 +35,8 @@ __all__ = [
     "OpenAIUpstreamSettings",
     "PolicySettings",
     "RateLimitSettings",
+    "RefusalAuditSettings",
+    "RemoteModelSignature",
     "TenantSettings",
     "load_config",
     "parse_config",
@@ -45,6 +47,19 @@ _ACTIONS = {a.label for a in Action}
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RemoteModelSignature(_Strict):
+    """The signed model a remote upstream is supposed to serve (verified at start-up).
+
+    Only the signature is checked (trusted key, consistent statement): the model files are not
+    here, and the gateway cannot observe what the remote service runs.
+    """
+
+    signature: str
+    """Signature bundle (OpenSSF Model Signing) of the model the service is meant to serve."""
+    public_key: str
+    """Public key (PEM) trusted to have signed it."""
 
 
 class OpenAIUpstreamSettings(_Strict):
@@ -59,6 +74,10 @@ class OpenAIUpstreamSettings(_Strict):
     timeout_s: float = Field(default=60.0, gt=0, le=3600)
     connect_timeout_s: float = Field(default=5.0, gt=0, le=600)
     max_connections: int = Field(default=100, ge=1, le=10_000)
+    model_signature: RemoteModelSignature | None = None
+    """Pin the served model by its signature (records say ``signed_remote``)."""
+    declared_model_digest: str | None = Field(default=None, pattern=r"^sha256:[0-9a-f]{64}$")
+    """Pin the served model by the operator's word (records say ``declared``)."""
 
 
 class LocalUpstreamSettings(_Strict):
@@ -154,6 +173,19 @@ class ExtractionSettings(_Strict):
     """Alert when nearly every prompt is new (systematic coverage); 1 disables."""
 
 
+class RefusalAuditSettings(_Strict):
+    """How refused requests (401, 429) are audited without letting a flood fill the log.
+
+    Per source and window, the first ``per_source`` refusals get one record each; the rest of
+    the window is written as one summary record with their count.
+    """
+
+    window_s: int = Field(default=60, ge=1, le=86_400)
+    per_source: int = Field(default=20, ge=1, le=100_000)
+    max_sources: int = Field(default=1024, ge=1, le=1_000_000)
+    """Sources tracked at once; further sources share the bucket ``*`` until windows end."""
+
+
 class AuditSettings(_Strict):
     """Where the audit log lives (path of a SQLite file or a PostgreSQL URL)."""
 
@@ -164,6 +196,8 @@ class AuditSettings(_Strict):
     """Sign a checkpoint at least every this many records."""
     checkpoint_interval_s: float = Field(default=60.0, gt=0)
     """... and at least this often, also while the gateway is idle."""
+    refused: RefusalAuditSettings = Field(default_factory=RefusalAuditSettings)
+    """Auditing of refused requests (missing/unknown API key, rate limit)."""
 
 
 class GuardConfig(_Strict):

@@ -2,7 +2,8 @@
 
 Each check turns a weak setting into a ``Finding`` mapped to catalog controls: no audit log,
 a screening rule switched off, injection only flagged, canaries off, an unsigned local model,
-plain HTTP to a remote upstream, very loose rate limits, full text kept in the audit log.
+plain HTTP to a remote upstream, a remote upstream whose model is not pinned (its records carry
+no served model digest), very loose rate limits, full text kept in the audit log.
 """
 
 from __future__ import annotations
@@ -48,6 +49,11 @@ LINT_RULES: dict[str, tuple[str, Severity, tuple[str, ...]]] = {
         "Remote upstream over plain HTTP",
         Severity.MEDIUM,
         ("CRA-AI-I.2.e", "NIS2-21.2.h"),
+    ),
+    "guard.lint.unpinned_remote_model": (
+        "Remote upstream's model not pinned",
+        Severity.LOW,
+        ("AIA-12.2", "OWASP-LLM03"),
     ),
     "guard.lint.loose_rate_limit": (
         "Rate limit allows very high volume",
@@ -113,6 +119,13 @@ def _upstream_findings(config: GuardConfig, source: str) -> Iterator[Finding]:
             if url.scheme == "http" and not (url.hostname or "").startswith(_LOOPBACK):
                 yield _finding(
                     "guard.lint.plain_http_upstream", f"{upstream.base_url} is not HTTPS", where
+                )
+            if upstream.model_signature is None and upstream.declared_model_digest is None:
+                yield _finding(
+                    "guard.lint.unpinned_remote_model",
+                    f"upstream {name} has neither model_signature nor declared_model_digest: "
+                    "its audit records name no served model",
+                    where,
                 )
 
 

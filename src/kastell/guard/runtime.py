@@ -7,19 +7,29 @@ import os
 import time
 from collections.abc import Callable, Mapping
 
+from kastell.audit.interface import AuditEvent
+from kastell.guard import _records as rec
 from kastell.guard.canaries import CanaryBook
-from kastell.guard.config import GuardConfig, LimitSettings, PolicySettings, RateLimitSettings
+from kastell.guard.config import (
+    GuardConfig,
+    LimitSettings,
+    PolicySettings,
+    RateLimitSettings,
+    RefusalAuditSettings,
+)
 from kastell.guard.extraction import ExtractionCounter, open_extraction_counter
 from kastell.guard.interface import AuditSink, Upstream
 from kastell.guard.keys import KeyRing
 from kastell.guard.metrics import GuardMetrics
+from kastell.guard.model_trust import DigestSource, ServedModel
 from kastell.guard.pipeline import Screener
 from kastell.guard.policy import RuleActionPolicy
 from kastell.guard.ratelimit import RateLimiter, open_rate_limiter
+from kastell.guard.refusals import RefusalCoalescer, RefusalRecorder
 from kastell.guard.scanners.registry import all_rules, default_scanners
 from kastell.types import Digest
 
-__all__ = ["GuardRuntime", "TenantRuntime", "build_runtime"]
+__all__ = ["DigestSourceSink", "GuardRuntime", "TenantRuntime", "build_runtime"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,6 +41,27 @@ class TenantRuntime:
     policy: PolicySettings
     upstream: str
     rate_limit: RateLimitSettings
+
+
+class DigestSourceSink:
+    """An audit sink that says, on every record with a served model digest, how it is known.
+
+    It adds ``details.served_model_digest_source`` (``verified_local``, ``hashed_local``,
+    ``signed_remote`` or ``declared``) from the record's upstream, whichever part of the
+    gateway built the record, so a declared digest is never mistaken for an observed one.
+    """
+
+    def __init__(self, inner: AuditSink, sources: Mapping[str, DigestSource]) -> None:
+        self.inner = inner
+        self._sources = {name: source.value for name, source in sources.items()}
+
+    async def record(self, event: AuditEvent) -> str:
+        """Append ``event`` (annotated) durably and return the record's hash."""
+        return await self.inner.record(rec.with_digest_source(event, self._sources))
+
+    async def aclose(self) -> None:
+        """Close the wrapped sink."""
+        await self.inner.aclose()
 
 
 @dataclasses.dataclass
@@ -47,16 +78,23 @@ class GuardRuntime:
     canaries: CanaryBook
     metrics: GuardMetrics
     audit: AuditSink | None
+    refusals: RefusalRecorder
+    """Audit records of refused requests (401, 429), coalesced per source under a flood."""
+    digest_sources: Mapping[str, DigestSource] = dataclasses.field(default_factory=dict)
+    """How each upstream's ``served_digests`` entry is known."""
     clock: Callable[[], float] = time.monotonic
 
     async def aclose(self) -> None:
-        """Close upstream pools, the limiter and the audit log."""
+        """Close upstream pools, the limiter and the audit log (after pending summaries)."""
         for upstream in self.upstreams.values():
             await upstream.aclose()
         await self.limiter.aclose()
         await self.extraction.aclose()
-        if self.audit is not None:
-            await self.audit.aclose()
+        try:
+            await self.refusals.aclose()
+        finally:
+            if self.audit is not None:
+                await self.audit.aclose()
 
 
 def _http_upstreams(config: GuardConfig, given: Mapping[str, Upstream]) -> dict[str, Upstream]:
@@ -81,12 +119,16 @@ def build_runtime(
     config: GuardConfig,
     *,
     upstreams: Mapping[str, Upstream] | None = None,
-    served_digests: Mapping[str, Digest | None] | None = None,
+    served_models: Mapping[str, ServedModel] | None = None,
     audit: AuditSink | None = None,
     limiter: RateLimiter | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> GuardRuntime:
-    """Build the runtime; upstreams of type ``openai`` are created unless given by name."""
+    """Build the runtime; upstreams of type ``openai`` are created unless given by name.
+
+    ``served_models`` (from ``service.prepared_gateway``) gives each upstream's model digest
+    and how it is known; records then carry both.
+    """
     limits = config.limits
     scanners = default_scanners(
         max_chars=limits.max_message_chars,
@@ -109,16 +151,29 @@ def build_runtime(
     all_upstreams = _http_upstreams(config, upstreams or {})
     if limiter is None:
         limiter = open_rate_limiter(config.rate_limit_backend, clock)
+    served = dict(served_models or {})
+    sources = {name: model.source for name, model in served.items()}
+    if audit is not None and sources:
+        audit = DigestSourceSink(audit, sources)
+    refused = config.audit.refused if config.audit is not None else RefusalAuditSettings()
+    coalescer = RefusalCoalescer(
+        window_s=refused.window_s,
+        per_source=refused.per_source,
+        max_sources=refused.max_sources,
+        clock=clock,
+    )
     return GuardRuntime(
         keyring=KeyRing({name: t.key_hashes for name, t in config.tenants.items()}),
         tenants=tenants,
         upstreams=all_upstreams,
-        served_digests=dict(served_digests or {}),
+        served_digests={name: model.digest for name, model in served.items()},
+        digest_sources=sources,
         limits=limits,
         limiter=limiter,
         extraction=open_extraction_counter(config.rate_limit_backend, config.extraction, clock),
         canaries=CanaryBook(),
         metrics=GuardMetrics(),
         audit=audit,
+        refusals=RefusalRecorder(coalescer, audit),
         clock=clock,
     )

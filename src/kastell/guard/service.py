@@ -1,7 +1,8 @@
 """Assemble a ready-to-serve gateway from a validated config (the I/O edge of the guard).
 
 Local upstreams are verified (signature) and started here; an upstream that cannot be verified
-stops the start-up with ``ModelNotTrustedError`` before any port is opened.
+stops the start-up with ``ModelNotTrustedError`` before any port is opened. A remote upstream's
+``model_signature`` is checked here too (without the model files).
 """
 
 from __future__ import annotations
@@ -11,9 +12,16 @@ import pathlib
 from collections.abc import Iterator
 
 from kastell.guard.app import GuardApp
-from kastell.guard.config import GuardConfig, LocalUpstreamSettings
+from kastell.guard.config import GuardConfig, LocalUpstreamSettings, OpenAIUpstreamSettings
 from kastell.guard.interface import GuardConfigError, Upstream
-from kastell.guard.model_trust import file_digest, verify_served_model
+from kastell.guard.model_trust import (
+    DigestSource,
+    ServedModel,
+    file_digest,
+    pinned_remote_model,
+    verify_remote_signature,
+    verify_served_model,
+)
 from kastell.guard.runtime import build_runtime
 from kastell.types import Digest
 
@@ -38,15 +46,30 @@ def gguf_file(model_path: pathlib.Path, field: str) -> pathlib.Path:
     return candidates[0]
 
 
-def _local_digest(
+def _local_model(
     settings: LocalUpstreamSettings, model: pathlib.Path, base: pathlib.Path
-) -> Digest:
+) -> ServedModel:
     if not settings.require_signature:
-        return file_digest(gguf_file(model, "model_path"))
+        return ServedModel(file_digest(gguf_file(model, "model_path")), DigestSource.HASHED_LOCAL)
     # the validator guarantees both are set when a signature is required
     signature = _resolve(base, settings.signature or "")
     public_key = _resolve(base, settings.public_key or "")
-    return verify_served_model(model, signature, public_key)
+    return ServedModel(
+        verify_served_model(model, signature, public_key), DigestSource.VERIFIED_LOCAL
+    )
+
+
+def _remote_model(
+    name: str, settings: OpenAIUpstreamSettings, base: pathlib.Path
+) -> ServedModel | None:
+    pin = settings.model_signature
+    signed = (
+        verify_remote_signature(_resolve(base, pin.signature), _resolve(base, pin.public_key))
+        if pin is not None
+        else None
+    )
+    declared = settings.declared_model_digest
+    return pinned_remote_model(signed, Digest.parse(declared) if declared else None, name)
 
 
 @contextlib.contextmanager
@@ -56,9 +79,12 @@ def prepared_gateway(config: GuardConfig, *, config_dir: pathlib.Path) -> Iterat
 
     with contextlib.ExitStack() as stack:
         upstreams: dict[str, Upstream] = {}
-        digests: dict[str, Digest | None] = {}
+        served: dict[str, ServedModel] = {}
         for name, settings in config.upstreams.items():
-            if not isinstance(settings, LocalUpstreamSettings):
+            if isinstance(settings, OpenAIUpstreamSettings):
+                remote = _remote_model(name, settings, config_dir)
+                if remote is not None:
+                    served[name] = remote
                 continue
             from kastell.localmodel import serve_local_model, smollm2_gguf_path
 
@@ -67,7 +93,7 @@ def prepared_gateway(config: GuardConfig, *, config_dir: pathlib.Path) -> Iterat
                 if settings.model_path
                 else smollm2_gguf_path()
             )
-            digests[name] = _local_digest(settings, model, config_dir)
+            served[name] = _local_model(settings, model, config_dir)
             server = stack.enter_context(
                 serve_local_model(
                     n_threads=settings.n_threads,
@@ -92,5 +118,5 @@ def prepared_gateway(config: GuardConfig, *, config_dir: pathlib.Path) -> Iterat
                 }
             )
             audit = open_audit_sink(audit_settings, full_text=full)
-        runtime = build_runtime(config, upstreams=upstreams, served_digests=digests, audit=audit)
+        runtime = build_runtime(config, upstreams=upstreams, served_models=served, audit=audit)
         yield GuardApp(runtime)
