@@ -22,8 +22,10 @@ def test_shipped_head_shape_and_provenance() -> None:
     head = load_head()
     assert len(head["weights"]) == 384
     assert 0.5 <= head["threshold"] < 1.0
-    assert "development half" in head["training_data"]
-    assert head["n_attacks"] > 100
+    provenance = head["provenance"]
+    assert "development half" in provenance["training_data"]
+    assert provenance["sources"]["inthewild"] > 100
+    assert provenance["out_of_fold_at_threshold"]["fpr"] <= 0.005
 
 
 def test_decision_uses_weights_bias_and_threshold() -> None:

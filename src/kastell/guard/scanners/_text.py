@@ -10,6 +10,9 @@ from kastell.types import ControlId, Severity
 
 _SPACES = re.compile(r"\s+")
 
+CLASSIFIER_MAPPINGS = ("OWASP-LLM01", "ATLAS-AML.T0051", "ATLAS-AML.T0054", "AIA-15.5.AE")
+"""Controls the injection/jailbreak classifiers (n-gram and MiniLM) give evidence for."""
+
 
 def fold(text: str) -> str:
     """Lower-case, strip accents and collapse whitespace, keeping character positions loose."""

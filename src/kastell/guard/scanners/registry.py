@@ -9,6 +9,7 @@ from kastell.guard.scanners.leakage import SystemPromptLeakDetector
 from kastell.guard.scanners.limits import SizeLimitScanner
 from kastell.guard.scanners.markup import MarkupInjectionScanner
 from kastell.guard.scanners.ml import MlInjectionClassifier
+from kastell.guard.scanners.ngram import NgramInjectionClassifier
 from kastell.guard.scanners.pii import PiiScanner
 from kastell.guard.scanners.secrets import SecretScanner
 from kastell.guard.scanners.smuggling import SmugglingScanner
@@ -20,6 +21,7 @@ SCANNER_TYPES: tuple[type[Scanner], ...] = (
     SizeLimitScanner,
     SmugglingScanner,
     PromptInjectionScanner,
+    NgramInjectionClassifier,
     SecretScanner,
     PiiScanner,
     CanaryLeakDetector,
