@@ -474,22 +474,41 @@ def quality(with_ml: bool) -> None:
 
 
 def _latency() -> None:
-    """p50 / p99 of the n-gram model alone by prompt length (one process, one core)."""
+    """p50 / p99 of the n-gram model alone by prompt length (one process, one core).
+
+    "common words": the same everyday sentence repeated (the per-word n-gram cache is warm);
+    "unseen words": random letter strings, a new text each time (every word misses the cache).
+    """
+    import random
+    import string
+
     from kastell.guard.scanners.ngram import load_ngram_model
 
     model = load_ngram_model()
+    rng = random.Random(0)
     base = "Please summarise the following meeting notes and list the action items for each team. "
-    for chars in (200, 2000, 8000):
-        text = (base * (chars // len(base) + 1))[:chars]
-        samples = []
-        for _ in range(200):
-            started = time.perf_counter()
-            model.probability(text)
-            samples.append(time.perf_counter() - started)
-        samples.sort()
-        print(
-            f"  n-gram model latency, {chars:5} chars: p50 {samples[100] * 1000:.2f} ms, p99 {samples[197] * 1000:.2f} ms"
+
+    def unseen(chars: int) -> str:
+        words = (
+            "".join(rng.choices(string.ascii_lowercase, k=rng.randint(2, 9))) for _ in range(chars)
         )
+        return " ".join(words)[:chars]
+
+    for chars in (200, 2000, 8000):
+        for label, make in (
+            ("common words", lambda c: (base * (c // len(base) + 1))[:c]),
+            ("unseen words", unseen),
+        ):
+            samples = []
+            for _ in range(200):
+                text = make(chars)
+                started = time.perf_counter()
+                model.probability(text)
+                samples.append(time.perf_counter() - started)
+            samples.sort()
+            print(
+                f"  n-gram model latency, {chars:5} chars, {label}: p50 {samples[100] * 1000:.2f} ms, p99 {samples[197] * 1000:.2f} ms"
+            )
 
 
 def main() -> None:

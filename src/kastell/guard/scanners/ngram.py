@@ -18,9 +18,11 @@ frame at the start or the end, and the size-limit scanner bounds what reaches th
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib.resources
 import json
 import math
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -52,21 +54,29 @@ _SIZES = (3, 4, 5)
 def char_ngrams(text: str) -> list[str]:
     """The character 3/4/5-grams of every space-padded word of the folded text, in order.
 
-    A padded word shorter than an n-gram size contributes itself once (and no longer n-grams).
+    A padded word no longer than an n-gram size contributes itself once (and no longer n-grams).
     """
     if len(text) > MAX_CHARS:
         half = MAX_CHARS // 2
         text = f"{text[:half]} {text[-half:]}"
     grams: list[str] = []
     for word in fold(text).split():
-        padded = f" {word} "
-        length = len(padded)
-        for size in _SIZES:
-            if length <= size:
-                grams.append(padded)
-                break
-            grams.extend(padded[i : i + size] for i in range(length - size + 1))
+        grams.extend(_word_grams(word))
     return grams
+
+
+@functools.lru_cache(maxsize=8192)
+def _word_grams(word: str) -> tuple[str, ...]:
+    """The n-grams of one folded word (cached: most words of a prompt are common words)."""
+    padded = f" {word} "
+    length = len(padded)
+    grams: list[str] = []
+    for size in _SIZES:
+        if length <= size:
+            grams.append(padded)
+            break
+        grams.extend(padded[i : i + size] for i in range(length - size + 1))
+    return tuple(grams)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,16 +90,15 @@ class NgramModel:
 
     def probability(self, text: str) -> float:
         """The model's probability that ``text`` is a prompt injection or jailbreak."""
-        counts: dict[str, int] = {}
-        terms = self.terms
-        for gram in char_ngrams(text):
-            if gram in terms:
-                counts[gram] = counts.get(gram, 0) + 1
+        lookup = self.terms.get
         dot = 0.0
         norm = 0.0
-        for gram, count in counts.items():
-            idf, weight = terms[gram]
-            value = (1.0 + math.log(count)) * idf
+        for gram, count in Counter(char_ngrams(text)).items():
+            entry = lookup(gram)
+            if entry is None:
+                continue
+            idf, weight = entry
+            value = idf if count == 1 else (1.0 + math.log(count)) * idf
             dot += weight * value
             norm += value * value
         z = self.bias + (dot / math.sqrt(norm) if norm > 0.0 else 0.0)
