@@ -27,7 +27,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "verify": ("signing", "verify", "Verify a model against its signature."),
     "attest": ("provenance", "attest", "Write signed dataset, training or deployment statements."),
     "verify-chain": ("provenance", "verify_chain", "Verify deployment -> model -> datasets."),
-    "canary": ("provenance", "canary", "Generate canary records for training data."),
+    "canary": ("canary", "canary", "Generate canary records for training data."),
     "protect": ("protect", "protect", "Encrypt, decrypt and re-key datasets at rest."),
     "bom": ("bom", "bom", "Write a CycloneDX 1.6 ML-BOM bound to signed digests."),
     "scan": ("scan", "scan", "Scan model files for unsafe serialization and embedded code."),
