@@ -36,7 +36,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "audit": ("audit", "audit", "Verify and export the hash-chained audit log."),
     "evidence": ("comply", "evidence", "List, show and add compliance evidence."),
     "assess": ("comply", "assess", "Assess a deployment against the control catalog."),
-    "incident": ("comply", "incident", "Open incidents and track their legal reporting clocks."),
+    "incident": ("incident", "incident", "Open incidents and track their legal reporting clocks."),
 }
 
 
