@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import dataclasses
 import pickletools
-import re
 from collections.abc import Iterator
 from typing import IO, Any
 
+from kastell.scan._joblib_layout import joblib_array_layout
 from kastell.scan._pickle_values import (
     MARK,
     UNKNOWN,
@@ -277,58 +277,6 @@ class _Machine:
             self.build(pos)
 
 
-_TYPESTR = re.compile(r"^[<>|=]?([biufcSUVMm])(\d+)$")
-
-
-def _joblib_itemsize(typestr: str, dstate: tuple[Any, ...]) -> int | None:
-    """Bytes per element, or None when the type string and the state disagree.
-
-    The size decides how many raw bytes joblib reads after the wrapper; computing it
-    differently from NumPy would let a crafted file hide opcodes from the emulator, so
-    anything ambiguous is refused (and the file is unscannable).
-    """
-    match = _TYPESTR.match(typestr)
-    if match is None:
-        return None
-    kind, digits = match.group(1), int(match.group(2))
-    size = digits * 4 if kind == "U" else digits
-    declared = dstate[5] if len(dstate) > 5 and isinstance(dstate[5], int) else -1
-    if size <= 0 or (declared > 0 and declared != size):
-        return None
-    return size
-
-
-def _joblib_array(wrapper: CallValue) -> tuple[int, bool, bool] | None:
-    """(payload bytes, has padding byte, is object array) of a joblib NumpyArrayWrapper."""
-    state = wrapper.state
-    if not isinstance(state, DictValue):
-        return None
-    shape = state.get("shape")
-    dtype = state.get("dtype")
-    if not isinstance(shape, tuple) or not all(isinstance(n, int) and n >= 0 for n in shape):
-        return None
-    if not isinstance(dtype, CallValue) or not isinstance(dtype.args, tuple) or not dtype.args:
-        return None
-    typestr = dtype.args[0]
-    if not isinstance(typestr, str):
-        return None
-    dstate = dtype.state if isinstance(dtype.state, tuple) else ()
-    flags = dstate[7] if len(dstate) > 7 and isinstance(dstate[7], int) else 0
-    has_object = bool(flags & 1)
-    if typestr.startswith("O") != has_object and not typestr.lstrip("<>|=").startswith("V"):
-        return None  # type and flags disagree: NumPy and the emulator could read differently
-    if has_object:
-        return 0, False, True
-    itemsize = _joblib_itemsize(typestr, dstate)
-    if itemsize is None:
-        return None
-    count = 1
-    for n in shape:
-        count *= n
-    padded = state.get("numpy_array_alignment_bytes") is not None
-    return count * itemsize, padded, False
-
-
 def _ops(reader: PickleSource) -> Iterator[tuple[str, Any, int]]:
     try:
         for opcode, arg, pos in pickletools.genops(reader):  # type: ignore[arg-type]
@@ -358,7 +306,7 @@ def _run(reader: PickleSource, machine: _Machine, max_ops: int, depth: int) -> i
 def _skip_joblib_array(
     reader: PickleSource, machine: _Machine, wrapper: CallValue, max_ops: int, depth: int,
 ) -> int:
-    layout = _joblib_array(wrapper)
+    layout = joblib_array_layout(wrapper)
     if layout is None:
         raise _MalformedError("joblib array wrapper with an unreadable shape or dtype")
     size, padded, is_object = layout
