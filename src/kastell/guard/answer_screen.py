@@ -1,19 +1,16 @@
-r"""Output screening of a model's answer: its content and its tool calls, as one text.
+"""Output screening of a model's answer: its content, refusal and tool calls, as one text.
 
 A model calling a tool can carry a canary, the system prompt, a secret or personal data out in
-the call's arguments (a URL-fetch tool, an e-mail tool), so tool calls are screened with the
-same output policy as the content. A choice is screened as one text: the content, then each
-call's function name and arguments, joined by newlines, so rules over runs of words see across
-the parts. Redaction may change the content and the arguments of a call, never a function
-name nor a call already sent; redacted arguments must still be valid JSON (a client would get
-a broken call otherwise). Where that cannot be done the choice is blocked (fail closed).
-
-Arguments that hide text behind JSON escapes (``\u006b``) are screened once more decoded;
-anything the policy would redact or block there blocks the choice, since it cannot be redacted
-in the escaped form.
+the call's arguments (a URL-fetch tool, an e-mail tool), and a refusal is text the client reads
+like content, so both are screened with the same output policy as the content. A choice is
+screened as one text (``Screener.screen_parts``): the content, the refusal if any, then each
+call's function name and arguments, joined by newlines. Redaction may change the content, the
+refusal and the arguments of a call, never a function name, a call already sent nor a field
+that is not a string (it is screened as JSON); redacted arguments must still be valid JSON.
+Where that cannot be done the choice is blocked (fail closed).
 
 Tool calls enter the audit record as canonical JSON lines (``tool_call_record``): keys sorted,
-no whitespace, non-ASCII kept, one line per call after the content.
+no whitespace, non-ASCII kept, one line per call after the content (and the refusal, if any).
 """
 
 from __future__ import annotations
@@ -21,15 +18,22 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from kastell.guard.interface import Action, Detection, Direction, ScanContext
-from kastell.guard.pipeline import Screener
+from kastell.guard.pipeline import (
+    PartsVerdict,
+    Screener,
+    ToolCall,
+    as_text,
+    message_tool_calls,
+    tool_call_entries,
+    tool_call_rule,
+)
 
 __all__ = [
     "REFUSED_RULE",
-    "ChoiceVerdict",
     "CompletionVerdict",
     "ToolCall",
     "screen_choice",
@@ -37,35 +41,9 @@ __all__ = [
     "tool_call_record",
 ]
 
-REFUSED_RULE = "guard.output.tool_call"
+REFUSED_RULE = tool_call_rule(Direction.OUTPUT)
 """Rule of a tool call the gateway cannot screen or send safely (e.g. a malformed stream)."""
-
-
-@dataclasses.dataclass(frozen=True)
-class ToolCall:
-    """One tool call's function name and arguments, as screened."""
-
-    name: str
-    arguments: str
-    frozen: bool = False
-    """Redaction may not change it (already sent, or not a JSON string in the answer)."""
-
-
-@dataclasses.dataclass(frozen=True)
-class ChoiceVerdict:
-    """The decision about one choice: action, what fired, the content and arguments to send."""
-
-    action: Action
-    detections: tuple[Detection, ...]
-    content: str
-    """The content after redaction."""
-    arguments: tuple[str, ...]
-    """Each call's arguments after redaction, in the order given."""
-
-    @property
-    def blocking_rule(self) -> str | None:
-        """The rule id that caused a block, if any."""
-        return self.detections[0].rule_id if self.action is Action.BLOCK else None
+_TEXT_FIELDS = ("content", "refusal")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,10 +52,10 @@ class CompletionVerdict:
 
     answer: dict[str, Any]
     """The answer to send: blocked choices withheld, redactions applied."""
-    choices: tuple[ChoiceVerdict, ...]
-    """The verdict of every screened choice."""
+    choices: tuple[PartsVerdict, ...]
+    """The verdict of every screened choice (its texts: the content, then the refusal if any)."""
     sent_texts: tuple[str, ...]
-    """Per choice not withheld: its content and tool-call records as sent (for the audit)."""
+    """Per choice not withheld: its content, refusal and tool-call records as sent (audit)."""
 
 
 def tool_call_record(call: Any) -> str:
@@ -87,147 +65,73 @@ def tool_call_record(call: Any) -> str:
 
 def screen_choice(
     screener: Screener, context: ScanContext, content: str, calls: Sequence[ToolCall]
-) -> ChoiceVerdict:
+) -> PartsVerdict:
     """Screen a choice's content and tool calls as one output text."""
-    parts = [content, *(p for call in calls for p in (call.name, call.arguments))]
-    joined = screener.screen_joined(parts, Direction.OUTPUT, context)
-    original = tuple(call.arguments for call in calls)
-    if joined.action is Action.BLOCK:
-        return ChoiceVerdict(Action.BLOCK, joined.detections, content, original)
-    names, arguments = joined.texts[1::2], joined.texts[2::2]
-    for call, name, new in zip(calls, names, arguments, strict=True):
-        if name != call.name or (call.frozen and new != call.arguments):
-            why = "redaction needed in a function name or in a tool call already sent"
-            return _refused(joined.detections, why, content, original)
-        if new != call.arguments and not _is_json(new):
-            why = "redacting the tool call's arguments would break their JSON"
-            return _refused(joined.detections, why, content, original)
-    unsent = [new for call, new in zip(calls, arguments, strict=True) if not call.frozen]
-    hidden = _escaped_detections(screener, context, unsent)
-    hidden_action = screener.policy.check(hidden)
-    if hidden_action >= Action.REDACT:
-        why = "text hidden behind JSON escapes in tool-call arguments"
-        return _refused((*hidden, *joined.detections), why, content, original)
-    action = max(joined.action, hidden_action)
-    return ChoiceVerdict(action, (*joined.detections, *hidden), joined.texts[0], tuple(arguments))
+    return screener.screen_parts([content], calls, Direction.OUTPUT, context)
 
 
-def _refused(
-    detections: Sequence[Detection], why: str, content: str, arguments: tuple[str, ...]
-) -> ChoiceVerdict:
-    reason = Detection(detections[0].rule_id if detections else REFUSED_RULE, why)
-    return ChoiceVerdict(Action.BLOCK, (reason, *detections), content, arguments)
+def _fields(message: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """The text fields screened: the content (even if null), the refusal unless null."""
+    return [
+        (key, message.get(key))
+        for key in _TEXT_FIELDS
+        if key == "content" or message.get(key) is not None
+    ]
 
 
-def _is_json(text: str) -> bool:
-    try:
-        json.loads(text)
-    except (ValueError, RecursionError):
-        return False
-    return True
-
-
-def _strings(value: Any) -> Iterator[str]:
-    """Every key and string value in a decoded JSON document (iteratively: any depth)."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            yield item
-        elif isinstance(item, dict):
-            for key, inner in reversed(item.items()):
-                stack += [inner, str(key)]
-        elif isinstance(item, list):
-            stack += reversed(item)
-
-
-def _escaped_detections(
-    screener: Screener, context: ScanContext, arguments: Sequence[str]
-) -> tuple[Detection, ...]:
-    """Detections in the decoded strings of arguments that contain JSON escapes."""
-    found: list[Detection] = []
-    for text in arguments:
-        if "\\" not in text:
-            continue
-        try:
-            decoded = "\n".join(_strings(json.loads(text)))
-        except ValueError:
-            continue  # not JSON: the raw text is all a client gets, and it was screened
-        except RecursionError:  # nested too deep to decode: cannot be screened (fail closed)
-            found.append(Detection(REFUSED_RULE, "tool-call arguments nested too deeply"))
-            continue
-        found.extend(screener.screen_text(decoded, Direction.OUTPUT, context).detections)
-    return tuple(found)
-
-
-def _text(value: Any) -> str:
-    if value is None or isinstance(value, str):
-        return value or ""
-    return json.dumps(value, sort_keys=True, ensure_ascii=False)
-
-
-def _entries(message: Mapping[str, Any]) -> list[tuple[Any, bool]]:
-    """Every tool call of a message as sent, each with True for the legacy ``function_call``."""
-    tool_calls = message.get("tool_calls")
-    entries = [(e, False) for e in (tool_calls if isinstance(tool_calls, list) else [tool_calls])]
-    entries.append((message.get("function_call"), True))
-    return [(entry, legacy) for entry, legacy in entries if entry is not None]
-
-
-def _calls_of(message: Mapping[str, Any]) -> list[tuple[ToolCall, dict[str, Any] | None]]:
-    """Every tool call of a message and the dict to redact its arguments in (None: frozen)."""
-    calls: list[tuple[ToolCall, dict[str, Any] | None]] = []
-    for entry, legacy in _entries(message):
-        function = entry if legacy else entry.get("function") if isinstance(entry, dict) else None
-        if not isinstance(function, dict):  # not a call we understand: screened, never changed
-            calls.append((ToolCall("", _text(entry), frozen=True), None))
-            continue
-        editable = isinstance(function.get("arguments"), str)
-        call = ToolCall(
-            _text(function.get("name")), _text(function.get("arguments")), frozen=not editable
-        )
-        calls.append((call, function if editable else None))
-    return calls
+def _frozen_fields(
+    fields: Sequence[tuple[str, Any]], texts: Sequence[str], verdict: PartsVerdict
+) -> PartsVerdict:
+    """``verdict``, or a block if it redacts a field that is not a string (screened as JSON)."""
+    for (key, value), text, new in zip(fields, texts, verdict.texts, strict=True):
+        if new != text and not isinstance(value, str):
+            why = f"redaction needed in {key} that is not a string"
+            reason = Detection(verdict.detections[0].rule_id, why)
+            return dataclasses.replace(
+                verdict, action=Action.BLOCK, detections=(reason, *verdict.detections)
+            )
+    return verdict
 
 
 def _screen_message(
     screener: Screener, context: ScanContext, choice: dict[str, Any]
-) -> tuple[ChoiceVerdict, str] | None:
+) -> tuple[PartsVerdict, str] | None:
     """Screen one choice in place; return its verdict and the text sent (None: no message)."""
     message = choice.get("message")
     if not isinstance(message, dict):
         return None
-    content = message.get("content")
-    calls = _calls_of(message)
-    if content is None and not calls:
+    fields = _fields(message)
+    calls = message_tool_calls(message)
+    if all(value is None for _, value in fields) and not calls:
         return None
-    text = _text(content)  # content that is not a string is screened as JSON, never changed
-    verdict = screen_choice(screener, context, text, [c for c, _ in calls])
-    changed = verdict.action is not Action.BLOCK and verdict.content != text
-    if changed and not isinstance(content, str):
-        why = "redaction needed in content that is not a string"
-        verdict = _refused(verdict.detections, why, text, verdict.arguments)
+    texts = [as_text(value) for _, value in fields]
+    verdict = screener.screen_parts(texts, [c for c, _ in calls], Direction.OUTPUT, context)
+    verdict = _frozen_fields(fields, texts, verdict)
     if verdict.action is Action.BLOCK:
         message["content"] = None
+        if message.get("refusal") is not None:
+            message["refusal"] = None
         message.pop("tool_calls", None)
         message.pop("function_call", None)
         choice["finish_reason"] = "content_filter"
         return verdict, ""
-    if isinstance(content, str):
-        message["content"] = verdict.content
+    for (key, value), new in zip(fields, verdict.texts, strict=True):
+        if isinstance(value, str):
+            message[key] = new
     for (call, function), arguments in zip(calls, verdict.arguments, strict=True):
         if function is not None and arguments != call.arguments:
             function["arguments"] = arguments
-    records = [tool_call_record(entry) for entry, _ in _entries(message)]
-    return verdict, "\n".join([_text(message.get("content")), *records])
+    sent = [as_text(value) for _, value in _fields(message)]
+    records = [tool_call_record(entry) for entry, _ in tool_call_entries(message)]
+    return verdict, "\n".join([*sent, *records])
 
 
 def screen_completion(
     screener: Screener, context: ScanContext, answer: Mapping[str, Any]
 ) -> CompletionVerdict:
-    """Screen every choice of a non-streamed answer (content and tool calls) as output."""
+    """Screen every choice of a non-streamed answer (content, refusal, tool calls) as output."""
     screened = copy.deepcopy(dict(answer))
-    verdicts: list[ChoiceVerdict] = []
+    verdicts: list[PartsVerdict] = []
     sent: list[str] = []
     choices = screened.get("choices")
     for choice in choices if isinstance(choices, list) else []:

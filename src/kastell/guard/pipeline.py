@@ -1,4 +1,17 @@
-"""The screening pipeline: run the scanners on every message and apply the tenant policy.
+r"""The screening pipeline: run the scanners on every message and apply the tenant policy.
+
+A chat message is screened as one text: its texts (the content, or each text part of a list
+content, then a refusal), then each tool call's function name and arguments (``tool_calls``
+and the legacy ``function_call``), joined by newlines, so rules over runs of words see across
+the parts. The same rule holds for the request's messages (input) and the model's answer
+(output, ``kastell.guard.answer_screen``). Redaction is written back to the part it was found
+in: a text, or a call's arguments, never a function name nor a call already sent; redacted
+arguments must still be valid JSON (a tool would get a broken call otherwise). Where that
+cannot be done the message is blocked (fail closed).
+
+Arguments that hide text behind JSON escapes (``\u006b``) are screened once more decoded;
+anything the policy would redact or block there blocks the message, since it cannot be
+redacted in the escaped form.
 
 Fail closed: if a scanner raises, the text is treated as blocked with rule
 ``guard.scanner_error`` and the error is reported, never swallowed.
@@ -7,9 +20,11 @@ Fail closed: if a scanner raises, the text is treated as blocked with rule
 from __future__ import annotations
 
 import bisect
+import copy
 import dataclasses
+import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from kastell.guard.interface import (
@@ -22,7 +37,19 @@ from kastell.guard.interface import (
 )
 from kastell.guard.policy import GuardPolicy, redact
 
-__all__ = ["SCANNER_ERROR_RULE", "JoinedVerdict", "MessageVerdict", "Screener", "message_texts"]
+__all__ = [
+    "SCANNER_ERROR_RULE",
+    "JoinedVerdict",
+    "MessageVerdict",
+    "PartsVerdict",
+    "Screener",
+    "ToolCall",
+    "as_text",
+    "message_texts",
+    "message_tool_calls",
+    "tool_call_entries",
+    "tool_call_rule",
+]
 
 SCANNER_ERROR_RULE = "guard.scanner_error"
 _SCANNER_FAULTS = (
@@ -34,6 +61,12 @@ _SCANNER_FAULTS = (
     re.error,
     RecursionError,
 )
+_Path = tuple[str | int, ...]
+
+
+def tool_call_rule(direction: Direction) -> str:
+    """Rule of a tool call the gateway cannot screen or pass on safely (fail closed)."""
+    return f"guard.{direction.value}.tool_call"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,21 +101,116 @@ class JoinedVerdict:
         return self.detections[0].rule_id if self.action is Action.BLOCK else None
 
 
-def message_texts(message: Mapping[str, Any]) -> list[str]:
-    """Every text part of a chat message (string content or a list of text parts)."""
+@dataclasses.dataclass(frozen=True)
+class ToolCall:
+    """One tool call's function name and arguments, as screened."""
+
+    name: str
+    arguments: str
+    frozen: bool = False
+    """Redaction may not change it (already sent, or not a JSON string in the message)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class PartsVerdict:
+    """The decision about one message's texts and tool calls, screened as one text."""
+
+    action: Action
+    detections: tuple[Detection, ...]
+    texts: tuple[str, ...]
+    """Each text after redaction, in the order given."""
+    arguments: tuple[str, ...]
+    """Each call's arguments after redaction, in the order given."""
+
+    @property
+    def blocking_rule(self) -> str | None:
+        """The rule id that caused a block, if any."""
+        return self.detections[0].rule_id if self.action is Action.BLOCK else None
+
+
+def as_text(value: Any) -> str:
+    """A field as screened: a string as is, None as "", anything else as canonical JSON."""
+    if value is None or isinstance(value, str):
+        return value or ""
+    return json.dumps(value, sort_keys=True, ensure_ascii=False)
+
+
+def _text_parts(message: Mapping[str, Any]) -> list[tuple[_Path, str]]:
+    """Every text of a request message but its tool calls, with where it sits in the message.
+
+    The content (a string, or each ``text`` / ``refusal`` of a list of content parts), then
+    the ``refusal`` of an assistant message.
+    """
+    parts: list[tuple[_Path, str]] = []
     content = message.get("content")
-    texts: list[str] = []
     if isinstance(content, str):
-        texts.append(content)
+        parts.append((("content",), content))
     elif isinstance(content, list):
-        for part in content:
-            if isinstance(part, dict) and isinstance(part.get("text"), str):
-                texts.append(part["text"])
-    for call in message.get("tool_calls") or ():
-        function = call.get("function") if isinstance(call, dict) else None
-        if isinstance(function, dict) and isinstance(function.get("arguments"), str):
-            texts.append(function["arguments"])
-    return texts
+        for at, part in enumerate(content):
+            for key in ("text", "refusal"):
+                if isinstance(part, dict) and isinstance(part.get(key), str):
+                    parts.append((("content", at, key), part[key]))
+    if isinstance(message.get("refusal"), str):
+        parts.append((("refusal",), message["refusal"]))
+    return parts
+
+
+def tool_call_entries(message: Mapping[str, Any]) -> list[tuple[Any, bool]]:
+    """Every tool call of a message as given, each with True for the legacy ``function_call``."""
+    tool_calls = message.get("tool_calls")
+    entries = [(e, False) for e in (tool_calls if isinstance(tool_calls, list) else [tool_calls])]
+    entries.append((message.get("function_call"), True))
+    return [(entry, legacy) for entry, legacy in entries if entry is not None]
+
+
+def message_tool_calls(
+    message: Mapping[str, Any],
+) -> list[tuple[ToolCall, dict[str, Any] | None]]:
+    """Every tool call of a message and the dict to redact its arguments in (None: frozen)."""
+    calls: list[tuple[ToolCall, dict[str, Any] | None]] = []
+    for entry, legacy in tool_call_entries(message):
+        function = entry if legacy else entry.get("function") if isinstance(entry, dict) else None
+        if not isinstance(function, dict):  # not a call we understand: screened, never changed
+            calls.append((ToolCall("", as_text(entry), frozen=True), None))
+            continue
+        editable = isinstance(function.get("arguments"), str)
+        call = ToolCall(
+            as_text(function.get("name")), as_text(function.get("arguments")), frozen=not editable
+        )
+        calls.append((call, function if editable else None))
+    return calls
+
+
+def message_texts(message: Mapping[str, Any]) -> list[str]:
+    """Every text of a chat message: content (string or text parts), refusal, call arguments."""
+    texts = [text for _, text in _text_parts(message)]
+    return texts + [call.arguments for call, _ in message_tool_calls(message)]
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except (ValueError, RecursionError):
+        return False
+    return True
+
+
+def _strings(value: Any) -> Iterator[str]:
+    """Every key and string value in a decoded JSON document (iteratively: any depth)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            yield item
+        elif isinstance(item, dict):
+            for key, inner in reversed(item.items()):
+                stack += [inner, str(key)]
+        elif isinstance(item, list):
+            stack += reversed(item)
+
+
+def _refused(detections: Sequence[Detection], why: str, rule: str) -> Detection:
+    return Detection(detections[0].rule_id if detections else rule, why)
 
 
 class Screener:
@@ -142,29 +270,104 @@ class Screener:
         redacted = tuple(redact(t, s) if s else t for t, s in zip(texts, spans, strict=True))
         return JoinedVerdict(verdict.action, verdict.detections, redacted)
 
+    def screen_parts(
+        self,
+        texts: Sequence[str],
+        calls: Sequence[ToolCall],
+        direction: Direction,
+        context: ScanContext,
+    ) -> PartsVerdict:
+        """Screen a message's texts and tool calls as one text (see the module docstring)."""
+        parts = [*texts, *(p for call in calls for p in (call.name, call.arguments))]
+        joined = self.screen_joined(parts, direction, context)
+        original = tuple(call.arguments for call in calls)
+
+        def refused(detections: Sequence[Detection], why: str) -> PartsVerdict:
+            reason = _refused(detections, why, tool_call_rule(direction))
+            return PartsVerdict(Action.BLOCK, (reason, *detections), tuple(texts), original)
+
+        if joined.action is Action.BLOCK:
+            return PartsVerdict(Action.BLOCK, joined.detections, tuple(texts), original)
+        names, arguments = joined.texts[len(texts) :: 2], joined.texts[len(texts) + 1 :: 2]
+        for call, name, new in zip(calls, names, arguments, strict=True):
+            if name != call.name or (call.frozen and new != call.arguments):
+                why = "redaction needed in a function name or in a tool call already sent"
+                return refused(joined.detections, why)
+            if new != call.arguments and not _is_json(new):
+                why = "redacting the tool call's arguments would break their JSON"
+                return refused(joined.detections, why)
+        unsent = [new for call, new in zip(calls, arguments, strict=True) if not call.frozen]
+        hidden = self._escaped_detections(unsent, direction, context)
+        hidden_action = self.policy.check(hidden)
+        if hidden_action >= Action.REDACT:
+            why = "text hidden behind JSON escapes in tool-call arguments"
+            return refused((*hidden, *joined.detections), why)
+        action = max(joined.action, hidden_action)
+        texts_out = joined.texts[: len(texts)]
+        return PartsVerdict(action, (*joined.detections, *hidden), texts_out, tuple(arguments))
+
+    def _escaped_detections(
+        self, arguments: Sequence[str], direction: Direction, context: ScanContext
+    ) -> tuple[Detection, ...]:
+        """Detections in the decoded strings of arguments that contain JSON escapes."""
+        found: list[Detection] = []
+        for text in arguments:
+            if "\\" not in text:
+                continue
+            try:
+                decoded = "\n".join(_strings(json.loads(text)))
+            except ValueError:
+                continue  # not JSON: the raw text is all a reader gets, and it was screened
+            except RecursionError:  # nested too deep to decode: cannot be screened (fail closed)
+                why = "tool-call arguments nested too deeply"
+                found.append(Detection(tool_call_rule(direction), why))
+                continue
+            found.extend(self.screen_text(decoded, direction, context).detections)
+        return tuple(found)
+
     def screen_messages(self, messages: Sequence[Mapping[str, Any]]) -> MessageVerdict:
-        """Screen every message of every role (tool results included) as input."""
+        """Screen every message of every role (tool results and tool calls included) as input.
+
+        Each message is screened as one text (``screen_parts``); a redaction is written back
+        to the text or the call's arguments it was found in, in a copy of the message.
+        """
         out: list[dict[str, Any]] = []
         found: list[tuple[int, Detection]] = []
         action = Action.ALLOW
         for index, message in enumerate(messages):
-            role = str(message.get("role", "user"))
-            context = ScanContext(role=role)
-            new_message = dict(message)
-            content = message.get("content")
-            for text in message_texts(message):
-                verdict = self.screen_text(text, Direction.INPUT, context)
-                found.extend((index, d) for d in verdict.detections)
-                action = max(action, verdict.action)
-                if verdict.text is not text and isinstance(content, str):
-                    new_message["content"] = verdict.text
-                elif verdict.text is not text and isinstance(content, list):
-                    new_message["content"] = [
-                        {**p, "text": verdict.text}
-                        if isinstance(p, dict) and p.get("text") == text
-                        else p
-                        for p in content
-                    ]
-            out.append(new_message)
+            verdict, forwarded = self._screen_message(message)
+            found.extend((index, d) for d in verdict.detections)
+            action = max(action, verdict.action)
+            out.append(forwarded)
         found.sort(key=lambda item: -self.policy.action_for(item[1].rule_id))
         return MessageVerdict(action, tuple(out), tuple(found))
+
+    def _screen_message(self, message: Mapping[str, Any]) -> tuple[PartsVerdict, dict[str, Any]]:
+        """Screen one request message; return its verdict and the message to forward."""
+        texts = _text_parts(message)
+        calls = message_tool_calls(message)
+        if not texts and not calls:
+            return PartsVerdict(Action.ALLOW, (), (), ()), dict(message)
+        context = ScanContext(role=str(message.get("role", "user")))
+        verdict = self.screen_parts(
+            [text for _, text in texts], [call for call, _ in calls], Direction.INPUT, context
+        )
+        if verdict.action is not Action.REDACT:
+            return verdict, dict(message)
+        forwarded = copy.deepcopy(dict(message))  # the client's message stays as it was sent
+        for (path, text), new in zip(texts, verdict.texts, strict=True):
+            if new != text:
+                _place(forwarded, path, new)
+        copied = message_tool_calls(forwarded)
+        for (call, function), new in zip(copied, verdict.arguments, strict=True):
+            if function is not None and new != call.arguments:
+                function["arguments"] = new
+        return verdict, forwarded
+
+
+def _place(message: dict[str, Any], path: _Path, text: str) -> None:
+    """Write ``text`` where ``path`` (from ``_text_parts``) points in ``message``."""
+    target: Any = message
+    for step in path[:-1]:
+        target = target[step]
+    target[path[-1]] = text
