@@ -1,6 +1,8 @@
 """The streamed half of a chat exchange: SSE out, screened through ``StreamScreen``.
 
-Tool calls are held back and released whole through ``ToolCallScreen``.
+A choice's content and its refusal are each released through a ``StreamScreen``; a content or
+refusal delta that is not a string (nor null) stops the stream. Tool calls are held back and
+released whole through ``ToolCallScreen``.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 from kastell.guard._asgi import Send, error_body, sse
 from kastell.guard.interface import Detection, ScanContext
 from kastell.guard.pipeline import Screener
-from kastell.guard.streaming import ReleasedCall, StreamScreen, ToolCallScreen
+from kastell.guard.streaming import UNSCREENABLE_RULE, ReleasedCall, StreamScreen, ToolCallScreen
 
 __all__ = ["SSE_HEADERS", "StreamOutcome", "StreamRelay"]
 
@@ -33,6 +35,8 @@ class StreamOutcome:
     blocked_rule: str | None = None
     sent: dict[int, str] = dataclasses.field(default_factory=dict)
     """Per choice, the content released."""
+    refusals: dict[int, str] = dataclasses.field(default_factory=dict)
+    """Per choice that released any of a refusal, the refusal released."""
     tool_calls: dict[int, list[str]] = dataclasses.field(default_factory=dict)
     """Per choice, each tool call released, as its canonical JSON line (``tool_call_record``)."""
 
@@ -40,11 +44,16 @@ class StreamOutcome:
     def sent_text(self) -> str:
         """What every choice received, in index order, choices joined by newlines.
 
-        A choice's part is its released content, then for each released tool call a newline
-        and the call's canonical JSON line as sent (a content-only choice is just its content).
+        A choice's part is its released content, then (if it released one) a newline and its
+        refusal, then for each released tool call a newline and the call's canonical JSON line
+        as sent (a content-only choice is just its content).
         """
-        indices = sorted(set(self.sent) | set(self.tool_calls))
-        parts = ([self.sent.get(i, ""), *self.tool_calls.get(i, [])] for i in indices)
+        indices = sorted(set(self.sent) | set(self.refusals) | set(self.tool_calls))
+        refusals = {i: [text] for i, text in self.refusals.items()}
+        parts = (
+            [self.sent.get(i, ""), *refusals.get(i, []), *self.tool_calls.get(i, [])]
+            for i in indices
+        )
         return "\n".join("\n".join(part) for part in parts)
 
     @property
@@ -55,21 +64,48 @@ class StreamOutcome:
 
 @dataclasses.dataclass
 class _Choice:
-    """The screens of one streamed choice: its content and its tool calls."""
+    """The screens of one streamed choice: its content, its refusal and its tool calls."""
 
     content: StreamScreen
+    refusal: StreamScreen
     calls: ToolCallScreen
 
     @property
+    def texts(self) -> dict[str, StreamScreen]:
+        """The screen of each text field of the choice's deltas, by field name."""
+        return {"content": self.content, "refusal": self.refusal}
+
+    @property
     def blocking_rule(self) -> str | None:
-        if self.content.blocked:
-            return self.content.verdict.blocking_rule or "guard.blocked"
+        for screen in self.texts.values():
+            if screen.blocked:
+                return screen.verdict.blocking_rule or "guard.blocked"
         return self.calls.blocking_rule
 
-    def finish(self) -> tuple[str, list[ReleasedCall]]:
-        """Screen the held-back calls (with all the content), then the content's tail."""
+    def feed(self, delta: dict[str, Any]) -> dict[str, str]:
+        """Feed the delta's text fields; return the piece of each to release now.
+
+        A field that is neither a string nor null cannot be screened: it stops the stream.
+        """
+        pieces: dict[str, str] = {}
+        for key, screen in self.texts.items():
+            value = delta.get(key)
+            if isinstance(value, str):
+                pieces[key] = screen.feed(value)
+            elif value is not None:
+                why = f"a streamed {key} delta that is not a string cannot be screened"
+                screen.refuse(UNSCREENABLE_RULE, why)
+        return pieces
+
+    def finish(self) -> tuple[dict[str, str], list[ReleasedCall]]:
+        """Screen the held-back calls (with all the content), then the tail of each text."""
         released = self.calls.finish(self.content.text)
-        return ("" if self.calls.blocked else self.content.finish()), released
+        if self.calls.blocked:
+            return {}, released
+        tails = {"content": self.content.finish()}
+        if self.refusal.text:  # a refusal is screened only if there is one
+            tails["refusal"] = self.refusal.finish()
+        return tails, released
 
 
 class StreamRelay:
@@ -93,6 +129,7 @@ class StreamRelay:
         if state is None:
             state = self._choices[index] = _Choice(
                 StreamScreen(self._screener, self._context, self._holdback),
+                StreamScreen(self._screener, self._context, self._holdback),
                 ToolCallScreen(self._screener, self._context),
             )
         return state
@@ -114,6 +151,8 @@ class StreamRelay:
 
     def _commit(self, index: int, state: _Choice, released: list[ReleasedCall]) -> None:
         self.result.sent[index] = state.content.sent
+        if state.refusal.sent:
+            self.result.refusals[index] = state.refusal.sent
         if released:
             self.result.tool_calls.setdefault(index, []).extend(r.record for r in released)
 
@@ -131,22 +170,21 @@ class StreamRelay:
         raw_delta = choice.get("delta")
         delta = dict(raw_delta) if isinstance(raw_delta, dict) else {}
         calls = {k: delta.pop(k) for k in ("tool_calls", "function_call") if k in delta}
-        text = delta.get("content")
-        piece = state.content.feed(text) if isinstance(text, str) else ""
+        pieces = state.feed(delta)
         released = state.calls.feed(calls, state.content.text) if calls else []
         extra: list[bytes] = []
         finish = choice.get("finish_reason")
         if finish is not None and state.blocking_rule is None:
-            tail, more = state.finish()
+            tails, more = state.finish()
             released += more
-            if isinstance(text, str):  # the tail follows this delta's own piece
-                piece, tail = piece + tail, ""
-            if tail:
-                extra.append(self._extra_frame(index, {"content": tail}))
+            for key, tail in tails.items():
+                if key in pieces:  # the tail follows this delta's own piece
+                    pieces[key] += tail
+                elif tail:
+                    extra.append(self._extra_frame(index, {key: tail}))
         extra += [self._extra_frame(index, r.delta) for r in released]
-        if isinstance(text, str):
-            delta["content"] = piece
-        relayed = piece or finish is not None or set(delta) - {"content"}
+        delta.update(pieces)
+        relayed = any(pieces.values()) or finish is not None or set(delta) - set(state.texts)
         return state, index, extra, ({**choice, "delta": delta} if relayed else None), released
 
     def frames(self, chunk: dict[str, Any]) -> list[bytes]:
@@ -184,12 +222,11 @@ class StreamRelay:
         for index, state in self._choices.items():
             if state.blocking_rule is not None:
                 continue
-            tail, released = state.finish()
+            tails, released = state.finish()
             rule = state.blocking_rule
             if rule is not None:
                 return self._blocked_frames(index, rule)
-            if tail:
-                frames.append(self._extra_frame(index, {"content": tail}))
+            frames += [self._extra_frame(index, {k: t}) for k, t in tails.items() if t]
             frames += [self._extra_frame(index, r.delta) for r in released]
             commits.append((index, state, released))
         for commit in commits:
@@ -218,16 +255,16 @@ class StreamRelay:
             await send({"type": "http.response.body", "body": frame, "more_body": True})
 
     def detections(self) -> list[Detection]:
-        """Every output detection of every choice: content (latest verdict) and tool calls.
+        """Every output detection of every choice: content and refusal (latest verdicts), calls.
 
         A tool call is screened with the choice's content, so a rule that fired on the content
         is listed once per choice.
         """
         found: list[Detection] = []
         for state in self._choices.values():
-            content = list(state.content.verdict.detections)
-            rules = {d.rule_id for d in content}
-            found += content
+            texts = [d for screen in state.texts.values() for d in screen.verdict.detections]
+            rules = {d.rule_id for d in texts}
+            found += texts
             for detection in state.calls.detections:
                 if detection.rule_id not in rules:
                     rules.add(detection.rule_id)

@@ -1,10 +1,12 @@
 """Incremental output screening for streamed answers, with a hold-back window.
 
-The upstream's text deltas are accumulated; after each delta the whole answer so far is
-screened, and only the part that is at least ``holdback`` characters behind the end is released.
-A rule that matches a bounded pattern (a canary, a key header, an IBAN) therefore stops the
-stream before any of the match reaches the client, as long as the pattern is no longer than the
-window. What was released is recorded exactly, for the audit log.
+The upstream's text deltas (the content, and apart from it a refusal: one ``StreamScreen``
+each) are accumulated; after each delta the whole text so far is screened, and only the part
+that is at least ``holdback`` characters behind the end is released. A rule that matches a
+bounded pattern (a canary, a key header, an IBAN) therefore stops the stream before any of the
+match reaches the client, as long as the pattern is no longer than the window. What was
+released is recorded exactly, for the audit log. A text delta that is not a string cannot be
+screened that way: it stops the stream (``UNSCREENABLE_RULE``, fail closed).
 
 Tool calls are not released piece by piece: ``ToolCallScreen`` holds back every tool-call delta
 of a choice until the call is complete (a later call index starts, the choice finishes or the
@@ -18,16 +20,14 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from kastell.guard.answer_screen import (
-    REFUSED_RULE,
-    ToolCall,
-    screen_choice,
-    tool_call_record,
-)
+from kastell.guard.answer_screen import REFUSED_RULE, screen_choice, tool_call_record
 from kastell.guard.interface import Action, Detection, Direction, ScanContext, TextVerdict
-from kastell.guard.pipeline import Screener
+from kastell.guard.pipeline import Screener, ToolCall
 
-__all__ = ["ReleasedCall", "StreamScreen", "ToolCallScreen"]
+__all__ = ["UNSCREENABLE_RULE", "ReleasedCall", "StreamScreen", "ToolCallScreen"]
+
+UNSCREENABLE_RULE = "guard.output.unscreenable"
+"""Rule of streamed text the gateway cannot screen before sending (a delta not a string)."""
 
 
 class StreamScreen:
@@ -65,6 +65,11 @@ class StreamScreen:
         if self.blocked:
             return ""
         return self._release(final=True)
+
+    def refuse(self, rule: str, why: str) -> None:
+        """Block this text for ``why``: nothing more of it will be released (fail closed)."""
+        reason = Detection(rule, why)
+        self.verdict = TextVerdict(Action.BLOCK, (reason, *self.verdict.detections), self.text)
 
     def _release(self, *, final: bool) -> str:
         text = "".join(self._raw)
