@@ -49,8 +49,8 @@ def incident() -> None:
 @click.option("--description", default="", help="What happened.")
 @FACT_OPTION
 @click.option("--from-events", type=click.Path(dir_okay=False, path_type=pathlib.Path),
-              help="JSON-lines guard/audit events: one incident per canary leak, extraction "
-                   "alert or burst of blocked attacks.")  # fmt: skip
+              help="Guard/audit events (Kastell or OCSF JSON lines, or CEF lines): one incident "
+                   "per canary leak, extraction alert or burst of blocked attacks.")  # fmt: skip
 @click.option("--from-audit-log", help="Read the events from the guard's audit log (path or URL).")
 @click.option("--burst-threshold", default=20, show_default=True, help="Blocks per burst.")
 @STORE_OPTION
