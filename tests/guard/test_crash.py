@@ -111,3 +111,31 @@ def test_kill_9_under_load_keeps_a_verifiable_complete_log(
     logged = {r.event.request_id for r in read_records(log)}
     missing = [rid for rid in answered if rid not in logged]
     assert missing == []
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
+def test_stop_signal_is_a_clean_exit_with_the_log_closed(
+    upstream: tuple[MockUpstream, str], tmp_path: pathlib.Path, stop: signal.Signals
+) -> None:
+    log = tmp_path / "audit.db"
+    path = tmp_path / "guard.yaml"
+    path.write_text(yaml.safe_dump(make_config(upstream[1], audit={"url": str(log)})))
+    port = free_port()
+    command = [sys.executable, "-m", "kastell.cli.main", "guard", "serve", "--config", str(path)]
+    process = subprocess.Popen(
+        [*command, "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    try:
+        _wait_healthy(f"http://127.0.0.1:{port}", process)
+        process.send_signal(stop)
+        code = process.wait(timeout=20)
+        stderr = process.stderr.read().decode() if process.stderr else ""
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        if process.stderr:
+            process.stderr.close()
+    assert code == 0, stderr  # documented: 0 stopped cleanly (not 143 / 130)
+    assert f"stopped ({stop.name})" in stderr
+    assert main(["audit", "verify", str(log), "--require-anchored"]) == 0

@@ -6,8 +6,10 @@ Heavy modules (uvicorn, httpx, the scanners) are imported inside the commands so
 
 from __future__ import annotations
 
+import contextlib
 import pathlib
 import sys
+from collections.abc import Iterator
 
 import click
 
@@ -97,8 +99,44 @@ def serve(
                 timeout_graceful_shutdown=5,
             )
         )
-        server.run()
+        stops = _StopSignals()
+        with stops.installed():
+            server.run()
+        if stops.received:
+            note(f"kastell guard stopped ({stops.received[0]}); audit log closed")
     return ExitCode.OK if server.started else ExitCode.INCOMPLETE
+
+
+class _StopSignals:
+    """SIGTERM/SIGINT while serving are a clean stop (exit 0), not a death by the signal.
+
+    uvicorn shuts down gracefully on these signals and then re-raises each one into the handler
+    that was installed before it started, which by default kills the process (exit 143 for
+    SIGTERM). This handler only notes the signal, so ``serve`` returns normally.
+    """
+
+    def __init__(self) -> None:
+        self.received: list[str] = []
+
+    def _note(self, signum: int, _frame: object) -> None:
+        import signal
+
+        self.received.append(signal.Signals(signum).name)
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[None]:
+        import signal
+        import threading
+
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {sig: signal.signal(sig, self._note) for sig in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 @guard.command("lint")
