@@ -36,8 +36,8 @@ stop_guard() {
   local status=0
   wait "$GUARD_PID" 2>/dev/null || status=$?
   GUARD_PID=""
-  # uvicorn shuts down gracefully on SIGTERM, then re-raises it: 143 is a clean stop
-  [[ $status -eq 0 || $status -eq 143 ]]
+  # kastell guard serve exits 0 after a graceful stop on SIGTERM
+  [[ $status -eq 0 ]]
 }
 trap 'stop_guard || true' EXIT
 trap 'exit 130' INT
