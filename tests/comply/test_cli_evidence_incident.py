@@ -308,6 +308,18 @@ def test_incident_open_from_the_audit_log(
     (opened,) = _json(capsys)  # type: ignore[misc]
     assert opened["source"] == "canary_leak"
     assert opened["evidence_refs"] == ["r1"]
+    # reading the same log again opens nothing new; a new leak in it opens exactly one more
+    args = ["incident", "open", "--from-audit-log", location, "--store", store, "--format", "json"]
+    assert main(args) == 0
+    again = capsys.readouterr()
+    assert json.loads(again.out) == []
+    assert "no new incident" in again.err
+    with log_module.AuditLog.open(location) as log:
+        log.append(interface.AuditEvent(interface.EventType.CANARY_LEAK, request_id="r2"))
+    assert main(args) == 0
+    assert [i["evidence_refs"] for i in _json(capsys)] == [["r2"]]  # type: ignore[index]
+    assert main(["incident", "list", "--all", "--store", store, "--format", "json"]) in (0, 1)
+    assert len(_json(capsys)) == 2  # type: ignore[arg-type]
 
 
 def test_incident_open_from_a_missing_audit_log(

@@ -84,8 +84,8 @@ def incident_open(title: str | None, aware_at: str | None, timezone: str, regime
                 raise IncidentError(f"cannot read events {from_events}: {error}") from None
             incidents = open_from_events(opened, draft, text, str(from_events), now,
                                          burst_threshold)  # fmt: skip
-        if not incidents:
-            note("no incident candidates in the events")
+        if not incidents and (from_events is not None or from_audit_log is not None):
+            note("no new incident: no candidate in the events, or each already has an incident")
     finally:
         opened.evidence.close()
     return _show(incidents, now, output_format)

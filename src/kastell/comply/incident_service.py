@@ -80,16 +80,33 @@ def open_from_events(store: IncidentStore, draft: IncidentDraft, events_text: st
 def open_from_event_list(store: IncidentStore, draft: IncidentDraft,
                          events: Sequence[Mapping[str, Any]], now: dt.datetime,
                          burst_threshold: int = 20) -> list[Incident]:  # fmt: skip
-    """Open one incident per candidate among ``events`` (e.g. read from the audit log).
+    """Open one incident per new candidate among ``events`` (e.g. read from the audit log).
 
     Awareness is the event's time unless the draft gives one (e.g. the alert was read later).
+    A candidate whose source and event references (request ids or record numbers) are those of
+    an incident already in the store is skipped, so reading the same log again (or an export
+    that overlaps the last one) does not open the same incident twice.
     """
     given = parse_time(draft.aware_at, draft.timezone) if draft.aware_at else None
-    return [
-        _save(store, draft, draft.title or c.title, given or c.occurred_at, c.source,
-              draft.description or c.description, c.event_refs, now)
-        for c in detect_candidates(events, burst_threshold=burst_threshold)
-    ]  # fmt: skip
+    known = {_identity(i.source, i.evidence_refs) for i in store.list()}
+    opened = []
+    for c in detect_candidates(events, burst_threshold=burst_threshold):
+        identity = _identity(c.source, c.event_refs)
+        if identity is not None and identity in known:
+            continue
+        opened.append(_save(store, draft, draft.title or c.title, given or c.occurred_at,
+                            c.source, draft.description or c.description, c.event_refs,
+                            now))  # fmt: skip
+        if identity is not None:
+            known.add(identity)
+    return opened
+
+
+def _identity(source: IncidentSource, refs: Sequence[str]) -> tuple[str, tuple[str, ...]] | None:
+    """What makes an event-based incident the same one; None when the refs are positional."""
+    if source is IncidentSource.MANUAL or not refs or any(r.startswith("event#") for r in refs):
+        return None
+    return source.value, tuple(refs)
 
 
 def _submissions(current: Incident, items: Sequence[str]) -> dict[str, dt.datetime]:
