@@ -9,8 +9,19 @@ refusal and the arguments of a call, never a function name, a call already sent 
 that is not a string (it is screened as JSON); redacted arguments must still be valid JSON.
 Where that cannot be done the choice is blocked (fail closed).
 
+The reasoning of a reasoning model (``reasoning_content``, ``reasoning``) is output text too,
+screened after the refusal. URL citations (``annotations``) are screened with the rest as JSON;
+their character indexes point into the content, so a choice whose screening redacts anything
+loses them. Every other key of a message (``audio``, vendor extensions) is dropped unless it
+is null: the guard relays only what it screens (``drop_unscreened``).
+
+A choice's ``logprobs`` spell out its tokens. They are kept only if the choice went out
+unchanged (allowed or flagged) and the text sent covers every token
+(``kastell.guard._logprobs``); a blocked or redacted choice gets ``logprobs: null``.
+
 Tool calls enter the audit record as canonical JSON lines (``tool_call_record``): keys sorted,
-no whitespace, non-ASCII kept, one line per call after the content (and the refusal, if any).
+no whitespace, non-ASCII kept, one line per call after the texts (the content, then the
+refusal and reasoning if any, each on a line of its own, then the annotations as JSON).
 """
 
 from __future__ import annotations
@@ -21,6 +32,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from kastell.guard._logprobs import LOGPROB_FIELDS, logprobs_covered
 from kastell.guard.interface import Action, Detection, Direction, ScanContext
 from kastell.guard.pipeline import (
     PartsVerdict,
@@ -33,17 +45,24 @@ from kastell.guard.pipeline import (
 )
 
 __all__ = [
+    "OUTPUT_TEXT_FIELDS",
     "REFUSED_RULE",
     "CompletionVerdict",
     "ToolCall",
+    "drop_unscreened",
     "screen_choice",
     "screen_completion",
     "tool_call_record",
+    "withheld_details",
 ]
 
 REFUSED_RULE = tool_call_rule(Direction.OUTPUT)
 """Rule of a tool call the gateway cannot screen or send safely (e.g. a malformed stream)."""
-_TEXT_FIELDS = ("content", "refusal")
+OUTPUT_TEXT_FIELDS = ("content", "refusal", "reasoning_content", "reasoning")
+"""The text fields of an answer's message (or a stream's delta), screened in this order."""
+_CALL_FIELDS = ("tool_calls", "function_call")
+_MESSAGE_FIELDS = frozenset({"role", *OUTPUT_TEXT_FIELDS, *_CALL_FIELDS, "annotations"})
+_ANNOTATIONS = "annotations"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,7 +74,47 @@ class CompletionVerdict:
     choices: tuple[PartsVerdict, ...]
     """The verdict of every screened choice (its texts: the content, then the refusal if any)."""
     sent_texts: tuple[str, ...]
-    """Per choice not withheld: its content, refusal and tool-call records as sent (audit)."""
+    """Per choice not withheld: its texts and tool-call records as sent (audit)."""
+    logprobs_withheld: tuple[int, ...] = ()
+    """Indexes of the choices whose ``logprobs`` were set to null."""
+    annotations_withheld: tuple[int, ...] = ()
+    """Indexes of the choices whose ``annotations`` were dropped (a redaction moved the text)."""
+    dropped_fields: tuple[str, ...] = ()
+    """Names of the message keys dropped because the guard does not screen them."""
+
+    def details(self) -> dict[str, str]:
+        """What was withheld, for the audit record's ``details`` (empty if nothing)."""
+        return withheld_details(
+            self.logprobs_withheld, self.dropped_fields, self.annotations_withheld
+        )
+
+
+def withheld_details(
+    logprobs: Sequence[int], dropped: Sequence[str], annotations: Sequence[int] = ()
+) -> dict[str, str]:
+    """Audit ``details`` naming what the guard withheld: choice indexes and field names.
+
+    ``logprobs_withheld`` and ``annotations_withheld`` list choice indexes, ``dropped_fields``
+    key names, each comma-separated and sorted; a key is present only if its list is not empty.
+    """
+    lists = {
+        "logprobs_withheld": [str(i) for i in sorted(set(logprobs))],
+        "annotations_withheld": [str(i) for i in sorted(set(annotations))],
+        "dropped_fields": sorted(set(dropped)),
+    }
+    return {key: ",".join(values) for key, values in lists.items() if values}
+
+
+def drop_unscreened(message: dict[str, Any], allowed: frozenset[str]) -> list[str]:
+    """Remove every key not in ``allowed`` whose value is not null; return their names.
+
+    The guard relays only what it screens (fail closed): ``audio``, vendor extensions and any
+    other field it does not know could carry what it withholds elsewhere.
+    """
+    dropped = [key for key, value in message.items() if key not in allowed and value is not None]
+    for key in dropped:
+        del message[key]
+    return dropped
 
 
 def tool_call_record(call: Any) -> str:
@@ -71,20 +130,26 @@ def screen_choice(
 
 
 def _fields(message: Mapping[str, Any]) -> list[tuple[str, Any]]:
-    """The text fields screened: the content (even if null), the refusal unless null."""
-    return [
+    """The fields screened: the content (even if null), other texts unless null, annotations."""
+    fields = [
         (key, message.get(key))
-        for key in _TEXT_FIELDS
+        for key in OUTPUT_TEXT_FIELDS
         if key == "content" or message.get(key) is not None
     ]
+    if message.get(_ANNOTATIONS):
+        fields.append((_ANNOTATIONS, message[_ANNOTATIONS]))
+    return fields
 
 
 def _frozen_fields(
     fields: Sequence[tuple[str, Any]], texts: Sequence[str], verdict: PartsVerdict
 ) -> PartsVerdict:
-    """``verdict``, or a block if it redacts a field that is not a string (screened as JSON)."""
+    """``verdict``, or a block if it redacts a field that is not a string (screened as JSON).
+
+    The annotations are exempt: a choice whose screening redacts anything loses them.
+    """
     for (key, value), text, new in zip(fields, texts, verdict.texts, strict=True):
-        if new != text and not isinstance(value, str):
+        if new != text and not isinstance(value, str) and key != _ANNOTATIONS:
             why = f"redaction needed in {key} that is not a string"
             reason = Detection(verdict.detections[0].rule_id, why)
             return dataclasses.replace(
@@ -108,11 +173,11 @@ def _screen_message(
     verdict = screener.screen_parts(texts, [c for c, _ in calls], Direction.OUTPUT, context)
     verdict = _frozen_fields(fields, texts, verdict)
     if verdict.action is Action.BLOCK:
-        message["content"] = None
-        if message.get("refusal") is not None:
-            message["refusal"] = None
-        message.pop("tool_calls", None)
-        message.pop("function_call", None)
+        for key, value in fields:
+            if value is not None and key != _ANNOTATIONS:
+                message[key] = None
+        for key in (*_CALL_FIELDS, _ANNOTATIONS):
+            message.pop(key, None)
         choice["finish_reason"] = "content_filter"
         return verdict, ""
     for (key, value), new in zip(fields, verdict.texts, strict=True):
@@ -121,24 +186,58 @@ def _screen_message(
     for (call, function), arguments in zip(calls, verdict.arguments, strict=True):
         if function is not None and arguments != call.arguments:
             function["arguments"] = arguments
+    if verdict.action is Action.REDACT:  # the citations' indexes point into the old text
+        message.pop(_ANNOTATIONS, None)
     sent = [as_text(value) for _, value in _fields(message)]
     records = [tool_call_record(entry) for entry, _ in tool_call_entries(message)]
     return verdict, "\n".join([*sent, *records])
 
 
+def _keeps_logprobs(choice: Mapping[str, Any], verdict: PartsVerdict | None) -> bool:
+    """True if the choice went out unchanged and its text covers every logprob token."""
+    if verdict is not None and verdict.action in (Action.BLOCK, Action.REDACT):
+        return False
+    message = choice.get("message")
+    texts = (
+        {key: as_text(message.get(key)) for key in LOGPROB_FIELDS}
+        if isinstance(message, dict)
+        else {}
+    )
+    return logprobs_covered(choice.get("logprobs"), texts)
+
+
 def screen_completion(
     screener: Screener, context: ScanContext, answer: Mapping[str, Any]
 ) -> CompletionVerdict:
-    """Screen every choice of a non-streamed answer (content, refusal, tool calls) as output."""
+    """Screen every choice of a non-streamed answer (texts, tool calls, logprobs) as output."""
     screened = copy.deepcopy(dict(answer))
     verdicts: list[PartsVerdict] = []
     sent: list[str] = []
+    logprobs: list[int] = []
+    annotations: list[int] = []
+    dropped: list[str] = []
     choices = screened.get("choices")
-    for choice in choices if isinstance(choices, list) else []:
-        outcome = _screen_message(screener, context, choice) if isinstance(choice, dict) else None
+    for position, choice in enumerate(choices if isinstance(choices, list) else []):
+        if not isinstance(choice, dict):
+            continue
+        index = choice["index"] if isinstance(choice.get("index"), int) else position
+        cited = False
+        if isinstance(choice.get("message"), dict):
+            dropped += drop_unscreened(choice["message"], _MESSAGE_FIELDS)
+            cited = bool(choice["message"].get(_ANNOTATIONS))
+        outcome = _screen_message(screener, context, choice)
+        if cited and not choice["message"].get(_ANNOTATIONS):
+            annotations.append(index)
+        if choice.get("logprobs") is not None and not _keeps_logprobs(
+            choice, outcome[0] if outcome else None
+        ):
+            choice["logprobs"] = None
+            logprobs.append(index)
         if outcome is None:
             continue
         verdicts.append(outcome[0])
         if outcome[0].action is not Action.BLOCK:
             sent.append(outcome[1])
-    return CompletionVerdict(screened, tuple(verdicts), tuple(sent))
+    return CompletionVerdict(
+        screened, tuple(verdicts), tuple(sent), tuple(logprobs), tuple(annotations), tuple(dropped)
+    )

@@ -258,6 +258,7 @@ class ChatExchange:
                 status=200,
                 response_digest=rec.sha256_digest(sent),
                 latency_us=int((time.perf_counter() - self.started) * 1e6),
+                details=screened.details() or None,
                 **common,
             )
         )
@@ -346,6 +347,7 @@ class ChatExchange:
                     "outcome": result.outcome,
                     "sent_chars": len(sent),
                     "sent_tool_calls": result.sent_tool_calls,
+                    **relay.details(),
                 },
                 **{**common, "redacted_text": redacted},
             )

@@ -1,8 +1,11 @@
 """The streamed half of a chat exchange: SSE out, screened through ``StreamScreen``.
 
-A choice's content and its refusal are each released through a ``StreamScreen``; a content or
-refusal delta that is not a string (nor null) stops the stream. Tool calls are held back and
-released whole through ``ToolCallScreen``.
+Each text field of a choice's deltas (content, refusal, ``reasoning_content``, ``reasoning``)
+is released through its own ``StreamScreen``; a text delta that is not a string (nor null)
+stops the stream. Tool calls are held back and released whole through ``ToolCallScreen``.
+The choice's ``logprobs`` entries are held back with the text they spell and released once the
+released text covers them (``kastell.guard._logprobs``). Any other non-null key of a delta is
+dropped and named in the audit record: the guard relays only what it screens.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from kastell.guard._asgi import Send, error_body, sse
+from kastell.guard._logprobs import LOGPROB_FIELDS, LogprobsHold
+from kastell.guard.answer_screen import OUTPUT_TEXT_FIELDS, drop_unscreened, withheld_details
 from kastell.guard.interface import Detection, ScanContext
 from kastell.guard.pipeline import Screener
 from kastell.guard.streaming import UNSCREENABLE_RULE, ReleasedCall, StreamScreen, ToolCallScreen
@@ -24,6 +29,8 @@ SSE_HEADERS = [
     (b"cache-control", b"no-cache"),
     (b"x-accel-buffering", b"no"),
 ]
+_CALL_FIELDS = ("tool_calls", "function_call")
+_DELTA_FIELDS = frozenset({"role", *OUTPUT_TEXT_FIELDS, *_CALL_FIELDS})
 
 
 @dataclasses.dataclass
@@ -35,23 +42,36 @@ class StreamOutcome:
     blocked_rule: str | None = None
     sent: dict[int, str] = dataclasses.field(default_factory=dict)
     """Per choice, the content released."""
-    refusals: dict[int, str] = dataclasses.field(default_factory=dict)
-    """Per choice that released any of a refusal, the refusal released."""
+    texts: dict[int, dict[str, str]] = dataclasses.field(default_factory=dict)
+    """Per choice, each other text field (refusal, reasoning) that released any text."""
     tool_calls: dict[int, list[str]] = dataclasses.field(default_factory=dict)
     """Per choice, each tool call released, as its canonical JSON line (``tool_call_record``)."""
+    logprobs_sent: dict[int, int] = dataclasses.field(default_factory=dict)
+    """Per choice, how many logprob entries were released."""
+    dropped_fields: set[str] = dataclasses.field(default_factory=set)
+    """Names of the delta keys dropped because the guard does not screen them."""
+
+    @property
+    def refusals(self) -> dict[int, str]:
+        """Per choice that released any of a refusal, the refusal released."""
+        return {i: texts["refusal"] for i, texts in self.texts.items() if "refusal" in texts}
 
     @property
     def sent_text(self) -> str:
         """What every choice received, in index order, choices joined by newlines.
 
-        A choice's part is its released content, then (if it released one) a newline and its
-        refusal, then for each released tool call a newline and the call's canonical JSON line
-        as sent (a content-only choice is just its content).
+        A choice's part is its released content, then a newline and each other text field it
+        released any of (refusal, ``reasoning_content``, ``reasoning``, in that order), then for
+        each released tool call a newline and the call's canonical JSON line as sent (a
+        content-only choice is just its content).
         """
-        indices = sorted(set(self.sent) | set(self.refusals) | set(self.tool_calls))
-        refusals = {i: [text] for i, text in self.refusals.items()}
+        indices = sorted(set(self.sent) | set(self.texts) | set(self.tool_calls))
         parts = (
-            [self.sent.get(i, ""), *refusals.get(i, []), *self.tool_calls.get(i, [])]
+            [
+                self.sent.get(i, ""),
+                *(self.texts[i][key] for key in OUTPUT_TEXT_FIELDS if key in self.texts.get(i, {})),
+                *self.tool_calls.get(i, []),
+            ]
             for i in indices
         )
         return "\n".join("\n".join(part) for part in parts)
@@ -64,16 +84,17 @@ class StreamOutcome:
 
 @dataclasses.dataclass
 class _Choice:
-    """The screens of one streamed choice: its content, its refusal and its tool calls."""
+    """The screens of one streamed choice: its text fields, its tool calls, its logprobs."""
 
-    content: StreamScreen
-    refusal: StreamScreen
+    texts: dict[str, StreamScreen]
+    """The screen of each text field of the choice's deltas, by field name."""
     calls: ToolCallScreen
+    logprobs: LogprobsHold = dataclasses.field(default_factory=LogprobsHold)
 
     @property
-    def texts(self) -> dict[str, StreamScreen]:
-        """The screen of each text field of the choice's deltas, by field name."""
-        return {"content": self.content, "refusal": self.refusal}
+    def content(self) -> StreamScreen:
+        """The screen of the content."""
+        return self.texts["content"]
 
     @property
     def blocking_rule(self) -> str | None:
@@ -102,18 +123,45 @@ class _Choice:
         released = self.calls.finish(self.content.text)
         if self.calls.blocked:
             return {}, released
-        tails = {"content": self.content.finish()}
-        if self.refusal.text:  # a refusal is screened only if there is one
-            tails["refusal"] = self.refusal.finish()
+        # a field other than the content is screened only if there is some of it
+        tails = {k: s.finish() for k, s in self.texts.items() if k == "content" or s.text}
         return tails, released
+
+    def release_logprobs(self, *, final: bool) -> dict[str, Any] | None:
+        """The logprob entries the released text now covers (None: none, or blocked)."""
+        if self.blocking_rule is not None:
+            return None
+        released = {field: self.texts[field].sent for field in LOGPROB_FIELDS}
+        return self.logprobs.release(released, final=final)
+
+
+def _entries(logprobs: dict[str, Any] | None) -> int:
+    """How many logprob entries a released ``logprobs`` object carries."""
+    return sum(len(entries or ()) for entries in (logprobs or {}).values())
+
+
+@dataclasses.dataclass(frozen=True)
+class _Screened:
+    """One choice of a chunk, screened: what to send for it and what to commit once sent."""
+
+    state: _Choice
+    index: int
+    extra: list[bytes]
+    """Frames to send before the chunk's own (text tails, released tool calls)."""
+    relayed: dict[str, Any] | None
+    """The choice to relay in the chunk (None: nothing to relay)."""
+    released: list[ReleasedCall]
+    logprobs: int
+    """Logprob entries the relayed choice carries."""
 
 
 class StreamRelay:
     """Relays upstream chunks to the client, screening each choice's text as it grows.
 
-    Content is released behind a hold-back window (``StreamScreen``); tool calls are held back
-    whole and released one delta per call once complete and screened (``ToolCallScreen``).
-    What the client received is committed to ``result`` only with the frames that carry it.
+    Text is released behind a hold-back window (``StreamScreen``), each logprob entry once the
+    released text covers its token; tool calls are held back whole and released one delta per
+    call once complete and screened (``ToolCallScreen``). What the client received is
+    committed to ``result`` only with the frames that carry it.
     """
 
     def __init__(self, screener: Screener, context: ScanContext, holdback: int) -> None:
@@ -127,10 +175,12 @@ class StreamRelay:
     def _choice(self, index: int) -> _Choice:
         state = self._choices.get(index)
         if state is None:
+            texts = {
+                key: StreamScreen(self._screener, self._context, self._holdback)
+                for key in OUTPUT_TEXT_FIELDS
+            }
             state = self._choices[index] = _Choice(
-                StreamScreen(self._screener, self._context, self._holdback),
-                StreamScreen(self._screener, self._context, self._holdback),
-                ToolCallScreen(self._screener, self._context),
+                texts, ToolCallScreen(self._screener, self._context)
             )
         return state
 
@@ -145,36 +195,43 @@ class StreamRelay:
         )
         return [sse(stop), sse(error)]
 
-    def _extra_frame(self, index: int, delta: dict[str, Any]) -> bytes:
+    def _extra_frame(
+        self, index: int, delta: dict[str, Any], logprobs: dict[str, Any] | None = None
+    ) -> bytes:
         choice = {"index": index, "delta": delta, "finish_reason": None}
+        if logprobs is not None:
+            choice["logprobs"] = logprobs
         return sse({**self._last, "choices": [choice]})
 
-    def _commit(self, index: int, state: _Choice, released: list[ReleasedCall]) -> None:
+    def _commit(self, screened: _Screened) -> None:
+        index, state = screened.index, screened.state
         self.result.sent[index] = state.content.sent
-        if state.refusal.sent:
-            self.result.refusals[index] = state.refusal.sent
-        if released:
-            self.result.tool_calls.setdefault(index, []).extend(r.record for r in released)
+        for key, screen in state.texts.items():
+            if key != "content" and screen.sent:
+                self.result.texts.setdefault(index, {})[key] = screen.sent
+        if screened.released:
+            records = [r.record for r in screened.released]
+            self.result.tool_calls.setdefault(index, []).extend(records)
+        if screened.logprobs:
+            sent = self.result.logprobs_sent.get(index, 0)
+            self.result.logprobs_sent[index] = sent + screened.logprobs
 
-    def _screen_choice(
-        self, choice: dict[str, Any]
-    ) -> tuple[_Choice, int, list[bytes], dict[str, Any] | None, list[ReleasedCall]]:
-        """Screen one choice of a chunk.
-
-        Returns its state and index, the frames to send before it (content tail, released
-        tool calls), the choice to relay (None: nothing to relay) and the calls released.
-        """
+    def _screen_choice(self, choice: dict[str, Any]) -> _Screened:
+        """Screen one choice of a chunk (see ``_Screened`` for what comes back)."""
         raw_index = choice.get("index", 0)
         index = raw_index if isinstance(raw_index, int) else 0
         state = self._choice(index)
         raw_delta = choice.get("delta")
         delta = dict(raw_delta) if isinstance(raw_delta, dict) else {}
-        calls = {k: delta.pop(k) for k in ("tool_calls", "function_call") if k in delta}
+        calls = {k: delta.pop(k) for k in _CALL_FIELDS if k in delta}
+        self.result.dropped_fields.update(drop_unscreened(delta, _DELTA_FIELDS))
         pieces = state.feed(delta)
+        state.logprobs.feed(choice.get("logprobs"))
         released = state.calls.feed(calls, state.content.text) if calls else []
         extra: list[bytes] = []
         finish = choice.get("finish_reason")
-        if finish is not None and state.blocking_rule is None:
+        finished = finish is not None and state.blocking_rule is None
+        if finished:
             tails, more = state.finish()
             released += more
             for key, tail in tails.items():
@@ -184,33 +241,45 @@ class StreamRelay:
                     extra.append(self._extra_frame(index, {key: tail}))
         extra += [self._extra_frame(index, r.delta) for r in released]
         delta.update(pieces)
-        relayed = any(pieces.values()) or finish is not None or set(delta) - set(state.texts)
-        return state, index, extra, ({**choice, "delta": delta} if relayed else None), released
+        logprobs = state.release_logprobs(final=finished)
+        out = {k: v for k, v in choice.items() if k != "logprobs"}
+        if logprobs is not None or "logprobs" in choice:
+            out["logprobs"] = logprobs
+        relayed = (
+            any(pieces.values())
+            or finish is not None
+            or logprobs is not None
+            or set(delta) - set(state.texts)
+        )
+        out["delta"] = delta
+        return _Screened(
+            state, index, extra, out if relayed else None, released, _entries(logprobs)
+        )
 
     def frames(self, chunk: dict[str, Any]) -> list[bytes]:
         """The SSE frames to send for one upstream chunk (a block ends the list)."""
         self._last = {k: v for k, v in chunk.items() if k in ("id", "object", "created", "model")}
         out: list[bytes] = []
         choices_out: list[dict[str, Any]] = []
-        commits: list[tuple[int, _Choice, list[ReleasedCall]]] = []
+        commits: list[_Screened] = []
         choices = chunk.get("choices")
         for choice in choices if isinstance(choices, list) else []:
             if not isinstance(choice, dict):
                 continue
-            state, index, extra, relayed, released = self._screen_choice(choice)
-            rule = state.blocking_rule
+            screened = self._screen_choice(choice)
+            rule = screened.state.blocking_rule
             if rule is not None:
-                return self._blocked_frames(index, rule)
-            if extra and choices_out:  # what went before in this chunk goes out first
+                return self._blocked_frames(screened.index, rule)
+            if screened.extra and choices_out:  # what went before in this chunk goes out first
                 partial = {k: v for k, v in chunk.items() if k != "usage"}
                 out.append(sse({**partial, "choices": choices_out}))
                 choices_out = []
-            out += extra
-            if relayed is not None:
-                choices_out.append(relayed)
-            commits.append((index, state, released))
-        for commit in commits:
-            self._commit(*commit)
+            out += screened.extra
+            if screened.relayed is not None:
+                choices_out.append(screened.relayed)
+            commits.append(screened)
+        for screened in commits:
+            self._commit(screened)
         if choices_out or chunk.get("usage"):
             out.append(sse({**chunk, "choices": choices_out}))
         return out
@@ -218,7 +287,7 @@ class StreamRelay:
     def flush(self) -> list[bytes]:
         """Upstream ended: release what every unfinished choice still holds back."""
         frames: list[bytes] = []
-        commits: list[tuple[int, _Choice, list[ReleasedCall]]] = []
+        commits: list[_Screened] = []
         for index, state in self._choices.items():
             if state.blocking_rule is not None:
                 continue
@@ -228,10 +297,28 @@ class StreamRelay:
                 return self._blocked_frames(index, rule)
             frames += [self._extra_frame(index, {k: t}) for k, t in tails.items() if t]
             frames += [self._extra_frame(index, r.delta) for r in released]
-            commits.append((index, state, released))
-        for commit in commits:
-            self._commit(*commit)
+            logprobs = state.release_logprobs(final=True)
+            if logprobs is not None:
+                frames.append(self._extra_frame(index, {}, logprobs))
+            commits.append(_Screened(state, index, [], None, released, _entries(logprobs)))
+        for screened in commits:
+            self._commit(screened)
         return frames
+
+    def details(self) -> dict[str, str]:
+        """What the client did not get, for the response record's ``details``.
+
+        ``logprobs_withheld``: the choices that did not get every logprob entry the upstream
+        sent (stopped on a mismatch, held back when the stream ended or was blocked);
+        ``dropped_fields``: the delta keys dropped.
+        """
+        withheld = [
+            index
+            for index, state in self._choices.items()
+            if state.logprobs.stopped is not None
+            or state.logprobs.received > self.result.logprobs_sent.get(index, 0)
+        ]
+        return withheld_details(withheld, sorted(self.result.dropped_fields))
 
     async def relay(
         self,
