@@ -49,6 +49,8 @@ __all__ = [
     "REFUSED_RULE",
     "CompletionVerdict",
     "ToolCall",
+    "PROMPT_DATA_KEYS",
+    "drop_prompt_data",
     "drop_unscreened",
     "screen_choice",
     "screen_completion",
@@ -115,6 +117,25 @@ def drop_unscreened(message: dict[str, Any], allowed: frozenset[str]) -> list[st
     for key in dropped:
         del message[key]
     return dropped
+
+
+PROMPT_DATA_KEYS = frozenset({"prompt_logprobs", "prompt_token_ids", "token_ids"})
+"""Answer keys (top level or per choice) that carry the prompt's or the answer's tokens.
+
+The system prompt and the session canary are in the prompt, and token ids spell the answer the
+guard may withhold: none of it is screenable text, so these keys never reach the client (the
+request parameters that ask for them are refused, see ``exchange.parse_chat_body``).
+"""
+
+
+def drop_prompt_data(answer: dict[str, Any]) -> list[str]:
+    """Remove ``PROMPT_DATA_KEYS`` from an answer or chunk and its choices; return what went."""
+    dropped = [key for key in PROMPT_DATA_KEYS if answer.pop(key, None) is not None]
+    choices = answer.get("choices")
+    for choice in choices if isinstance(choices, list) else []:
+        if isinstance(choice, dict):
+            dropped += [key for key in PROMPT_DATA_KEYS if choice.pop(key, None) is not None]
+    return sorted(set(dropped))
 
 
 def tool_call_record(call: Any) -> str:
@@ -215,7 +236,7 @@ def screen_completion(
     sent: list[str] = []
     logprobs: list[int] = []
     annotations: list[int] = []
-    dropped: list[str] = []
+    dropped: list[str] = drop_prompt_data(screened)
     choices = screened.get("choices")
     for position, choice in enumerate(choices if isinstance(choices, list) else []):
         if not isinstance(choice, dict):

@@ -24,6 +24,7 @@ from kastell.guard._asgi import (
     Receive,
     Scope,
     Send,
+    error_body,
     header,
     read_body,
     send_error,
@@ -215,7 +216,8 @@ class GuardApp:
         except ClientGone:
             return
         except BadRequestError as error:
-            await send_error(send, 400, str(error), "invalid_request_error", "invalid_request")
+            body = error_body(str(error), "invalid_request_error", "invalid_request", error.param)
+            await send_json(send, 400, body)
             return
         session = header(scope, b"x-kastell-session")
         exchange = ChatExchange(self.runtime, tenant, body, _request_id(scope), session, started)

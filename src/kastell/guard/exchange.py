@@ -38,6 +38,10 @@ class BadRequestError(Exception):  # noqa: N818 - mapped to HTTP 400 by the app,
         self.param = param
 
 
+_PROMPT_DATA_PARAMS = ("prompt_logprobs", "echo", "return_token_ids", "return_tokens_as_token_ids")
+"""Request switches (vLLM and others) that make an upstream return prompt or token data."""
+
+
 def parse_chat_body(raw: bytes) -> dict[str, Any]:
     """Parse and check the parts of a chat request the gateway relies on."""
     try:
@@ -61,6 +65,14 @@ def parse_chat_body(raw: bytes) -> dict[str, Any]:
             )
     if not isinstance(body.get("stream", False), bool):
         raise BadRequestError("'stream' must be a boolean", "stream")
+    for param in _PROMPT_DATA_PARAMS:
+        value = body.get(param)
+        if value is not None and value is not False:  # 0 is a request too (prompt_logprobs)
+            raise BadRequestError(
+                f"'{param}' is not allowed through the guard: the upstream would return the "
+                "prompt (system prompt and canary included) or token data the guard cannot screen",
+                param,
+            )
     return body
 
 

@@ -17,7 +17,12 @@ from typing import Any
 
 from kastell.guard._asgi import Send, error_body, sse
 from kastell.guard._logprobs import LOGPROB_FIELDS, LogprobsHold
-from kastell.guard.answer_screen import OUTPUT_TEXT_FIELDS, drop_unscreened, withheld_details
+from kastell.guard.answer_screen import (
+    OUTPUT_TEXT_FIELDS,
+    drop_prompt_data,
+    drop_unscreened,
+    withheld_details,
+)
 from kastell.guard.interface import Detection, ScanContext
 from kastell.guard.pipeline import Screener
 from kastell.guard.streaming import UNSCREENABLE_RULE, ReleasedCall, StreamScreen, ToolCallScreen
@@ -258,6 +263,7 @@ class StreamRelay:
 
     def frames(self, chunk: dict[str, Any]) -> list[bytes]:
         """The SSE frames to send for one upstream chunk (a block ends the list)."""
+        self.result.dropped_fields.update(drop_prompt_data(chunk))
         self._last = {k: v for k, v in chunk.items() if k in ("id", "object", "created", "model")}
         out: list[bytes] = []
         choices_out: list[dict[str, Any]] = []
