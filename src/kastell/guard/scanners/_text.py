@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -14,8 +15,15 @@ CLASSIFIER_MAPPINGS = ("OWASP-LLM01", "ATLAS-AML.T0051", "ATLAS-AML.T0054", "AIA
 """Controls the injection/jailbreak classifiers (n-gram and MiniLM) give evidence for."""
 
 
+@functools.lru_cache(maxsize=256)
 def fold(text: str) -> str:
-    """Lower-case, strip accents and collapse whitespace, keeping character positions loose."""
+    """Lower-case, strip accents and collapse whitespace, keeping character positions loose.
+
+    Several scanners fold the same text one after the other; the small cache makes that one
+    pass (the argument is the text itself, so a hit can only return that text's folding).
+    """
+    if text.isascii():
+        return _SPACES.sub(" ", text.lower())
     decomposed = unicodedata.normalize("NFKD", text)
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return _SPACES.sub(" ", stripped.casefold())
