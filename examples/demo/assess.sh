@@ -107,15 +107,16 @@ with AuditLog.open(sys.argv[1], signer=Ed25519Signer.from_pem(sys.argv[2])) as l
     log.append(AuditEvent(EventType.ADMIN, message="demo deployment prepared: model signed, attested"))
 print(f"audit log {sys.argv[1]}: administrative event appended, checkpoint signed")
 PY
+# the gateway's port is chosen now, so the deployment attestation names the endpoint it serves
+GUARD_PORT="$("$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])')"
+GUARD_URL="http://127.0.0.1:$GUARD_PORT"
 kastell attest deployment --model-dir "$MODEL" --signature "$SIG" --training "$ATT/training.json" \
-  --endpoint "http://127.0.0.1:8080/v1" --guard-policy "$OUT/guard-policy.yaml" \
+  --endpoint "$GUARD_URL/v1" --guard-policy "$OUT/guard-policy.yaml" \
   --residency "$DEMO/residency.yaml" --key "$KEY.pem" --output "$ATT/deployment.json"
 
 step "7/8 guard gateway: real requests through kastell guard serve, incidents from its log"
 BURST=20  # blocked requests within 5 minutes that make an incident candidate
-GUARD_PORT="$("$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])')"
-GUARD_URL="http://127.0.0.1:$GUARD_PORT"
 kastell guard serve -c "$OUT/guard-policy.yaml" --port "$GUARD_PORT" 2>"$OUT/guard.log" &
 GUARD_PID=$!
 deadline=$((SECONDS + 90))  # verifying and loading the model takes seconds
