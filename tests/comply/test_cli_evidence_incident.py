@@ -173,7 +173,10 @@ def test_incident_lifecycle(store: str, capsys: pytest.CaptureFixture[str]) -> N
     fields = {f["name"]: f["value"] for f in drafts["NIS2-23.4.b"]["fields"]}
     assert fields["severity"] == "high"
     assert (
-        main(["incident", "update", opened["id"], "--store", store, "--close", "2026-11-20T10:00"])
+        main(
+            ["incident", "update", opened["id"], "--store", store, "--close", "2026-11-20T10:00"]
+            + ["--now", "2026-11-20T12:00+01:00"]  # a fixed clock: the final report is due 11-26
+        )
         == 0
     )
     capsys.readouterr()
