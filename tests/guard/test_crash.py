@@ -3,6 +3,7 @@ every request that was answered with HTTP 200."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pathlib
 import signal
@@ -10,6 +11,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -57,6 +60,33 @@ def _load(url: str, stop: threading.Event, answered: list[str], worker: int) -> 
                 return
 
 
+@contextlib.contextmanager
+def _serving(
+    config: dict[str, Any], tmp_path: pathlib.Path
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """``kastell guard serve`` in a subprocess with ``config``, healthy; killed on the way out."""
+    path = tmp_path / "guard.yaml"
+    path.write_text(yaml.safe_dump(config))
+    port = free_port()
+    command = [sys.executable, "-m", "kastell.cli.main", "guard", "serve", "--config", str(path)]
+    process = subprocess.Popen(
+        [*command, "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, process)
+        yield process, url
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        if process.stderr:
+            process.stderr.close()
+
+
 def test_kill_9_under_load_keeps_a_verifiable_complete_log(
     upstream: tuple[MockUpstream, str],
     tmp_path: pathlib.Path,
@@ -65,29 +95,7 @@ def test_kill_9_under_load_keeps_a_verifiable_complete_log(
     log = tmp_path / "audit.db"
     config = make_config(upstream[1], audit={"url": str(log)})
     config["tenants"]["acme"]["rate_limit"] = {"per_minute": 600000, "burst": 10000}
-    path = tmp_path / "guard.yaml"
-    path.write_text(yaml.safe_dump(config))
-    port = free_port()
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "kastell.cli.main",
-            "guard",
-            "serve",
-            "--config",
-            str(path),
-            "--port",
-            str(port),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env=env,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, process)
+    with _serving(config, tmp_path) as (process, url):
         stop = threading.Event()
         answered: list[str] = []
         workers = [threading.Thread(target=_load, args=(url, stop, answered, i)) for i in range(4)]
@@ -99,12 +107,6 @@ def test_kill_9_under_load_keeps_a_verifiable_complete_log(
         stop.set()
         for worker in workers:
             worker.join(timeout=10)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        if process.stderr:
-            process.stderr.close()
     assert len(answered) > 10
     assert main(["audit", "verify", str(log), "--min-retention-days", "0"]) == 0
     capsys.readouterr()
@@ -118,24 +120,10 @@ def test_stop_signal_is_a_clean_exit_with_the_log_closed(
     upstream: tuple[MockUpstream, str], tmp_path: pathlib.Path, stop: signal.Signals
 ) -> None:
     log = tmp_path / "audit.db"
-    path = tmp_path / "guard.yaml"
-    path.write_text(yaml.safe_dump(make_config(upstream[1], audit={"url": str(log)})))
-    port = free_port()
-    command = [sys.executable, "-m", "kastell.cli.main", "guard", "serve", "--config", str(path)]
-    process = subprocess.Popen(
-        [*command, "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    try:
-        _wait_healthy(f"http://127.0.0.1:{port}", process)
+    with _serving(make_config(upstream[1], audit={"url": str(log)}), tmp_path) as (process, _):
         process.send_signal(stop)
         code = process.wait(timeout=20)
         stderr = process.stderr.read().decode() if process.stderr else ""
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        if process.stderr:
-            process.stderr.close()
     assert code == 0, stderr  # documented: 0 stopped cleanly (not 143 / 130)
     assert f"stopped ({stop.name})" in stderr
     assert main(["audit", "verify", str(log), "--require-anchored"]) == 0
