@@ -203,12 +203,9 @@ def assess(descriptor: pathlib.Path, store: str | None, output_dir: pathlib.Path
         else:
             note(f"[{index}/{total}] {name}: {result.outcome.value} - {result.detail}")
 
-    incidents = IncidentStore.open(location)  # shares the evidence store's database
-    try:
+    with IncidentStore.open(location) as incidents:  # shares the evidence store's database
         assessment = run_assessment(d, incidents.evidence, clock, incidents=incidents.list(),
                                     on_step=on_step)  # fmt: skip
-    finally:
-        incidents.evidence.close()
     doc = assessment_document(assessment)
     out = output_dir or d.resolve(d.output.dir)
     written = write_report(doc, out, d.output.formats, assessment.finished_at)

@@ -67,8 +67,7 @@ def incident_open(title: str | None, aware_at: str | None, timezone: str, regime
 
     now = now_from(now_text)
     draft = _draft(title, regimes, facts, timezone, description, aware_at)
-    opened = IncidentStore.open(store)
-    try:
+    with IncidentStore.open(store) as opened:
         if from_audit_log is not None:
             from kastell.comply._audit import read_audit_events
             from kastell.comply.incident_service import open_from_event_list
@@ -86,8 +85,6 @@ def incident_open(title: str | None, aware_at: str | None, timezone: str, regime
                                          burst_threshold)  # fmt: skip
         if not incidents and (from_events is not None or from_audit_log is not None):
             note("no new incident: no candidate in the events, or each already has an incident")
-    finally:
-        opened.evidence.close()
     return _show(incidents, now, output_format)
 
 
@@ -130,13 +127,10 @@ def incident_update(incident_id: str, title: str | None, regimes: tuple[str, ...
     from kastell.comply.incident_store import IncidentStore
 
     now = now_from(now_text)
-    opened = IncidentStore.open(store)
-    try:
+    with IncidentStore.open(store) as opened:
         updated = update_incident(opened, incident_id, now, draft=_draft(title, regimes, facts),
                                   submitted=submitted, fix_available=fix_available,
                                   close_at=close_at)  # fmt: skip
-    finally:
-        opened.evidence.close()
     return _show([updated], now, output_format)
 
 
@@ -152,12 +146,9 @@ def incident_report(incident_id: str, store: str, now_text: str | None, output_f
     from kastell.comply.notifications import draft_notifications, render_markdown
 
     now = now_from(now_text)
-    opened = IncidentStore.open(store)
-    try:
+    with IncidentStore.open(store) as opened:
         item = opened.get(incident_id)
         drafts = draft_notifications(item, compute_clocks(item, now), opened.evidence.list())
-    finally:
-        opened.evidence.close()
     if output_format == "json":
         emit_json([{"clock": d.clock.rule.key, "basis": d.clock.rule.basis,
                     "recipient": d.clock.rule.recipient, "state": d.clock.state.value,
@@ -180,11 +171,8 @@ def incident_list(show_all: bool, store: str, now_text: str | None, output_forma
     from kastell.comply.incident_store import IncidentStore
 
     now = now_from(now_text)
-    opened = IncidentStore.open(store)
-    try:
+    with IncidentStore.open(store) as opened:
         items = [i for i in opened.list() if show_all or i.closed_at is None]
-    finally:
-        opened.evidence.close()
     if not items and output_format == "text":
         click.echo("no open incidents")
         return 0

@@ -69,6 +69,16 @@ class IncidentStore:
         """The evidence store sharing this database."""
         return self._evidence
 
+    def close(self) -> None:
+        """Release the database (the evidence store shares it)."""
+        self._evidence.close()
+
+    def __enter__(self) -> IncidentStore:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
     def _run(self, statement: Any) -> sa.CursorResult[Any]:
         try:
             with self._engine.begin() as connection:
