@@ -8,12 +8,14 @@ escape ``\`` and ``|``; extension values escape ``\``, ``=``, and line breaks as
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from kastell import __version__
-from kastell.audit.interface import AuditRecord
+from kastell.audit.interface import AuditRecord, ExportFormatError
+from kastell.audit.ocsf import iso_from_millis
 from kastell.types import Severity
 
-__all__ = ["cef_escape_extension", "cef_escape_header", "to_cef"]
+__all__ = ["cef_escape_extension", "cef_escape_header", "event_from_cef", "to_cef"]
 
 _SEVERITY = {
     Severity.INFO: 1,
@@ -40,6 +42,9 @@ def cef_escape_extension(text: str) -> str:
     return _CONTROLS.sub(" ", text)
 
 
+_REQUEST_ID_LABEL = "requestId"
+
+
 def _extension(record: AuditRecord) -> list[tuple[str, str]]:
     event = record.event
     pairs = [
@@ -62,7 +67,7 @@ def _extension(record: AuditRecord) -> list[tuple[str, str]]:
             str(event.served_model_digest) if event.served_model_digest else None,
         ),
         ("cs5", "recordHash", f"sha256:{record.hash}"),
-        ("cs6", "requestId", event.request_id),
+        ("cs6", _REQUEST_ID_LABEL, event.request_id),
         ("cn1", "httpStatus", str(event.status) if event.status is not None else None),
         ("cn2", "latencyMicros", str(event.latency_us) if event.latency_us is not None else None),
     ]
@@ -89,3 +94,60 @@ def to_cef(record: AuditRecord) -> str:
         f"{key}={cef_escape_extension(value)}" for key, value in _extension(record)
     )
     return f"CEF:0|{head}|{_SEVERITY[event.severity]}|{extension}"
+
+
+_KEY = re.compile(r"(?:^| )([A-Za-z0-9_]+)=")
+_ESCAPED = re.compile(r"\\(.)")
+
+
+def _fields(line: str) -> list[str]:
+    """The eight header fields and the extension (escaped pipes stay inside a field)."""
+    fields: list[str] = []
+    current: list[str] = []
+    chars = iter(line)
+    for char in chars:
+        if char == "\\":
+            current.append(char + next(chars, ""))
+        elif char == "|" and len(fields) < 7:
+            fields.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    fields.append("".join(current))
+    return fields
+
+
+def event_from_cef(line: str) -> dict[str, Any]:
+    """The plain event (``event_type``, ``occurred_at``, ``message``, ids) of a ``to_cef`` line.
+
+    ``line`` starts at ``CEF:`` (strip a syslog header first).
+
+    Raises:
+        ExportFormatError: not a CEF line, or one without a time.
+    """
+    fields = _fields(line)
+    if len(fields) != 8 or not fields[4]:
+        raise ExportFormatError("not a CEF line (CEF:Version|Vendor|Product|...)")
+    extension = fields[7]
+    keys = list(_KEY.finditer(extension))
+    values: dict[str, str] = {}
+    for index, match in enumerate(keys):
+        end = keys[index + 1].start() if index + 1 < len(keys) else len(extension)
+        values[match.group(1)] = _ESCAPED.sub(
+            lambda m: {"n": "\n", "r": "\r"}.get(m.group(1), m.group(1)),
+            extension[match.end() : end],
+        )
+    labelled = {
+        v: values.get(k.removesuffix("Label"), "") for k, v in values.items() if k.endswith("Label")
+    }
+    when = values.get("start") or values.get("rt")
+    if when is None or not when.isdigit():
+        raise ExportFormatError("CEF line without an rt or start time")
+    event: dict[str, Any] = {
+        "event_type": _ESCAPED.sub(lambda m: m.group(1), fields[4]),
+        "occurred_at": iso_from_millis(int(when)),
+        "message": values.get("msg", ""),
+    }
+    if labelled.get(_REQUEST_ID_LABEL):
+        event["request_id"] = labelled[_REQUEST_ID_LABEL]
+    return event

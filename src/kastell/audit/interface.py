@@ -14,6 +14,7 @@ Errors::
      ├── AuditUnavailableError   (CheckError, exit 3)        the log cannot be opened or written
      ├── RecordFormatError       (CheckError, exit 3)        a stored record cannot be parsed
      ├── ExportDeliveryError     (CheckError, exit 3)        the SIEM collector did not take it
+     ├── ExportFormatError       (UsageError, exit 2)        a line read back is no export event
      └── AuditTamperedError      (VerificationError, exit 1) verification found tampering
 """
 
@@ -43,6 +44,7 @@ __all__ = [
     "DetailValue",
     "EventType",
     "ExportDeliveryError",
+    "ExportFormatError",
     "KeyId",
     "RecordFormatError",
     "RetentionTooShortError",
@@ -113,6 +115,15 @@ class ExportDeliveryError(AuditError, CheckError):
 
     default_hint = (
         "Check the collector address (udp://, tcp:// or tls://host:port) and that it listens."
+    )
+
+
+class ExportFormatError(AuditError, UsageError):
+    """A line read back from a SIEM is not an OCSF finding or CEF line as ``export`` writes them."""
+
+    default_hint = (
+        "Give the lines as `kastell audit export` wrote them (OCSF JSON lines, or CEF with or "
+        "without a syslog header), or Kastell's own JSON events."
     )
 
 

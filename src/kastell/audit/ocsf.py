@@ -7,14 +7,22 @@ attribute (decision, rule ids, digests, hashes of the chain) go under ``unmapped
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
 from kastell import __version__
-from kastell.audit.interface import AuditRecord, EventType
+from kastell.audit.interface import AuditRecord, EventType, ExportFormatError
 from kastell.types import Severity
 
-__all__ = ["OCSF_VERSION", "to_ocsf", "to_ocsf_line"]
+__all__ = [
+    "OCSF_VERSION",
+    "event_from_ocsf",
+    "is_ocsf_finding",
+    "iso_from_millis",
+    "to_ocsf",
+    "to_ocsf_line",
+]
 
 OCSF_VERSION = "1.7.0"
 _CLASS_UID = 2004
@@ -163,3 +171,39 @@ def to_ocsf(record: AuditRecord) -> dict[str, Any]:
 def to_ocsf_line(record: AuditRecord) -> str:
     """One JSON line (no trailing newline) of the record's OCSF Detection Finding."""
     return json.dumps(to_ocsf(record), ensure_ascii=False, separators=(",", ":"))
+
+
+def is_ocsf_finding(document: Any) -> bool:
+    """True for an OCSF Detection Finding (a JSON object of class 2004)."""
+    return isinstance(document, dict) and document.get("class_uid") == _CLASS_UID
+
+
+def iso_from_millis(value: Any) -> str:
+    """An epoch-milliseconds time (as OCSF and CEF carry it) as ISO 8601 UTC."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ExportFormatError(f"the event time is not epoch milliseconds: {value!r}")
+    return dt.datetime.fromtimestamp(value / 1000, dt.UTC).isoformat()
+
+
+def event_from_ocsf(finding: dict[str, Any]) -> dict[str, Any]:
+    """The plain event (``event_type``, ``occurred_at``, ``message``, ids) of ``to_ocsf``'s output.
+
+    Raises:
+        ExportFormatError: the finding lacks what ``to_ocsf`` always writes.
+    """
+    info = finding.get("finding_info")
+    types = info.get("types") if isinstance(info, dict) else None
+    if not isinstance(types, list) or not types or not isinstance(types[0], str):
+        raise ExportFormatError("OCSF finding without finding_info.types")
+    metadata = finding.get("metadata")
+    metadata = metadata if isinstance(metadata, dict) else {}
+    event: dict[str, Any] = {
+        "event_type": types[0],
+        "occurred_at": iso_from_millis(finding.get("time")),
+        "message": str(finding.get("message") or ""),
+    }
+    if isinstance(metadata.get("correlation_uid"), str):
+        event["request_id"] = metadata["correlation_uid"]
+    if isinstance(metadata.get("sequence"), int):
+        event["seq"] = metadata["sequence"]
+    return event

@@ -13,10 +13,12 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from kastell.audit.cef import event_from_cef
+from kastell.audit.interface import ExportFormatError
+from kastell.audit.ocsf import event_from_ocsf, is_ocsf_finding
 from kastell.comply.incident import IncidentSource
 from kastell.comply.interface import IncidentError
 
@@ -44,15 +46,17 @@ def parse_event_lines(text: str, source: str = "events") -> list[dict[str, Any]]
         if not line.strip():
             continue
         where = f"{source}:{number}"
-        if "CEF:" in line and not line.lstrip().startswith("{"):
-            events.append(_from_cef(line[line.index("CEF:") :], where))
-            continue
         try:
+            if "CEF:" in line and not line.lstrip().startswith("{"):
+                events.append(event_from_cef(line[line.index("CEF:") :]))
+                continue
             event = json.loads(line)
+            if is_ocsf_finding(event) and "event_type" not in event:
+                event = event_from_ocsf(event)
         except json.JSONDecodeError as error:
             raise IncidentError(f"{where}: not JSON: {error.msg}") from None
-        if isinstance(event, dict) and "event_type" not in event and event.get("class_uid") == 2004:
-            event = _from_ocsf(event, where)
+        except ExportFormatError as error:
+            raise IncidentError(f"{where}: {error.message}") from None
         if not isinstance(event, dict) or "event_type" not in event:
             raise IncidentError(
                 f"{where}: an event is an object with event_type, an OCSF Detection Finding "
@@ -60,81 +64,6 @@ def parse_event_lines(text: str, source: str = "events") -> list[dict[str, Any]]
             )
         events.append(event)
     return events
-
-
-def _iso_from_millis(value: Any, where: str) -> str:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise IncidentError(f"{where}: the event time is not epoch milliseconds: {value!r}")
-    return dt.datetime.fromtimestamp(value / 1000, dt.UTC).isoformat()
-
-
-def _from_ocsf(finding: Mapping[str, Any], where: str) -> dict[str, Any]:
-    """The plain event of an OCSF Detection Finding exported by ``kastell audit export``."""
-    info = finding.get("finding_info")
-    types = info.get("types") if isinstance(info, dict) else None
-    if not isinstance(types, list) or not types or not isinstance(types[0], str):
-        raise IncidentError(f"{where}: OCSF finding without finding_info.types")
-    metadata = finding.get("metadata")
-    metadata = metadata if isinstance(metadata, dict) else {}
-    event: dict[str, Any] = {
-        "event_type": types[0],
-        "occurred_at": _iso_from_millis(finding.get("time"), where),
-        "message": str(finding.get("message") or ""),
-    }
-    if isinstance(metadata.get("correlation_uid"), str):
-        event["request_id"] = metadata["correlation_uid"]
-    if isinstance(metadata.get("sequence"), int):
-        event["seq"] = metadata["sequence"]
-    return event
-
-
-_CEF_KEY = re.compile(r"(?:^| )([A-Za-z0-9_]+)=")
-_CEF_UNESCAPE = re.compile(r"\\(.)")
-
-
-def _cef_fields(line: str) -> list[str]:
-    """The eight CEF header fields and the extension (escaped pipes stay inside a field)."""
-    fields: list[str] = []
-    current: list[str] = []
-    chars = iter(line)
-    for char in chars:
-        if char == "\\":
-            current.append(char + next(chars, ""))
-        elif char == "|" and len(fields) < 7:
-            fields.append("".join(current))
-            current = []
-        else:
-            current.append(char)
-    fields.append("".join(current))
-    return fields
-
-
-def _from_cef(line: str, where: str) -> dict[str, Any]:
-    """The plain event of a CEF line written by ``kastell audit export --format cef``."""
-    fields = _cef_fields(line)
-    if len(fields) != 8 or not fields[4]:
-        raise IncidentError(f"{where}: not a CEF line (CEF:Version|Vendor|Product|...)")
-    extension = fields[7]
-    keys = list(_CEF_KEY.finditer(extension))
-    values: dict[str, str] = {}
-    for index, match in enumerate(keys):
-        end = keys[index + 1].start() if index + 1 < len(keys) else len(extension)
-        raw = extension[match.end() : end]
-        values[match.group(1)] = _CEF_UNESCAPE.sub(
-            lambda m: {"n": "\n", "r": "\r"}.get(m.group(1), m.group(1)), raw
-        )
-    labelled = {values[k]: values.get(k[:-5], "") for k in values if k.endswith("Label")}
-    when = values.get("start") or values.get("rt")
-    if when is None or not when.isdigit():
-        raise IncidentError(f"{where}: CEF line without an rt or start time")
-    event: dict[str, Any] = {
-        "event_type": _CEF_UNESCAPE.sub(lambda m: m.group(1), fields[4]),
-        "occurred_at": _iso_from_millis(int(when), where),
-        "message": values.get("msg", ""),
-    }
-    if labelled.get("requestId"):
-        event["request_id"] = labelled["requestId"]
-    return event
 
 
 def _when(event: Mapping[str, Any], index: int) -> dt.datetime:
