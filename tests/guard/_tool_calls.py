@@ -1,9 +1,13 @@
-"""Stream chunks with tool calls, shared by the tool-call tests."""
+"""Stream chunks with tool calls and a relay run over them, shared by the output tests."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import AsyncIterator
 from typing import Any
+
+from kastell.guard.stream_exchange import StreamRelay
 
 SECRET = "AKIAIOSFODNN7EXAMPLE"
 
@@ -44,3 +48,19 @@ def tool_calls(documents: list[Any]) -> list[dict[str, Any]]:
 
 def record_line(call: dict[str, Any]) -> str:
     return json.dumps(call, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def relay_frames(relay: StreamRelay, chunks: list[dict[str, Any]]) -> list[bytes]:
+    """Relay ``chunks`` (none: an empty upstream) through ``relay``; return every frame sent."""
+    frames: list[bytes] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        frames.append(message["body"])
+
+    async def rest() -> AsyncIterator[dict[str, Any]]:
+        for item in chunks[1:]:
+            yield item
+
+    first = chunks[0] if chunks else None
+    asyncio.run(relay.relay(send, rest(), first, asyncio.Event()))  # the gateway's own loop
+    return frames

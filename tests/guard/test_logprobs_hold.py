@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -17,6 +15,8 @@ from kastell.guard.pipeline import Screener
 from kastell.guard.policy import RuleActionPolicy
 from kastell.guard.scanners.registry import all_rules, default_scanners
 from kastell.guard.stream_exchange import StreamRelay
+
+from ._tool_calls import relay_frames
 
 
 def entries(*tokens: str) -> list[dict[str, Any]]:
@@ -111,18 +111,7 @@ def _choices(draw: st.DrawFn) -> dict[str, Any]:
 
 def _relay(chunks: list[dict[str, Any]]) -> tuple[StreamRelay, list[bytes]]:
     relay = StreamRelay(_SCREENER, ScanContext(), holdback=6)
-    frames: list[bytes] = []
-
-    async def send(message: dict[str, Any]) -> None:
-        frames.append(message["body"])
-
-    async def rest() -> AsyncIterator[dict[str, Any]]:
-        for item in chunks[1:]:
-            yield item
-
-    first = chunks[0] if chunks else None
-    asyncio.run(relay.relay(send, rest(), first, asyncio.Event()))  # the gateway's own loop
-    return relay, frames
+    return relay, relay_frames(relay, chunks)
 
 
 @settings(max_examples=300, deadline=2000)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import pathlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -24,7 +23,7 @@ from kastell.guard.stream_exchange import StreamRelay
 from kastell.guard.streaming import UNSCREENABLE_RULE
 
 from ._servers import serve_in_thread
-from ._tool_calls import SECRET, chunk
+from ._tool_calls import SECRET, chunk, relay_frames
 from .conftest import KEY, Gateway, read_records
 from .test_output_tool_calls import ToolCallUpstream, _frames, _learn_canary, _response
 
@@ -176,17 +175,7 @@ def test_relay_records_exactly_the_refusals_its_frames_carried(
     chunks: list[dict[str, Any]],
 ) -> None:
     relay = StreamRelay(_SCREENER, ScanContext(), holdback=4)
-    frames: list[bytes] = []
-
-    async def send(message: dict[str, Any]) -> None:
-        frames.append(message["body"])
-
-    async def rest() -> AsyncIterator[dict[str, Any]]:
-        for item in chunks[1:]:
-            yield item
-
-    first = chunks[0] if chunks else None
-    asyncio.run(relay.relay(send, rest(), first, asyncio.Event()))  # the gateway's own loop
+    frames = relay_frames(relay, chunks)
     received: dict[int, dict[str, str]] = {}
     for frame in frames:
         for choice in json.loads(frame[len(b"data: ") :]).get("choices", []):
