@@ -42,6 +42,7 @@ from kastell.guard.pipeline import (
     message_tool_calls,
     tool_call_entries,
     tool_call_rule,
+    write_arguments,
 )
 
 __all__ = [
@@ -204,9 +205,7 @@ def _screen_message(
     for (key, value), new in zip(fields, verdict.texts, strict=True):
         if isinstance(value, str):
             message[key] = new
-    for (call, function), arguments in zip(calls, verdict.arguments, strict=True):
-        if function is not None and arguments != call.arguments:
-            function["arguments"] = arguments
+    write_arguments(message, verdict.arguments)
     if verdict.action is Action.REDACT:  # the citations' indexes point into the old text
         message.pop(_ANNOTATIONS, None)
     sent = [as_text(value) for _, value in _fields(message)]

@@ -49,6 +49,7 @@ __all__ = [
     "message_tool_calls",
     "tool_call_entries",
     "tool_call_rule",
+    "write_arguments",
 ]
 
 SCANNER_ERROR_RULE = "guard.scanner_error"
@@ -179,6 +180,13 @@ def message_tool_calls(
         )
         calls.append((call, function if editable else None))
     return calls
+
+
+def write_arguments(message: dict[str, Any], arguments: Sequence[str]) -> None:
+    """Write each call's ``arguments`` (from ``screen_parts``) where they changed, in place."""
+    for (call, function), new in zip(message_tool_calls(message), arguments, strict=True):
+        if function is not None and new != call.arguments:
+            function["arguments"] = new
 
 
 def message_texts(message: Mapping[str, Any]) -> list[str]:
@@ -358,10 +366,7 @@ class Screener:
         for (path, text), new in zip(texts, verdict.texts, strict=True):
             if new != text:
                 _place(forwarded, path, new)
-        copied = message_tool_calls(forwarded)
-        for (call, function), new in zip(copied, verdict.arguments, strict=True):
-            if function is not None and new != call.arguments:
-                function["arguments"] = new
+        write_arguments(forwarded, verdict.arguments)
         return verdict, forwarded
 
 
