@@ -205,7 +205,11 @@ def _screen_message(
     for (key, value), new in zip(fields, verdict.texts, strict=True):
         if isinstance(value, str):
             message[key] = new
-    write_arguments(message, verdict.arguments)
+    if verdict.arguments != tuple(call.arguments for call, _ in calls):
+        for key in _CALL_FIELDS:  # still shared with the upstream's answer (``_owned``)
+            if key in message:
+                message[key] = copy.deepcopy(message[key])
+        write_arguments(message, verdict.arguments)
     if verdict.action is Action.REDACT:  # the citations' indexes point into the old text
         message.pop(_ANNOTATIONS, None)
     sent = [as_text(value) for _, value in _fields(message)]
@@ -226,11 +230,28 @@ def _keeps_logprobs(choice: Mapping[str, Any], verdict: PartsVerdict | None) -> 
     return logprobs_covered(choice.get("logprobs"), texts)
 
 
+def _owned(answer: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of ``answer`` that screening may change while the upstream's stays as it was.
+
+    Only what screening writes to is copied: the answer, its list of choices, each choice and
+    its message. Logprobs, usage and annotations are shared (they are only dropped or
+    replaced); the tool calls are copied when a redaction rewrites their arguments.
+    """
+    owned = dict(answer)
+    choices = owned.get("choices")
+    if isinstance(choices, list):
+        owned["choices"] = [dict(c) if isinstance(c, dict) else c for c in choices]
+        for choice in owned["choices"]:
+            if isinstance(choice, dict) and isinstance(choice.get("message"), dict):
+                choice["message"] = dict(choice["message"])
+    return owned
+
+
 def screen_completion(
     screener: Screener, context: ScanContext, answer: Mapping[str, Any]
 ) -> CompletionVerdict:
     """Screen every choice of a non-streamed answer (texts, tool calls, logprobs) as output."""
-    screened = copy.deepcopy(dict(answer))
+    screened = _owned(answer)
     verdicts: list[PartsVerdict] = []
     sent: list[str] = []
     logprobs: list[int] = []
