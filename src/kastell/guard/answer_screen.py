@@ -46,6 +46,7 @@ from kastell.guard.pipeline import (
 )
 
 __all__ = [
+    "CALL_FIELDS",
     "OUTPUT_TEXT_FIELDS",
     "REFUSED_RULE",
     "CompletionVerdict",
@@ -63,8 +64,9 @@ REFUSED_RULE = tool_call_rule(Direction.OUTPUT)
 """Rule of a tool call the gateway cannot screen or send safely (e.g. a malformed stream)."""
 OUTPUT_TEXT_FIELDS = ("content", "refusal", "reasoning_content", "reasoning")
 """The text fields of an answer's message (or a stream's delta), screened in this order."""
-_CALL_FIELDS = ("tool_calls", "function_call")
-_MESSAGE_FIELDS = frozenset({"role", *OUTPUT_TEXT_FIELDS, *_CALL_FIELDS, "annotations"})
+CALL_FIELDS = ("tool_calls", "function_call")
+"""The tool-call fields of an answer's message (or a stream's delta), the legacy one last."""
+_MESSAGE_FIELDS = frozenset({"role", *OUTPUT_TEXT_FIELDS, *CALL_FIELDS, "annotations"})
 _ANNOTATIONS = "annotations"
 
 
@@ -198,7 +200,7 @@ def _screen_message(
         for key, value in fields:
             if value is not None and key != _ANNOTATIONS:
                 message[key] = None
-        for key in (*_CALL_FIELDS, _ANNOTATIONS):
+        for key in (*CALL_FIELDS, _ANNOTATIONS):
             message.pop(key, None)
         choice["finish_reason"] = "content_filter"
         return verdict, ""
@@ -206,7 +208,7 @@ def _screen_message(
         if isinstance(value, str):
             message[key] = new
     if verdict.arguments != tuple(call.arguments for call, _ in calls):
-        for key in _CALL_FIELDS:  # still shared with the upstream's answer (``_owned``)
+        for key in CALL_FIELDS:  # still shared with the upstream's answer (``_owned``)
             if key in message:
                 message[key] = copy.deepcopy(message[key])
         write_arguments(message, verdict.arguments)

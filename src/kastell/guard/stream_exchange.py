@@ -18,6 +18,7 @@ from typing import Any
 from kastell.guard._asgi import Send, error_body, sse
 from kastell.guard._logprobs import LOGPROB_FIELDS, LogprobsHold
 from kastell.guard.answer_screen import (
+    CALL_FIELDS,
     OUTPUT_TEXT_FIELDS,
     drop_prompt_data,
     drop_unscreened,
@@ -34,8 +35,7 @@ SSE_HEADERS = [
     (b"cache-control", b"no-cache"),
     (b"x-accel-buffering", b"no"),
 ]
-_CALL_FIELDS = ("tool_calls", "function_call")
-_DELTA_FIELDS = frozenset({"role", *OUTPUT_TEXT_FIELDS, *_CALL_FIELDS})
+_DELTA_FIELDS = frozenset({"role", *OUTPUT_TEXT_FIELDS, *CALL_FIELDS})
 
 
 @dataclasses.dataclass
@@ -228,7 +228,7 @@ class StreamRelay:
         state = self._choice(index)
         raw_delta = choice.get("delta")
         delta = dict(raw_delta) if isinstance(raw_delta, dict) else {}
-        calls = {k: delta.pop(k) for k in _CALL_FIELDS if k in delta}
+        calls = {k: delta.pop(k) for k in CALL_FIELDS if k in delta}
         self.result.dropped_fields.update(drop_unscreened(delta, _DELTA_FIELDS))
         pieces = state.feed(delta)
         state.logprobs.feed(choice.get("logprobs"))
