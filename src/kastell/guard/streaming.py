@@ -1,8 +1,11 @@
 """Incremental output screening for streamed answers, with a hold-back window.
 
 The upstream's text deltas (the content, and apart from it a refusal: one ``StreamScreen``
-each) are accumulated; after each delta the whole text so far is screened, and only the part
-that is at least ``holdback`` characters behind the end is released. A rule that matches a
+each) are accumulated; each time at least half a window (``holdback // 2`` characters) of new
+text has arrived, and at the end, the whole text so far is screened, and only the part that is
+at least ``holdback`` characters behind the end is released. Screening per half window rather
+than per delta keeps the cost of a long answer of small deltas down (the whole text is
+screened each time) and releases nothing that was not screened. A rule that matches a
 bounded pattern (a canary, a key header, an IBAN) therefore stops the stream before any of the
 match reaches the client, as long as the pattern is no longer than the window. What was
 released is recorded exactly, for the audit log. A text delta that is not a string cannot be
@@ -38,6 +41,9 @@ class StreamScreen:
         self._context = context
         self._holdback = holdback
         self._raw: list[str] = []
+        self._batch = max(1, holdback // 2)
+        self._unscreened = 0
+        """Characters received since the last screening."""
         self.sent = ""
         """Exactly the text released so far."""
         self.verdict = TextVerdict(Action.ALLOW, (), "")
@@ -58,6 +64,9 @@ class StreamScreen:
         if self.blocked:
             return ""
         self._raw.append(delta)
+        self._unscreened += len(delta)
+        if self._unscreened < self._batch:
+            return ""  # too little new text to screen again; nothing unscreened goes out
         return self._release(final=False)
 
     def finish(self) -> str:
@@ -72,6 +81,7 @@ class StreamScreen:
         self.verdict = TextVerdict(Action.BLOCK, (reason, *self.verdict.detections), self.text)
 
     def _release(self, *, final: bool) -> str:
+        self._unscreened = 0
         text = "".join(self._raw)
         verdict = self._screener.screen_text(text, Direction.OUTPUT, self._context)
         self.verdict = verdict
