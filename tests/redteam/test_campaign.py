@@ -179,9 +179,8 @@ def test_unknown_run_and_suite(tmp_path: pathlib.Path, target_module: str) -> No
 
 
 @pytest.mark.postgres
-def test_postgres_store_round_trip(target_module: str) -> None:
-    url = "postgresql://postgres@127.0.0.1:5432/test"
-    store = RedteamStore(url)
+def test_postgres_store_round_trip(target_module: str, private_postgres_url: str) -> None:
+    store = RedteamStore(private_postgres_url)
     result = _run(store, f"{target_module}:leaky", settings=RunSettings(sample=6, seed=1))
     reloaded = load_campaign(store, result.run.run_id)
     assert {r.attempt_id for r in reloaded.results} == {r.attempt_id for r in result.results}
