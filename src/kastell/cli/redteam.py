@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from kastell.cli._render import FORMAT_OPTION, emit_json, format_option, note, progress
+from kastell.cli.redteam_privacy import privacy
 
 if TYPE_CHECKING:
     from kastell.redteam.campaign import CampaignResult
@@ -391,3 +392,6 @@ def show_suite(name: str, output_format: str) -> int:
             click.echo(f"  {p['probe_id']:<32}{p['category']:<28}{p['attempts']:>4}  "
                        f"{', '.join(p['mappings'])}")
     return 0
+
+
+redteam.add_command(privacy)
