@@ -14,6 +14,7 @@ import re
 
 from kastell.text.interface import Family, TextMatch
 from kastell.text.normalize import fold
+from kastell.text.views import screen_views
 
 __all__ = ["JAILBREAK_SCORE", "find_injection", "injection_patterns", "jailbreak_score"]
 
@@ -169,28 +170,181 @@ def injection_patterns() -> dict[Family, list[re.Pattern[str]]]:
     return {family: list(patterns) for family, patterns in _compiled().items()}
 
 
-def find_injection(text: str) -> list[TextMatch]:
-    """At most one match per family (injection, jailbreak) in the folded text.
-
-    The regex families are tried first; the weighted persona score adds a jailbreak match when
-    no jailbreak pattern matched and the score reaches ``JAILBREAK_SCORE``. Spans are those of
-    the ``folded`` view (``fold(text)``); ``span`` is the whole text.
-    """
-    folded = fold(text)
-    whole = (0, len(text))
+def _find_in(folded: str, whole: tuple[int, int], view: str) -> list[TextMatch]:
+    """At most one match per family in one folded view."""
     found: list[TextMatch] = []
     for family, patterns in _compiled().items():
         for pattern in patterns:
             match = pattern.search(folded)
             if match:
                 found.append(
-                    TextMatch(family, "pattern", whole, "folded", match.group(0), match.span())
+                    TextMatch(family, "pattern", whole, view, match.group(0), match.span())
                 )
                 break
     if not any(m.family is Family.JAILBREAK for m in found):
         score = jailbreak_score(folded)
         if score >= JAILBREAK_SCORE:
-            found.append(
-                TextMatch(Family.JAILBREAK, "persona_signals", whole, "folded", str(score))
-            )
+            found.append(TextMatch(Family.JAILBREAK, "persona_signals", whole, view, str(score)))
     return found
+
+
+# Common words of the supported languages and of injections: a ROT13 or reversed view is read
+# only when it holds more of them than the text as written (and at least _MIN_COMMON), which
+# is the case for a transformed sentence and almost never for an ordinary one.
+_COMMON = frozenset(
+    [
+        "the",
+        "and",
+        "you",
+        "your",
+        "all",
+        "to",
+        "of",
+        "is",
+        "are",
+        "be",
+        "it",
+        "this",
+        "that",
+        "with",
+        "for",
+        "from",
+        "now",
+        "any",
+        "previous",
+        "prior",
+        "ignore",
+        "disregard",
+        "forget",
+        "instructions",
+        "instruction",
+        "rules",
+        "prompt",
+        "system",
+        "reveal",
+        "secret",
+        "say",
+        "print",
+        "tell",
+        "me",
+        "show",
+        "above",
+        "new",
+        "mode",
+        "act",
+        "as",
+        "no",
+        "not",
+        "do",
+        "der",
+        "die",
+        "das",
+        "und",
+        "ist",
+        "nicht",
+        "du",
+        "sie",
+        "alle",
+        "anweisungen",
+        "le",
+        "la",
+        "les",
+        "et",
+        "est",
+        "vous",
+        "tu",
+        "tes",
+        "toutes",
+        "ne",
+        "pas",
+        "il",
+        "che",
+        "di",
+        "e",
+        "non",
+        "le",
+        "tue",
+        "istruzioni",
+        "el",
+        "los",
+        "las",
+        "que",
+        "y",
+        "es",
+        "no",
+        "tus",
+        "todas",
+        "instrucciones",
+        "de",
+        "het",
+        "een",
+        "en",
+        "niet",
+        "je",
+        "alle",
+        "wszystkie",
+        "i",
+        "nie",
+        "o",
+        "os",
+        "as",
+        "que",
+        "voce",
+        "och",
+        "att",
+        "du",
+        "inte",
+    ]
+)
+_MIN_COMMON = 2
+_TRANSFORMS = frozenset({"rot13", "reversed"})
+_WORDS = re.compile(r"[a-z]+")
+
+
+def _common_words(folded: str) -> int:
+    return sum(1 for word in _WORDS.findall(folded) if word in _COMMON)
+
+
+@functools.lru_cache(maxsize=64)
+def _find_injection(text: str) -> tuple[TextMatch, ...]:
+    views = screen_views(text)
+    found: dict[Family, TextMatch] = {}
+    for view in views.by_kind(decoded=False):
+        for match in _find_in(fold(view.text), view.origin, view.name):
+            found.setdefault(match.family, match)
+        if len(found) == 2:
+            break
+    plain_words = -1
+    for view in views.by_kind(decoded=True):
+        if view.name.rsplit("/", 1)[-1] in _TRANSFORMS:
+            if plain_words < 0:
+                plain_words = _common_words(fold(text))
+            if _common_words(fold(view.text)) <= max(plain_words, _MIN_COMMON - 1):
+                continue
+        hits = _find_in(fold(view.text), view.origin, view.name)
+        if hits:
+            first = hits[0]
+            found[Family.ENCODED] = TextMatch(
+                Family.ENCODED,
+                first.family.value,
+                view.origin,
+                view.name,
+                first.detail,
+                first.view_span,
+            )
+            break
+    return tuple(found.values())
+
+
+def find_injection(text: str) -> list[TextMatch]:
+    """At most one match per family: ``injection``, ``jailbreak``, ``encoded``.
+
+    ``injection`` and ``jailbreak`` come from the normalising views (``plain``,
+    ``normalised``, ``spaced``, ``leet``: see ``kastell.text.views``), ``encoded`` from the
+    first transformed or decoded view (ROT13, reversed, base64, ...) holding an injection or
+    jailbreak (``rule`` names which). Each view is read folded (``fold``); ``view_span`` is in
+    the folded view, ``span`` is the part of the original text the view came from. The regex
+    families are tried first; the weighted persona score adds a ``jailbreak`` match when no
+    jailbreak pattern matched and the score reaches ``JAILBREAK_SCORE``.
+    """
+    return list(_find_injection(text))

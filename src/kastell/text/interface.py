@@ -84,6 +84,17 @@ class View:
     name: str
     text: str
     origin: tuple[int, int]
+    positions: tuple[int, ...] = ()
+    """For character-wise views (``normalised``, ``spaced``, ``leet``): the index in the
+    original text of every character of the view; empty when there is no such map."""
+
+    def source_span(self, span: tuple[int, int]) -> tuple[int, int]:
+        """The span of the original text that ``span`` of this view came from."""
+        if self.name == "plain":
+            return span
+        if not self.positions or span[0] >= span[1] or span[1] > len(self.positions):
+            return self.origin
+        return (self.positions[span[0]], self.positions[span[1] - 1] + 1)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 from kastell.text.interface import Family, LeakMatch, TextMatch, TextUsageError, View
 from kastell.text.normalize import fold, squash, squash_with_map
-from kastell.text.views import text_views
+from kastell.text.views import screen_views
 
 __all__ = ["PromptLeakMatcher", "SecretMatcher"]
 
@@ -100,7 +100,7 @@ class SecretMatcher:
             if any(m.secret == target.index for m in found):
                 continue
             if views is None:
-                views = [(v, squash(v.text)) for v in text_views(text)[1:]]
+                views = [(v, squash(v.text)) for v in screen_views(text).views[1:]]
             hit = self._other_forms(target, flat, where, views)
             if hit is not None:
                 found.append(hit)
@@ -138,36 +138,62 @@ def _occurrences(haystack: str, needle: str) -> list[tuple[int, int]]:
 
 
 _WORD = re.compile(r"\w+")
+SHARED_GRAM = 4
+"""Word n-gram size of the paraphrase/partial measure of ``PromptLeakMatcher``."""
+MIN_SHARED_WORDS = 12
+"""Fewest prompt words that shared 4-grams must cover to count as a partial leak."""
+MIN_SHARED_SHARE = 0.3
+"""Smallest share of the prompt's words that shared 4-grams must cover (partial leak)."""
 
 
-def _shingles(text: str, size: int) -> set[tuple[str, ...]]:
-    words = _WORD.findall(fold(text))
+def _words(text: str) -> list[str]:
+    return _WORD.findall(fold(text))
+
+
+def _grams(words: list[str], size: int) -> set[tuple[str, ...]]:
     return {tuple(words[i : i + size]) for i in range(len(words) - size + 1)}
 
 
 class PromptLeakMatcher:
-    """Finds runs of ``window`` consecutive words of a system prompt in a text."""
+    """Finds a system prompt reproduced in a text, verbatim, in pieces or lightly reworded.
+
+    Every view of the text (normalised, de-spaced, decoded, reversed, ...) is read as folded
+    words. Rule ``verbatim``: a run of ``window`` (8) consecutive prompt words. Rule
+    ``partial``: the word 4-grams the text shares with the prompt cover at least
+    ``MIN_SHARED_WORDS`` (12) prompt words and ``MIN_SHARED_SHARE`` (30%) of them: a prompt
+    leaked in several pieces, or reworded except for its longer phrases. A prompt shorter than
+    ``window`` words is only found verbatim.
+    """
 
     def __init__(self, prompt: str, *, window: int = 8) -> None:
         if window < 2:
             raise TextUsageError(f"window {window} < 2 words")
         self.prompt = prompt
         self.window = window
-        self._reference = _shingles(prompt, window)
+        words = _words(prompt)
+        self._size = len(words)
+        self._reference = _grams(words, window)
+        self._grams: dict[tuple[str, ...], list[int]] = {}
+        for i in range(len(words) - SHARED_GRAM + 1):
+            self._grams.setdefault(tuple(words[i : i + SHARED_GRAM]), []).append(i)
 
     def find(self, text: str) -> list[TextMatch]:
-        """The first shared run of ``window`` words (empty when none or the prompt is empty)."""
+        """The first view holding a verbatim or partial leak (empty when none)."""
         if not self._reference:
             return []
-        for shingle in _shingles(text, self.window):
-            if shingle in self._reference:
-                return [
-                    TextMatch(
-                        Family.SYSTEM_PROMPT,
-                        "shared_words",
-                        (0, len(text)),
-                        "folded",
-                        " ".join(shingle),
-                    )
-                ]
+        for view in screen_views(text).views:
+            words = _words(view.text)
+            for gram in _grams(words, self.window):
+                if gram in self._reference:
+                    detail = " ".join(gram)
+                    return [
+                        TextMatch(Family.SYSTEM_PROMPT, "verbatim", view.origin, view.name, detail)
+                    ]
+            covered: set[int] = set()
+            for gram in _grams(words, SHARED_GRAM):
+                for start in self._grams.get(gram, ()):
+                    covered.update(range(start, start + SHARED_GRAM))
+            if len(covered) >= max(MIN_SHARED_WORDS, MIN_SHARED_SHARE * self._size):
+                detail = f"{len(covered)} of {self._size} prompt words in shared 4-grams"
+                return [TextMatch(Family.SYSTEM_PROMPT, "partial", view.origin, view.name, detail)]
         return []

@@ -11,8 +11,9 @@ to train and to score, so the two cannot drift apart.
 
 Scoring is one pass over the text with dictionary look-ups: about a microsecond per character
 in CPython, so a 2,000-character prompt costs about 2 ms. Texts longer than ``MAX_CHARS`` are
-scored on their start and end (each ``MAX_CHARS // 2`` characters): long jailbreaks put their
-frame at the start or the end, and the size-limit scanner bounds what reaches this one.
+featurised on their start and end (each ``MAX_CHARS // 2`` characters) by ``char_ngrams``;
+``screen_probability``, which the guard uses, also scores overlapping windows, so nothing is
+left unread.
 """
 
 from __future__ import annotations
@@ -28,9 +29,11 @@ from typing import Any
 
 from kastell.text.interface import TextDataError
 from kastell.text.normalize import fold
+from kastell.text.views import screen_views
 
 __all__ = [
     "MAX_CHARS",
+    "WINDOW_CHARS",
     "NgramModel",
     "char_ngrams",
     "load_ngram_model",
@@ -38,6 +41,9 @@ __all__ = [
 
 MAX_CHARS = 16_000
 """Longest text scored whole; longer texts are scored on their first and last halves of it."""
+
+WINDOW_CHARS = 2_000
+"""Texts longer than this are also scored in windows of this size overlapping by half."""
 
 _SIZES = (3, 4, 5)
 
@@ -94,6 +100,30 @@ class NgramModel:
             norm += value * value
         z = self.bias + (dot / math.sqrt(norm) if norm > 0.0 else 0.0)
         return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
+
+    def screen_probability(self, text: str) -> float:
+        """The highest probability over the normalising views and overlapping windows.
+
+        The views are those of ``kastell.text.views`` that keep the text's words (as written,
+        normalised, de-spaced, de-leeted); a view longer than ``WINDOW_CHARS`` is scored whole
+        and in windows of ``WINDOW_CHARS`` characters stepping by half of it, so a short
+        injection after pages of benign text is scored on its own neighbourhood. Nothing is
+        truncated: every character is in at least one window.
+        """
+        best = 0.0
+        for view in screen_views(text).by_kind(decoded=False):
+            best = max(best, self.probability(view.text))
+            for window in _windows(view.text):
+                best = max(best, self.probability(window))
+        return best
+
+
+def _windows(text: str) -> list[str]:
+    if len(text) <= WINDOW_CHARS:
+        return []
+    step = WINDOW_CHARS // 2
+    starts = range(0, len(text) - step, step)
+    return [text[start : start + WINDOW_CHARS] for start in starts]
 
 
 def _model_from_json(document: Mapping[str, Any]) -> NgramModel:

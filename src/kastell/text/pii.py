@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from kastell.text import _checksums as checks
 from kastell.text.interface import Family, TextMatch
+from kastell.text.views import screen_views
 
 __all__ = ["PII_KINDS", "find_pii"]
 
@@ -21,7 +22,7 @@ _EU_CALLING_CODES = (
 )
 _Validator = Callable[[str], bool]
 _PATTERNS: list[tuple[str, re.Pattern[str], _Validator | None]] = [
-    ("iban", re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b"), checks.iban_ok),
+    ("iban", re.compile(r"\b[A-Z]{2}\d{2}(?:[ .-]?[A-Z0-9]){11,30}\b"), checks.iban_ok),
     ("email", re.compile(r"\b[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63})*\.[a-zA-Z]{2,24}\b"), None),
     (
         "phone",
@@ -56,21 +57,39 @@ PII_KINDS = tuple(kind for kind, _, _ in _PATTERNS)
 """The kinds ``find_pii`` reports (``TextMatch.rule``)."""
 
 
-def find_pii(text: str) -> list[TextMatch]:
-    """Every non-overlapping piece of personal data in ``text``, in pattern order.
-
-    A candidate overlapping one already found is skipped; identifiers with a checksum are
-    reported only when it holds.
-    """
-    found: list[TextMatch] = []
+def _find_in(text: str) -> list[tuple[str, tuple[int, int]]]:
+    found: list[tuple[str, tuple[int, int]]] = []
     for kind, pattern, validator in _PATTERNS:
         for match in pattern.finditer(text):
             group = 1 if pattern.groups else 0
             value = match.group(group)
-            if validator is not None and not validator(value.replace(" ", "").replace("-", "")):
+            if validator is not None and not validator(re.sub(r"[ .-]", "", value)):
                 continue
             start, end = match.span(group)
-            if any(s <= start < e or s < end <= e for s, e in (m.span for m in found)):
+            if any(s <= start < e or s < end <= e for _, (s, e) in found):
                 continue
-            found.append(TextMatch(Family.PII, kind, (start, end), view_span=(start, end)))
+            found.append((kind, (start, end)))
+    return found
+
+
+def find_pii(text: str) -> list[TextMatch]:
+    """Every non-overlapping piece of personal data in ``text``, in any view of it.
+
+    The text as written first, then its normalised, de-spaced and decoded views
+    (``kastell.text.views``): an IBAN spelled with zero-width characters, letter-spaced,
+    reversed or base64-encoded is found too. A kind already found in an earlier view is not
+    reported again from a transformed or decoded view (which could only point at the whole
+    text). Identifiers with a checksum are reported only when it holds.
+    """
+    found: list[TextMatch] = []
+    for view in screen_views(text).views:
+        kinds = {m.rule for m in found}
+        whole_view = not view.positions and view.name != "plain"
+        for kind, span in _find_in(view.text):
+            if whole_view and kind in kinds:
+                continue
+            source = view.source_span(span)
+            if any(m.span == source and m.rule == kind for m in found):
+                continue
+            found.append(TextMatch(Family.PII, kind, source, view.name, view_span=span))
     return found

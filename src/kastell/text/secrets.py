@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from kastell.text.interface import Family, TextMatch
+from kastell.text.views import screen_views
 
 __all__ = ["SECRET_KINDS", "find_secrets"]
 
@@ -54,9 +55,21 @@ SECRET_KINDS = tuple(kind for kind, _ in _PATTERNS)
 
 
 def find_secrets(text: str) -> list[TextMatch]:
-    """Every credential-shaped run in ``text`` (kinds may overlap: a JWT inside a password)."""
-    return [
-        TextMatch(Family.SECRET, kind, match.span(), view_span=match.span())
-        for kind, pattern in _PATTERNS
-        for match in pattern.finditer(text)
-    ]
+    """Every credential-shaped run in ``text`` or in a view of it (kinds may overlap).
+
+    As ``find_pii``: the text as written, then its normalised, de-spaced and decoded views; a
+    kind found already is not reported again from a transformed or decoded view.
+    """
+    found: list[TextMatch] = []
+    for view in screen_views(text).views:
+        kinds = {m.rule for m in found}
+        whole_view = not view.positions and view.name != "plain"
+        for kind, pattern in _PATTERNS:
+            if whole_view and kind in kinds:
+                continue
+            for match in pattern.finditer(view.text):
+                source = view.source_span(match.span())
+                if any(m.span == source and m.rule == kind for m in found):
+                    continue
+                found.append(TextMatch(Family.SECRET, kind, source, view.name, "", match.span()))
+    return found

@@ -48,10 +48,14 @@ class PromptInjectionScanner:
         """Return one detection per rule whose patterns match the folded text."""
         found: list[Detection] = []
         for match in find_injection(text):
+            if match.family not in self.RULE_OF:
+                continue  # encoded payloads: the smuggling scanner's rule
             if match.rule == "persona_signals":
                 message = f"jailbreak persona signals, score {match.detail}"
             else:
                 message = f"matched {match.detail[:60]!r}"
+            if match.view != "plain":
+                message += f" ({match.view} view)"
             found.append(Detection(self.RULE_OF[match.family], message))
         return found
 
