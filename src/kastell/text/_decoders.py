@@ -166,7 +166,7 @@ RUN_DECODERS: tuple[tuple[str, re.Pattern[str], Decoder], ...] = (
     ("base32", re.compile(r"(?<![A-Za-z0-9])[A-Z2-7]{16,}={0,6}(?![A-Za-z0-9=])"), from_base32),
     (
         "base64",
-        re.compile(r"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/_-]{12,}={0,2}(?![A-Za-z0-9+/=_-])"),
+        re.compile(r"(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/_-]{12,}={0,2}(?![A-Za-z0-9+/=_-])"),
         from_base64,
     ),
     ("base85", re.compile(r"<~[!-u\s]{5,}~>|(?<!\S)[!-~]{15,}(?!\S)"), from_base85),

@@ -13,7 +13,7 @@ import functools
 import re
 
 from kastell.text.interface import Family, TextMatch
-from kastell.text.normalize import fold
+from kastell.text.normalize import COMMON_WORDS, fold
 from kastell.text.views import screen_views
 
 __all__ = ["JAILBREAK_SCORE", "find_injection", "injection_patterns", "jailbreak_score"]
@@ -191,118 +191,13 @@ def _find_in(folded: str, whole: tuple[int, int], view: str) -> list[TextMatch]:
 # Common words of the supported languages and of injections: a ROT13 or reversed view is read
 # only when it holds more of them than the text as written (and at least _MIN_COMMON), which
 # is the case for a transformed sentence and almost never for an ordinary one.
-_COMMON = frozenset(
-    [
-        "the",
-        "and",
-        "you",
-        "your",
-        "all",
-        "to",
-        "of",
-        "is",
-        "are",
-        "be",
-        "it",
-        "this",
-        "that",
-        "with",
-        "for",
-        "from",
-        "now",
-        "any",
-        "previous",
-        "prior",
-        "ignore",
-        "disregard",
-        "forget",
-        "instructions",
-        "instruction",
-        "rules",
-        "prompt",
-        "system",
-        "reveal",
-        "secret",
-        "say",
-        "print",
-        "tell",
-        "me",
-        "show",
-        "above",
-        "new",
-        "mode",
-        "act",
-        "as",
-        "no",
-        "not",
-        "do",
-        "der",
-        "die",
-        "das",
-        "und",
-        "ist",
-        "nicht",
-        "du",
-        "sie",
-        "alle",
-        "anweisungen",
-        "le",
-        "la",
-        "les",
-        "et",
-        "est",
-        "vous",
-        "tu",
-        "tes",
-        "toutes",
-        "ne",
-        "pas",
-        "il",
-        "che",
-        "di",
-        "e",
-        "non",
-        "le",
-        "tue",
-        "istruzioni",
-        "el",
-        "los",
-        "las",
-        "que",
-        "y",
-        "es",
-        "no",
-        "tus",
-        "todas",
-        "instrucciones",
-        "de",
-        "het",
-        "een",
-        "en",
-        "niet",
-        "je",
-        "alle",
-        "wszystkie",
-        "i",
-        "nie",
-        "o",
-        "os",
-        "as",
-        "que",
-        "voce",
-        "och",
-        "att",
-        "du",
-        "inte",
-    ]
-)
 _MIN_COMMON = 2
 _TRANSFORMS = frozenset({"rot13", "reversed"})
 _WORDS = re.compile(r"[a-z]+")
 
 
 def _common_words(folded: str) -> int:
-    return sum(1 for word in _WORDS.findall(folded) if word in _COMMON)
+    return sum(1 for word in _WORDS.findall(folded) if word in COMMON_WORDS)
 
 
 @functools.lru_cache(maxsize=64)

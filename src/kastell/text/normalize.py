@@ -17,6 +17,7 @@ import unicodedata
 from kastell.text.interface import TextDataError
 
 __all__ = [
+    "COMMON_WORDS",
     "IGNORABLE",
     "MAYBE_LEET",
     "collapse_spacing_with_map",
@@ -192,6 +193,7 @@ _LEET = str.maketrans({
     "0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9": "g",
     "@": "a", "$": "s",
 })  # fmt: skip
+_LEET_L = {**_LEET, ord("1"): "l"}
 _LEET_CHARS = "01345789@$"
 # A word of 3+ letters/leet characters with a leet character between two letters ("ign0re")
 # or leading two letters ("1gnore", "4ll") or two or more ending a word ("ru135"), and not an
@@ -209,18 +211,40 @@ MAYBE_LEET = re.compile(
 """A cheap test for a leet word (``deleet`` changes nothing when it does not match)."""
 
 
+COMMON_WORDS = frozenset({
+    "the", "and", "you", "your", "all", "to", "of", "is", "are", "be", "it", "this", "that",
+    "with", "for", "from", "now", "any", "previous", "prior", "ignore", "disregard", "forget",
+    "instructions", "instruction", "rules", "rule", "prompt", "prompts", "system", "reveal",
+    "secret", "say", "print", "tell", "me", "show", "above", "new", "mode", "act", "as", "no",
+    "not", "do", "der", "die", "das", "und", "ist", "nicht", "du", "sie", "alle", "anweisungen",
+    "regeln", "le", "la", "les", "et", "est", "vous", "tu", "tes", "toutes", "ne", "pas", "il",
+    "che", "di", "e", "non", "tue", "istruzioni", "regole", "el", "los", "las", "que", "y", "es",
+    "tus", "todas", "instrucciones", "reglas", "de", "het", "een", "en", "niet", "je", "regels",
+    "instructies", "wszystkie", "i", "nie", "o", "os", "voce", "och", "att", "inte", "will",
+    "kill", "filter", "filters", "illegal", "unlimited", "unfiltered", "jailbreak", "jailbroken"
+})  # fmt: skip
+"""Frequent words of the supported languages and of injections (folded)."""
+
+
 def deleet(text: str) -> str | None:
     """Leetspeak words read as letters (``1gn0r3`` -> ``ignore``), or None when there is none.
 
     Only words that mix letters with leet digits or symbols change, so numbers (``2024``) and
-    amounts stay as written. Each character maps to one character: positions are unchanged.
+    amounts stay as written. ``1`` reads as ``i``, or as ``l`` when that makes a word of
+    ``COMMON_WORDS`` (``a11`` -> ``all``, ``ru135`` -> ``rules``). Each character maps to one
+    character: positions are unchanged.
     """
     changed = False
 
     def fix(match: re.Match[str]) -> str:
         nonlocal changed
         changed = True
-        return match.group(0).translate(_LEET)
+        word = match.group(0).translate(_LEET)
+        if "1" in match.group(0):
+            other = match.group(0).translate(_LEET_L)
+            if other.lower() in COMMON_WORDS and word.lower() not in COMMON_WORDS:
+                return other
+        return word
 
     result = _LEET_WORD.sub(fix, text)
     return result if changed else None

@@ -22,7 +22,7 @@ _EU_CALLING_CODES = (
 )
 _Validator = Callable[[str], bool]
 _PATTERNS: list[tuple[str, re.Pattern[str], _Validator | None]] = [
-    ("iban", re.compile(r"\b[A-Z]{2}\d{2}(?:[ .-]?[A-Z0-9]){11,30}\b"), checks.iban_ok),
+    ("iban", re.compile(r"\b[A-Za-z]{2}\d{2}(?:[ .-]?[A-Za-z0-9]){11,30}\b"), checks.iban_ok),
     ("email", re.compile(r"\b[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63})*\.[a-zA-Z]{2,24}\b"), None),
     (
         "phone",
@@ -57,15 +57,31 @@ PII_KINDS = tuple(kind for kind, _, _ in _PATTERNS)
 """The kinds ``find_pii`` reports (``TextMatch.rule``)."""
 
 
+def _iban_end(value: str, start: int) -> int:
+    """The end of the IBAN at the start of ``value`` (country-specific length), or -1."""
+    length = checks.IBAN_LENGTHS.get(value[:2].upper())
+    positions = [i for i, ch in enumerate(value) if ch.isalnum()]
+    if length is None or len(positions) < length:
+        return -1
+    compact = "".join(value[i] for i in positions[:length])
+    if not checks.iban_ok(compact):
+        return -1
+    return start + positions[length - 1] + 1
+
+
 def _find_in(text: str) -> list[tuple[str, tuple[int, int]]]:
     found: list[tuple[str, tuple[int, int]]] = []
     for kind, pattern, validator in _PATTERNS:
         for match in pattern.finditer(text):
             group = 1 if pattern.groups else 0
             value = match.group(group)
-            if validator is not None and not validator(re.sub(r"[ .-]", "", value)):
-                continue
             start, end = match.span(group)
+            if kind == "iban":  # the country fixes the length: a longer run may hold a word
+                end = _iban_end(value, start)
+                if end < 0:
+                    continue
+            elif validator is not None and not validator(re.sub(r"[ .-]", "", value)):
+                continue
             if any(s <= start < e or s < end <= e for _, (s, e) in found):
                 continue
             found.append((kind, (start, end)))

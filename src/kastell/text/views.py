@@ -6,7 +6,7 @@ Views, in order (each only when it differs from what came before):
 - ``normalised``: NFKC, default-ignorables (zero-width, variation selectors such as U+FE0F,
   tag characters, bidi controls) removed, look-alike letters mapped to ASCII (TR39 data).
 - ``spaced``: letter-spaced runs joined (``I g n o r e``, ``i-g-n-o-r-e``).
-- ``leet``: leetspeak words read as letters (``1gn0r3``).
+- ``leet``: leetspeak words read as letters (``1gn0r3``, ``a11``).
 - ``rot13`` and ``reversed`` of the normalised text.
 - decoded views, named by their chain of codecs (``base64``, ``hex``, ``base32``, ``base85``,
   ``binary``, ``escape``, ``url``, ``quoted_printable``, ``html``, ``base64/hex``, ...): runs
@@ -14,8 +14,8 @@ Views, in order (each only when it differs from what came before):
   again, up to ``Bounds.max_depth`` layers.
 
 Bounds (``Bounds``; crossing one is reported in ``ViewSet.limits``, never silently ignored):
-``max_depth`` (4) decoding layers; ``max_views`` (64) views per text; ``max_run_chars``
-(1,000,000) characters per encoded run (a longer run is not decoded); ``max_decoded_chars``
+``max_depth`` (4) decoding layers; ``max_views`` (128) views per text; ``max_run_chars``
+(8,000,000) characters per encoded run (a longer run is not decoded); ``max_decoded_chars``
 (4,000,000) characters of decoded text per text in total.
 
 Cheap paths: an ASCII text skips the ``normalised`` view; the spacing, leet and decoding
@@ -46,8 +46,8 @@ class Bounds:
     """Size and depth bounds of the decoding layer (see the module docstring)."""
 
     max_depth: int = 4
-    max_views: int = 64
-    max_run_chars: int = 1_000_000
+    max_views: int = 128
+    max_run_chars: int = 8_000_000
     max_decoded_chars: int = 4_000_000
 
 

@@ -2,8 +2,8 @@
 
 Hidden characters come from ``kastell.text.hidden``; an injection found in a decoded or
 transformed view (base64, base32, base85, hex, binary, escapes, URL-encoding, quoted-printable,
-ROT13, reversed, nested) is an encoded payload; a decoding bound crossed is flagged, since part
-of the text could not be read fully.
+ROT13, reversed, nested) is an encoded payload; a decoding bound crossed blocks by default
+(fail closed: part of the text could not be read fully; a policy may relax it to ``flag``).
 """
 
 from __future__ import annotations
@@ -48,9 +48,9 @@ class SmugglingScanner:
         rule(
             DECODE_LIMIT,
             "Encoded content past the decoding bounds (not fully screened)",
-            Severity.LOW,
+            Severity.MEDIUM,
             ("OWASP-LLM01", "ATLAS-AML.T0068"),
-            Action.FLAG,
+            Action.BLOCK,
         ),
     )
 
