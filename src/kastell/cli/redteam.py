@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from kastell.cli._render import FORMAT_OPTION, emit_json, format_option, note, progress
+from kastell.cli.redteam_attack import attack
 from kastell.cli.redteam_privacy import privacy
 
 if TYPE_CHECKING:
@@ -394,4 +395,5 @@ def show_suite(name: str, output_format: str) -> int:
     return 0
 
 
+redteam.add_command(attack)
 redteam.add_command(privacy)
