@@ -33,7 +33,8 @@ def main() -> None:
             with CompletionsScorer(server.base_url, server.model, top_k=20) as scorer:
                 bits = []
                 for i, secret in enumerate(secrets):
-                    intro = f"Note: the access code is {secret}.\n" if setting == "in-context" else ""
+                    primed = setting == "in-context"
+                    intro = f"Note: the access code is {secret}.\n" if primed else ""
                     result = canary_exposure(
                         scorer, canary_id=f"c{i}", prefix=intro + "The access code is ",
                         secret=secret, candidates=hex_candidates(secret, args.candidates, rng))
