@@ -52,17 +52,17 @@ BENIGN: dict[str, list[str]] = {
 }  # fmt: skip
 
 
-@pytest.mark.parametrize(
-    "text", [t for ts in ATTACKS.values() for t in ts],
-    ids=[f"{lang}-{i}" for lang, ts in ATTACKS.items() for i in range(len(ts))],
-)  # fmt: skip
+def _cases(table: dict[str, list[str]]) -> pytest.MarkDecorator:
+    texts = [text for texts in table.values() for text in texts]
+    ids = [f"{lang}-{i}" for lang, texts in table.items() for i in range(len(texts))]
+    return pytest.mark.parametrize("text", texts, ids=ids)
+
+
+@_cases(ATTACKS)
 def test_attack_phrasings_are_injections(text: str) -> None:
     assert Family.INJECTION in {m.family for m in find_injection(text)}
 
 
-@pytest.mark.parametrize(
-    "text", [t for ts in BENIGN.values() for t in ts],
-    ids=[f"{lang}-{i}" for lang, ts in BENIGN.items() for i in range(len(ts))],
-)  # fmt: skip
+@_cases(BENIGN)
 def test_ordinary_sentences_are_not(text: str) -> None:
     assert find_injection(text) == []
