@@ -4,7 +4,7 @@
 Runs the guard's default scanners (rules, n-gram classifier, PII, secrets, smuggling; the
 input set on prompts, the output set on answers) in-process on every prompt of
 ``guard_prompts.OWN_BENIGN`` (all languages) plus encoded and spaced attack texts, each made
-unique per round so no cache can serve it, and prints the p50/p95 screening time per text for
+unique per round so no cache can serve it (after one warm-up text per scanner), and prints the p50/p95 screening time per text for
 each tree and the added p50 (this tree minus baseline). Each tree is timed in its own
 subprocess with ``PYTHONPATH`` pointing at it; the two run alternately, round by round.
 
@@ -42,6 +42,8 @@ scanners = default_scanners()
 inputs = [s for s in scanners if Direction.INPUT in s.directions]
 outputs = [s for s in scanners if Direction.OUTPUT in s.directions]
 context = ScanContext(canary="kst-9f3a1c07b2e4d516", system_prompt="You are a helpful assistant of Example Bank.")
+for scanner in scanners:  # warm up: lazy regex compilation and data loading are not per text
+    scanner.scan("warm-up text with jane@example.eu and aGVsbG8gd29ybGQgdGhlcmU=", context)
 rnd = int(sys.argv[2])
 times = {"input": [], "output": []}
 for kind, texts, group in (("input", prompts, inputs), ("output", answers, outputs)):

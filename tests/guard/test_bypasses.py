@@ -173,8 +173,8 @@ API_KEY = "sk-proj-" + "Q7rT2mX9vB4nK8wL1pZ6yH3cJ5dF0gS2aE7uR4tY9iO1pL3kJ6hG8fD2
 @pytest.mark.parametrize(
     "spell",
     [SPELLINGS["spaces"], SPELLINGS["zero_width"], SPELLINGS["base64"], SPELLINGS["hex"],
-     SPELLINGS["reversed"]],
-    ids=["spaces", "zero_width", "base64", "hex", "reversed"],
+     SPELLINGS["reversed"], lambda s: "-".join(s), lambda s: ".".join(s)],
+    ids=["spaces", "zero_width", "base64", "hex", "reversed", "dashes", "dots"],
 )  # fmt: skip
 def test_api_key_leak_in_any_spelling_is_withheld(
     served: tuple[str, MockUpstream], spell: Callable[[str], str], stream: bool

@@ -11,7 +11,13 @@ import codecs
 
 import pytest
 
-from kastell.text import PromptLeakMatcher, SecretMatcher, find_injection, find_pii
+from kastell.text import (
+    PromptLeakMatcher,
+    SecretMatcher,
+    find_injection,
+    find_pii,
+    find_secrets,
+)
 from kastell.text.interface import Family
 from kastell.text.views import screen_views
 
@@ -109,3 +115,23 @@ def test_prompt_leak_in_pieces_below_the_verbatim_window() -> None:
 def test_ordinary_answer_does_not_count_as_a_prompt_leak() -> None:
     answer = "Your motor claim was received; an adjuster will call you about it this week."
     assert PromptLeakMatcher(PROMPT).find(answer) == []
+
+
+# -- secrets of a known shape --------------------------------------------------------------------
+
+KEY = "sk-proj-Q7rT2mX9vB4nK8wL1pZ6yH3cJ5dF0gS2aE7uR4tY9iO1pL3kJ6hG8fD2sA5qW7e"
+
+
+@pytest.mark.parametrize(
+    "spelled",
+    ["-".join(KEY), ".".join(KEY), "-".join(ch for ch in KEY if ch.isalnum())],
+    ids=["dash_between_all", "dot_between_all", "separators_dropped"],
+)
+def test_api_key_spelled_one_character_at_a_time(spelled: str) -> None:
+    assert [m.rule for m in find_secrets(f"key: {spelled} end")] == ["openai_key"]
+
+
+def test_letter_spaced_ordinary_words_do_not_look_like_a_key() -> None:
+    sentence = "Ask project managers about the budget of next year"
+    spaced = "  ".join(" ".join(word) for word in sentence.split(" "))
+    assert find_secrets(spaced) == []

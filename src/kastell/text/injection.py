@@ -1,5 +1,5 @@
 # ruff: noqa: E501 - regex tables read better unwrapped
-"""Prompt-injection and jailbreak heuristics in English, German, French, Italian and Spanish.
+"""Prompt-injection and jailbreak heuristics (en, de, fr, it, es; more in ``_injection_eu``).
 
 Each pattern is a strong signal on its own: an instruction to disregard earlier instructions,
 to reveal the hidden prompt, to switch to an unrestricted persona, or a known jailbreak frame.
@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import re
 
+from kastell.text._injection_eu import INJECTION_MORE
 from kastell.text.interface import Family, TextMatch
 from kastell.text.normalize import COMMON_WORDS, fold
 from kastell.text.views import screen_views
@@ -160,7 +161,9 @@ _COMPILED_SIGNALS = [(w, re.compile(p)) for w, p in _SIGNALS]
 @functools.cache
 def _compiled() -> dict[Family, tuple[re.Pattern[str], ...]]:
     return {
-        Family.INJECTION: tuple(re.compile(p) for p in _INJECTION_EN + _INJECTION_EU),
+        Family.INJECTION: tuple(
+            re.compile(p) for p in _INJECTION_EN + _INJECTION_EU + INJECTION_MORE
+        ),
         Family.JAILBREAK: tuple(re.compile(p) for p in _JAILBREAK),
     }
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from kastell.text.interface import Family, TextMatch
+from kastell.text.interface import Family, TextMatch, View
 from kastell.text.views import screen_views
 
 __all__ = ["SECRET_KINDS", "find_secrets"]
@@ -50,6 +50,43 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ),
 ]
 
+# The same credentials with every separator gone, for texts that spell a key one character at
+# a time ("s-k---p-r-o-j-...", "s k - p r o j"): read over the letters and digits of the
+# ``spaced`` view only, and counted only when the random part mixes digits, upper and lower case
+# (so words that run together cannot look like a key).
+_COMPACT_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
+    ("openai_key", re.compile(r"sk(?:proj|svcacct|admin)([A-Za-z0-9]{40,})")),
+    ("anthropic_key", re.compile(r"skant(?:api|admin)\d{2}([A-Za-z0-9]{80,})")),
+    ("github_token", re.compile(r"(?:gh[pousr]|githubpat)([A-Za-z0-9]{36,255})")),
+    ("gitlab_token", re.compile(r"glpat([A-Za-z0-9]{20,})")),
+    ("slack_token", re.compile(r"xox[abposr]([A-Za-z0-9]{10,})")),
+    ("stripe_key", re.compile(r"[sr]klive([A-Za-z0-9]{20,})")),
+    ("google_api_key", re.compile(r"AIza([0-9A-Za-z]{35})")),
+]
+_MIN_MIXED = 3
+
+
+def _mixed(tail: str) -> bool:
+    return (
+        sum(ch.isdigit() for ch in tail) >= _MIN_MIXED
+        and sum(ch.isupper() for ch in tail) >= _MIN_MIXED
+        and sum(ch.islower() for ch in tail) >= _MIN_MIXED
+    )
+
+
+def _compact_hits(view: View) -> list[TextMatch]:
+    keep = [i for i, ch in enumerate(view.text) if ch.isalnum()]
+    compact = "".join(view.text[i] for i in keep)
+    found: list[TextMatch] = []
+    for kind, pattern in _COMPACT_PATTERNS:
+        for match in pattern.finditer(compact):
+            if _mixed(match.group(1)):
+                start, end = keep[match.start()], keep[match.end() - 1] + 1
+                source = view.source_span((start, end))
+                found.append(TextMatch(Family.SECRET, kind, source, view.name, "", (start, end)))
+    return found
+
+
 SECRET_KINDS = tuple(kind for kind, _ in _PATTERNS)
 """The kinds ``find_secrets`` reports (``TextMatch.rule``)."""
 
@@ -72,4 +109,7 @@ def find_secrets(text: str) -> list[TextMatch]:
                 if any(m.span == source and m.rule == kind for m in found):
                     continue
                 found.append(TextMatch(Family.SECRET, kind, source, view.name, "", match.span()))
+        if view.name == "spaced":
+            seen = {m.rule for m in found}
+            found.extend(m for m in _compact_hits(view) if m.rule not in seen)
     return found
