@@ -6,7 +6,12 @@ import json
 import pathlib
 import random
 
-WORDS = ["river", "mountain", "blue", "green", "quickly", "slowly", "house", "car", "tree", "book", "read", "write", "open", "close", "city", "town", "road", "sky", "sun", "moon", "star", "light", "dark", "water", "fire", "earth", "garden", "window", "paper", "music", "winter", "summer", "bridge", "forest", "ocean", "stone", "field", "cloud", "rain", "wind"]
+WORDS = [
+    "river", "mountain", "blue", "green", "quickly", "slowly", "house", "car", "tree", "book",
+    "read", "write", "open", "close", "city", "town", "road", "sky", "sun", "moon", "star",
+    "light", "dark", "water", "fire", "earth", "garden", "window", "paper", "music", "winter",
+    "summer", "bridge", "forest", "ocean", "stone", "field", "cloud", "rain", "wind",
+]
 
 
 def sentence(rng: random.Random, n: int = 25) -> str:
