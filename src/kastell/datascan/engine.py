@@ -24,6 +24,7 @@ from kastell.datascan.interface import (
 )
 from kastell.datascan.readers import DatasetFiles, read_records
 from kastell.datascan.records import label_of, response_of
+from kastell.datascan.textchecks import InjectionDetector, PersonalDataDetector
 from kastell.datascan.triggers import TriggerDetector, answer_class
 
 __all__ = ["DetectorFactory", "answer_fields", "build_detectors", "screen"]
@@ -55,6 +56,10 @@ def build_detectors(options: ScreenOptions) -> list[RecordDetector]:
                             response_of(record, options.response_field))
 
     detectors: list[RecordDetector] = []
+    if Family.INJECTION not in options.skip:
+        detectors.append(InjectionDetector())
+    if Family.PERSONAL_DATA not in options.skip:
+        detectors.append(PersonalDataDetector())
     if Family.FLOODING not in options.skip:
         detectors.append(FloodingDetector(options, answer,
                                           frozenset({options.label_field or "label"})))
@@ -115,10 +120,7 @@ def screen(
             outcomes[Family.TRIGGER] = dataclasses.replace(found, hits=found.hits + extra_hits)
     for family in Family:
         if family not in outcomes:
-            note = "skipped on request" if family in options.skip else (
-                "no detector for this family in this build (the shared text core "
-                "kastell.text is needed)")
-            outcomes[family] = FamilyOutcome(family, False, note=note)
+            outcomes[family] = FamilyOutcome(family, False, note="skipped on request")
     files = tuple(FileSummary(item.path, item.format, item.size, str(item.digest),
                               counts[item.path]) for item in dataset.files)
     return ScreeningReport(
