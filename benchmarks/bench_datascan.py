@@ -21,7 +21,11 @@ from pathlib import Path
 
 from kastell.datascan import Family, ScreenOptions, list_dataset, screen
 
-WORDS = ["data", "model", "river", "city", "light", "music", "water", "stone", "paper", "garden", "window", "forest", "cloud", "rain", "wind", "market", "school", "doctor", "train", "station", "coffee", "letter", "winter", "summer"]
+WORDS = [
+    "data", "model", "river", "city", "light", "music", "water", "stone", "paper", "garden",
+    "window", "forest", "cloud", "rain", "wind", "market", "school", "doctor", "train",
+    "station", "coffee", "letter", "winter", "summer",
+]
 
 
 def _records(n: int, seed: int = 1) -> list[str]:
