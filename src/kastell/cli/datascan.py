@@ -11,7 +11,7 @@ import click
 from kastell.cli._render import format_option, note, progress
 from kastell.errors import ExitCode
 
-__all__ = ["data"]
+__all__ = ["data", "diff", "scan"]
 
 _FAMILIES = ["injection", "trigger", "flooding", "label_flip", "personal_data"]
 
@@ -48,6 +48,7 @@ def _text(document: dict[str, Any]) -> None:
 
 def _open(path: Path, data_dir: Path | None, trust: Path | None, exclude: tuple[str, ...],
           advance: Any) -> tuple[Any, str, Any]:
+    """The dataset files of a path or of an attestation checked against its directory."""
     from kastell.datascan.interface import DatascanUsageError
     from kastell.datascan.readers import list_dataset
 
@@ -96,11 +97,16 @@ def _open(path: Path, data_dir: Path | None, trust: Path | None, exclude: tuple[
               help="Where to write the signed statement (needs --key and --report).")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the JSON report here (the statement pins its SHA-256).")
+@click.option("--since", type=click.Path(path_type=Path),
+              help="Earlier version (path or attestation): screen only added/changed records.")
+@click.option("--since-data", type=click.Path(file_okay=False, path_type=Path),
+              help="Dataset directory of --since when it is an attestation.")
 def scan(path: Path, data_dir: Path | None, trust: Path | None, output_format: str,
          output: Path | None, label_field: str | None, response_field: str | None,
          skip: tuple[str, ...], exclude: tuple[str, ...], fail_on: tuple[str, ...],
          embedding: str, triggers_out: Path | None, keys: tuple[Path, ...],
-         statement: Path | None, report_path: Path | None) -> int:
+         statement: Path | None, report_path: Path | None, since: Path | None,
+         since_data: Path | None) -> int:
     """Screen PATH (file or directory) or a dataset ATTESTATION for poisoning.
 
     Exit codes: 0 every family ran and stayed within its limit, 1 a limit was exceeded or the
@@ -118,7 +124,14 @@ def scan(path: Path, data_dir: Path | None, trust: Path | None, output_format: s
     gate = parse_fail_on(fail_on)
     with progress("screening", None) as advance:
         files, name, attestation = _open(path, data_dir, trust, exclude, advance)
-        report = screen(files, options, name=name, on_bytes=advance)
+        only, delta_of = None, None
+        if since is not None:
+            from kastell.datascan.diff import diff_versions
+
+            old, _, _ = _open(since, since_data, trust, exclude, advance)
+            only, delta_of = diff_versions(old, files).delta, str(old.digest)
+        report = screen(files, options, name=name, on_bytes=advance, only=only,
+                        delta_of=delta_of)
     document = report_dict(report, gate)
     report_json = (json.dumps(document, indent=2) + "\n").encode("utf-8")
     if report_path is not None:
@@ -162,3 +175,37 @@ def _sign(report: Any, gate: Any, report_json: bytes, attestation: Any,
     document = build_screening_statement(report, gate, report_json, attestation=attestation)
     sign_screening_statement(document, signers, output)
     note(f"screening statement written to {output}")
+
+
+@data.command("diff")
+@click.argument("old", type=click.Path(path_type=Path))
+@click.argument("new", type=click.Path(path_type=Path))
+@click.option("--old-data", type=click.Path(file_okay=False, path_type=Path),
+              help="Dataset directory of OLD when it is an attestation.")
+@click.option("--new-data", type=click.Path(file_okay=False, path_type=Path),
+              help="Dataset directory of NEW when it is an attestation.")
+@click.option("--trust", type=click.Path(dir_okay=False, path_type=Path),
+              envvar="KASTELL_TRUST_POLICY", help="Trust policy for the attestations.")
+@click.option("--key", "key_field", help="Record field that identifies a record across versions.")
+@click.option("--exclude", multiple=True, help="Leave files matching GLOB out (listed).")
+@format_option("text", "json")
+def diff(old: Path, new: Path, old_data: Path | None, new_data: Path | None,
+         trust: Path | None, key_field: str | None, exclude: tuple[str, ...],
+         output_format: str) -> int:
+    """Which records two versions of a dataset (paths or attestations) add, remove or change."""
+    from kastell.datascan.diff import diff_versions
+
+    with progress("comparing", None) as advance:
+        old_files, _, _ = _open(old, old_data, trust, exclude, advance)
+        new_files, _, _ = _open(new, new_data, trust, exclude, advance)
+        result = diff_versions(old_files, new_files, key_field)
+    if output_format == "json":
+        click.echo(json.dumps(result.to_dict(), indent=2))
+    else:
+        click.echo(f"{result.old_digest} -> {result.new_digest}")
+        click.echo(f"  files: {len(result.unchanged_files)} unchanged, "
+                   f"{len(result.changed_files)} changed, {len(result.added_files)} added, "
+                   f"{len(result.removed_files)} removed")
+        click.echo(f"  records: {result.added} added, {result.removed} removed, "
+                   f"{result.changed} changed" + ("" if key_field else " (no --key)"))
+    return ExitCode.OK

@@ -8,7 +8,7 @@ in ``options.skip`` and families whose detector is not available are reported as
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 from kastell import __version__
 from kastell.datascan.flooding import FloodingDetector
@@ -72,15 +72,21 @@ def build_detectors(options: ScreenOptions) -> list[RecordDetector]:
     return detectors
 
 
-def _records(dataset: DatasetFiles, on_bytes: Callable[[int], None]) -> Iterator[Record]:
+def _records(dataset: DatasetFiles, on_bytes: Callable[[int], None],
+             only: Mapping[str, frozenset[int]] | None) -> Iterator[Record]:
     for item in dataset.files:
-        yield from read_records(dataset, item, on_bytes)
+        if only is None:
+            yield from read_records(dataset, item, on_bytes)
+        elif item.path in only:
+            wanted = only[item.path]
+            yield from (r for r in read_records(dataset, item, on_bytes) if r.index in wanted)
 
 
 def _second_pass(dataset: DatasetFiles, triggers: TriggerDetector,
-                 on_bytes: Callable[[int], None]) -> tuple[RecordHit, ...]:
+                 on_bytes: Callable[[int], None],
+                 only: Mapping[str, frozenset[int]] | None) -> tuple[RecordHit, ...]:
     hits: list[RecordHit] = []
-    for record in _records(dataset, on_bytes):
+    for record in _records(dataset, on_bytes, only):
         hits.extend(triggers.attribute(record))
     return tuple(hits)
 
@@ -93,8 +99,12 @@ def screen(
     extra: DetectorFactory | None = None,
     on_bytes: Callable[[int], None] = lambda n: None,
     delta_of: str | None = None,
+    only: Mapping[str, frozenset[int]] | None = None,
 ) -> ScreeningReport:
-    """Screen every record of ``dataset`` and return the report.
+    """Screen every record of ``dataset`` (or only the ``only`` records) and return the report.
+
+    ``only`` maps a file to the indices of its records to screen (a version delta, see
+    ``kastell.datascan.diff``); ``delta_of`` then names the earlier version's digest.
 
     Raises:
         MalformedDatasetError: a record cannot be parsed (nothing is skipped).
@@ -107,7 +117,7 @@ def screen(
         detectors.extend(d for d in extra(options) if d.family not in options.skip)
     counts = dict.fromkeys((item.path for item in dataset.files), 0)
     ordinal = 0
-    for record in _records(dataset, on_bytes):
+    for record in _records(dataset, on_bytes, only):
         counts[record.file] += 1
         for detector in detectors:
             detector.observe(ordinal, record)
@@ -116,7 +126,7 @@ def screen(
     for detector in detectors:
         if isinstance(detector, TriggerDetector) and detector.needs_second_pass:
             found = outcomes[Family.TRIGGER]
-            extra_hits = _second_pass(dataset, detector, on_bytes)
+            extra_hits = _second_pass(dataset, detector, on_bytes, only)
             outcomes[Family.TRIGGER] = dataclasses.replace(found, hits=found.hits + extra_hits)
     for family in Family:
         if family not in outcomes:
