@@ -91,6 +91,19 @@ def _second_pass(dataset: DatasetFiles, triggers: TriggerDetector,
     return tuple(hits)
 
 
+def _explain_by_flooding(triggers: TriggerDetector,
+                         outcomes: dict[Family, FamilyOutcome]) -> None:
+    """A flooding cluster's repeated wording is not a trigger: drop its answer's candidates."""
+    classes = {answer_class(None, cluster["dominant_answer"])
+               for cluster in outcomes[Family.FLOODING].details["near_duplicate_clusters"]
+               if cluster["flooding"] and cluster["dominant_answer"]}
+    narrowed = triggers.drop_classes({c for c in classes if c is not None}, "flooding")
+    if narrowed is not None:
+        found = outcomes[Family.TRIGGER]
+        outcomes[Family.TRIGGER] = dataclasses.replace(
+            found, details={**found.details, **narrowed.details})
+
+
 def screen(
     dataset: DatasetFiles,
     options: ScreenOptions | None = None,
@@ -124,6 +137,8 @@ def screen(
         ordinal += 1
     outcomes = {d.family: d.finish() for d in detectors}
     for detector in detectors:
+        if isinstance(detector, TriggerDetector) and Family.FLOODING in outcomes:
+            _explain_by_flooding(detector, outcomes)
         if isinstance(detector, TriggerDetector) and detector.needs_second_pass:
             found = outcomes[Family.TRIGGER]
             extra_hits = _second_pass(dataset, detector, on_bytes, only)

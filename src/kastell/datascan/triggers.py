@@ -5,15 +5,16 @@ answer) is cut into word unigrams and bigrams. Their record counts, and their co
 with the record's *answer class* (the label when the data has labels, else the first three words
 of the answer), go into two count-min sketches, so memory stays fixed however large the corpus.
 An n-gram seen in at least ``max(trigger_min_support, 0.0005 * records so far)`` records is kept
-by name. At the end, for each kept n-gram occurring in at most ``trigger_max_share`` of the
-records and each answer class with at least ``trigger_min_support`` records, a one-sided Fisher
-exact test (hypergeometric tail) asks whether the n-gram's records carry that answer more often
+by name. Labels and answers are two kinds of class, each tested among the records of its kind
+only. At the end, for each kept n-gram occurring in at most ``trigger_max_share`` of the
+records of a kind and each class of that kind with at least ``trigger_min_support`` records,
+a one-sided Fisher exact test (hypergeometric tail) asks whether the n-gram's records carry that answer more often
 than chance; it is a candidate when the Bonferroni-corrected p-value is below ``trigger_alpha``,
 it occurs with that answer in at least ``trigger_min_support`` records, and at least
 ``trigger_min_purity`` of its records carry that answer. A bigram is left out when one of its
-words alone is as pure for that answer and at least 1.5 times as frequent (it is that word's
-association, not a phrase's: ordinary label vocabulary such as "excellent" for a positive
-review). A candidate contained in a longer one
+words alone carries that answer in most of its records and is at least 1.5 times as frequent
+(it is that word's association, not a phrase's: ordinary label vocabulary such as "excellent"
+for a positive review). A candidate contained in a longer one
 with nearly the same count gives way to it. Records holding a candidate with its answer are
 flagged in a second pass over the (re-verified) files.
 
@@ -134,7 +135,10 @@ class TriggerDetector:
         klass = self._klass(record)
         if klass is not None:
             self._classes[klass] += 1
+            kind = "kind:" + klass.split(":", 1)[0]
+            self._classes[kind] += 1
             self._batch_joint.append(_joint(keys, zlib.crc32(klass.encode("utf-8"))))
+            self._batch_joint.append(_joint(keys, zlib.crc32(kind.encode("utf-8"))))
         if len(self._batch_keys) >= _BATCH:
             self._flush()
 
@@ -159,35 +163,49 @@ class TriggerDetector:
         for key in low.tolist():
             del self._kept[key]
 
-    def _tests(self) -> Iterator[dict[str, Any]]:
-        from scipy.stats import hypergeom
+    def _estimate(self, keys: np.ndarray, klass: str) -> np.ndarray:
+        return self._joint.estimate(_joint(keys, zlib.crc32(klass.encode("utf-8"))))
 
-        options, total = self._options, self._records
-        classes = [c for c, n in self._classes.items() if n >= options.trigger_min_support]
+    def _tests(self) -> Iterator[dict[str, Any]]:
+        options = self._options
         keys = np.fromiter(self._kept, dtype=np.uint64, count=len(self._kept))
         grams = [self._kept[int(k)] for k in keys]
-        df = self._df.estimate(keys)
-        rare = (df >= options.trigger_min_support) & (df <= options.trigger_max_share * total)
-        tests = max(1, int(rare.sum()) * len(classes))
+        overall = self._df.estimate(keys)
+        plan = []
+        for kind in sorted(k for k in self._classes if k.startswith("kind:")):
+            total = self._classes[kind]
+            df = np.minimum(self._estimate(keys, kind), overall)
+            rare = (df >= options.trigger_min_support) & (df <= options.trigger_max_share * total)
+            classes = sorted(c for c, n in self._classes.items() if not c.startswith("kind:")
+                             and c.startswith(kind[5:] + ":") and n >= options.trigger_min_support)
+            plan.append((total, df, rare, classes))
+        tests = max(1, sum(int(rare.sum()) * len(classes) for _, _, rare, classes in plan))
         self._tests_made = tests
-        for klass in sorted(classes):
-            joint = np.minimum(self._joint.estimate(_joint(keys, zlib.crc32(klass.encode()))), df)
-            pure = (joint >= options.trigger_min_support) & \
-                (joint >= options.trigger_min_purity * df)
-            common = {grams[i]: int(df[i]) for i in np.flatnonzero(pure)
-                      if " " not in grams[i]}
-            size = self._classes[klass]
-            for index in np.flatnonzero(pure & rare):
-                hits, count, gram = int(joint[index]), int(df[index]), grams[index]
-                if " " in gram and any(common.get(part, 0) >= _EXPLAINS * count
-                                       for part in gram.split(" ")):
-                    continue
-                p_value = float(hypergeom.sf(hits - 1, total, size, count))
-                if p_value * tests <= options.trigger_alpha:
-                    yield {"ngram": gram, "answer_class": klass,
-                           "support": hits, "records_with_ngram": count,
-                           "purity": round(hits / count, 4), "class_records": size,
-                           "p_value": p_value, "p_bonferroni": min(1.0, p_value * tests)}
+        for total, df, rare, classes in plan:
+            for klass in classes:
+                yield from self._test_class(klass, keys, grams, df, rare, total, tests)
+
+    def _test_class(self, klass: str, keys: np.ndarray, grams: list[str], df: np.ndarray,
+                    rare: np.ndarray, total: int, tests: int) -> Iterator[dict[str, Any]]:
+        from scipy.stats import hypergeom
+
+        options = self._options
+        joint = np.minimum(self._estimate(keys, klass), df)
+        pure = (joint >= options.trigger_min_support) & (joint >= options.trigger_min_purity * df)
+        leaning = (joint >= options.trigger_min_support) & (2 * joint >= df)
+        common = {grams[i]: int(df[i]) for i in np.flatnonzero(leaning) if " " not in grams[i]}
+        size = self._classes[klass]
+        for index in np.flatnonzero(pure & rare):
+            hits, count, gram = int(joint[index]), int(df[index]), grams[index]
+            if " " in gram and any(common.get(part, 0) >= _EXPLAINS * count
+                                   for part in gram.split(" ")):
+                continue
+            p_value = float(hypergeom.sf(hits - 1, total, size, count))
+            if p_value * tests <= options.trigger_alpha:
+                yield {"ngram": gram, "answer_class": klass,
+                       "support": hits, "records_with_ngram": count,
+                       "purity": round(hits / count, 4), "class_records": size,
+                       "p_value": p_value, "p_bonferroni": min(1.0, p_value * tests)}
 
     @staticmethod
     def _merge(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -208,13 +226,23 @@ class TriggerDetector:
         self.candidates = self._merge(found)
         details = {
             "records": self._records,
-            "answer_classes": len(self._classes),
+            "answer_classes": sum(1 for c in self._classes if not c.startswith("kind:")),
             "candidates": self.candidates,
             "known_triggers": [{"trigger": t, "records": n, "source": KNOWN_TRIGGERS[t]}
                                for t, n in sorted(self._known.items())],
             "test": f"one-sided Fisher exact, Bonferroni over {self._tests_made} tests "
                     "(n-grams x answer classes)",
         }
+        return FamilyOutcome(Family.TRIGGER, True, tuple(self._hits), details)
+
+    def drop_classes(self, classes: set[str], reason: str) -> FamilyOutcome | None:
+        """Drop candidates of these answer classes (explained elsewhere, e.g. by flooding)."""
+        kept = [c for c in self.candidates if c["answer_class"] not in classes]
+        if len(kept) == len(self.candidates):
+            return None
+        dropped = len(self.candidates) - len(kept)
+        self.candidates = kept
+        details = {"candidates": kept, f"candidates_explained_by_{reason}": dropped}
         return FamilyOutcome(Family.TRIGGER, True, tuple(self._hits), details)
 
     @property
