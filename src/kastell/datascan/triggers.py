@@ -9,8 +9,8 @@ by name. Labels and answers are two kinds of class, each tested among the record
 only. At the end, for each kept n-gram occurring in at most ``trigger_max_share`` of the
 records of a kind and each class of that kind with at least ``trigger_min_support`` records,
 a one-sided Fisher exact test (hypergeometric tail) asks whether the n-gram's records carry
-that answer more often than chance; it is a candidate when the Bonferroni-corrected p-value is below ``trigger_alpha``,
-it occurs with that answer in at least ``trigger_min_support`` records, and at least
+that answer more often than chance; it is a candidate when the Bonferroni-corrected p-value
+is below ``trigger_alpha``, it occurs with that answer in at least ``trigger_min_support`` records, and at least
 ``trigger_min_purity`` of its records carry that answer. A bigram is left out when one of its
 words alone carries that answer in most of its records and is at least 1.5 times as frequent
 (it is that word's association, not a phrase's: ordinary label vocabulary such as "excellent"
