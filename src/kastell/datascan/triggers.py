@@ -6,17 +6,17 @@ with the record's *answer class* (the label when the data has labels, else the f
 of the answer), go into two count-min sketches, so memory stays fixed however large the corpus.
 An n-gram seen in at least ``max(trigger_min_support, 0.0005 * records so far)`` records is kept
 by name. Labels and answers are two kinds of class, each tested among the records of its kind
-only. At the end, for each kept n-gram occurring in at most ``trigger_max_share`` of the
-records of a kind and each class of that kind with at least ``trigger_min_support`` records,
-a one-sided Fisher exact test (hypergeometric tail) asks whether the n-gram's records carry
-that answer more often than chance; it is a candidate when the Bonferroni-corrected p-value
-is below ``trigger_alpha``, it occurs with that answer in at least ``trigger_min_support`` records, and at least
-``trigger_min_purity`` of its records carry that answer. A bigram is left out when one of its
-words alone carries that answer in most of its records and is at least 1.5 times as frequent
-(it is that word's association, not a phrase's: ordinary label vocabulary such as "excellent"
-for a positive review). A candidate contained in a longer one
-with nearly the same count gives way to it. Records holding a candidate with its answer are
-flagged in a second pass over the (re-verified) files.
+only. At the end, for each kept n-gram occurring in at most ``trigger_max_share`` of the records
+of a kind and each class of that kind with at least ``trigger_min_support`` records, a one-sided
+Fisher exact test (hypergeometric tail) asks whether the n-gram's records carry that answer more
+often than chance; it is a candidate when the Bonferroni-corrected p-value is below
+``trigger_alpha``, it occurs with that answer in at least ``trigger_min_support`` records, and
+at least ``trigger_min_purity`` of its records carry that answer. A bigram is left out when one
+of its words alone carries that answer in most of its records and is at least 1.5 times as
+frequent (it is that word's association, not a phrase's: ordinary label vocabulary such as
+"excellent" for a positive review). A candidate contained in a longer one with nearly the same
+count gives way to it. Records holding a candidate with its answer are flagged in a second pass
+over the (re-verified) files.
 
 *Known families* (docs/datascan.md lists the papers) are counted and exported for the red-team
 backdoor probe, but flag no record on their own: ``cf`` or ``sudo`` are also ordinary words.
