@@ -2,7 +2,8 @@
 
 Exact duplicates share a record digest. Near duplicates share most of their word 3-gram
 shingles: each record's text fields (the label field left out) get a MinHash signature
-(``datasketch``, permutation scheme ``affine32``, shingles hashed with CRC-32) and a MinHash LSH
+(``datasketch``, permutation scheme ``affine32``; a shingle's 32-bit hash mixes the CRC-32 of
+its three words) and a MinHash LSH
 index (``datasketch.MinHashLSH`` at the Jaccard threshold) finds earlier records that are probably
 as similar; clusters are the connected components. A cluster is *flooding* when it has at least
 ``flood_min_size`` records and either holds at least ``flood_min_share`` of the dataset or its
@@ -17,6 +18,8 @@ from array import array
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
+
+import numpy as np
 
 from kastell.datascan._tokens import content_text, tokens
 from kastell.datascan.interface import (
@@ -35,18 +38,27 @@ ANSWER_DOMINANCE = 0.8
 """Share of a cluster giving one answer above which the cluster over-weights that answer."""
 
 _MAX_UNIONS = 256
+_P1 = np.uint64(0x9E3779B97F4A7C15)
+_P2 = np.uint64(0xC2B2AE3D27D4EB4F)
+_LOW32 = np.uint64(0xFFFFFFFF)
 
 
-def shingles(text: str) -> set[bytes]:
-    """Word 3-gram shingles of ``text`` (the whole token sequence when it is shorter)."""
+def shingles(text: str) -> list[int]:
+    """32-bit hashes of the word 3-gram shingles of ``text``, distinct, in ascending order.
+
+    Each word is hashed with CRC-32; a shingle's hash mixes its three word hashes (the whole
+    word sequence is one shingle when it has fewer than three words).
+    """
     words = tokens(text)
+    if not words:
+        return []
+    hashes = np.fromiter((zlib.crc32(w.encode("utf-8")) for w in words), dtype=np.uint64,
+                         count=len(words))
     if len(words) < 3:
-        return {" ".join(words).encode("utf-8")} if words else set()
-    return {" ".join(words[i:i + 3]).encode("utf-8") for i in range(len(words) - 2)}
-
-
-def _crc(data: bytes) -> int:
-    return zlib.crc32(data)
+        return [zlib.crc32(" ".join(words).encode("utf-8"))]
+    with np.errstate(over="ignore"):
+        mixed = (hashes[:-2] * _P1) ^ (hashes[1:-1] * _P2) ^ hashes[2:]
+    return np.unique((mixed ^ (mixed >> np.uint64(32))) & _LOW32).tolist()  # type: ignore[no-any-return]
 
 
 def _datasketch() -> Any:
@@ -111,9 +123,9 @@ class FloodingDetector:
         grams = shingles(content_text(record, self._leave_out))
         if not grams:
             return
-        signature = self._minhash(num_perm=self._options.minhash_perm, hashfunc=_crc,
+        signature = self._minhash(num_perm=self._options.minhash_perm, hashfunc=int,
                                   permutations=self._permutations, scheme="affine32")
-        signature.update_batch(list(grams))
+        signature.update_batch(grams)
         raw = signature.hashvalues.tobytes()
         same = self._signatures.get(raw)
         if same is not None:
