@@ -163,3 +163,9 @@ def test_truncated_parquet_is_an_error(tmp_path: pathlib.Path) -> None:
     (tmp_path / "x.parquet").write_bytes(data[: len(data) // 2] + data[-8:])
     with pytest.raises(MalformedDatasetError):
         _all(tmp_path)
+
+
+def test_long_csv_field_is_read_whole(tmp_path: pathlib.Path) -> None:
+    (tmp_path / "a.csv").write_text('t\n"' + "x" * 200_000 + '"\n', encoding="utf-8")
+    [(_id, _line, texts)] = _all(tmp_path)
+    assert texts == ("x" * 200_000,)

@@ -102,7 +102,13 @@ def _header(reader: Any, source: str) -> list[str]:
 
 
 def read_csv(stream: IO[bytes], source: str) -> Iterator[tuple[int, Any]]:
-    """Records of a CSV file with a header row: one object per row, every value a string."""
+    """Records of a CSV file with a header row: one object per row, every value a string.
+
+    A field may be as long as a JSONL line (64 MiB): the csv module's process-wide field limit
+    is raised to that if it is lower (never lowered).
+    """
+    if csv.field_size_limit() < MAX_LINE_BYTES:
+        csv.field_size_limit(MAX_LINE_BYTES)
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="strict", newline="")
     reader = csv.reader(text, strict=True)
     try:
