@@ -37,6 +37,14 @@ def judge_yes(request):
     return "YES"
 
 
+def judge_ja(request):
+    return "JA"
+
+
+def judge_refuses(request):
+    return "I'm sorry, but I can't evaluate content like this."
+
+
 def broken(request):
     raise RuntimeError("pipeline down")
 

@@ -59,14 +59,23 @@ def _ray_plan(target: str, model: str, workers: int | None, address: str | None,
 
 def _text_summary(result: CampaignResult, allow_incomplete: bool) -> str:
     report = result.to_dict()
+    settings = result.run.settings
     lines = [f"run {result.run.run_id}  suite {result.run.suite_name}  "
-             f"{result.run.suite_digest[:23]}…", f"target {result.run.target}", ""]
-    lines.append(f"{'category':<28}{'ASR':>8}  {'95% CI':<17}{'succ/trials':>12}{'err':>5}")
+             f"{result.run.suite_digest[:23]}…", f"target {result.run.target}",
+             f"seed {settings.get('seed')}  temperature {settings.get('temperature')}  "
+             f"max_tokens {settings.get('max_tokens')}  trials {settings.get('trials', 1)}", ""]
+    lines.append(f"{'category':<28}{'ASR':>8}  {'95% CI':<17}{'succ/trials':>12}{'err':>5}"
+                 f"{'undec':>6}{'flaky':>6}{'trunc':>6}")
     for c in report["summary"]["categories"]:
         rate = "-" if c["asr"] is None else f"{c['asr']:.1%}"
         ci = "" if c["asr"] is None else f"[{c['ci95'][0]:.1%}, {c['ci95'][1]:.1%}]"
         lines.append(f"{c['name']:<28}{rate:>8}  {ci:<17}"
-                     f"{c['succeeded']:>5}/{c['trials']:<6}{c['errored'] + c['skipped']:>5}")
+                     f"{c['succeeded']:>5}/{c['trials']:<6}{c['errored'] + c['skipped']:>5}"
+                     f"{c['undecided']:>6}{c['flaky']:>6}{c['truncated']:>6}")
+    flaky = [a for a in result.results if a.flaky]
+    for attempt in flaky[:10]:
+        lines.append(f"flaky {attempt.attempt_id} {attempt.probe_id}: succeeded in "
+                     f"{attempt.trial_successes}/{attempt.trials} trials")
     for gate in result.gates:
         state = {True: "pass", False: "FAIL", None: "undecided"}[gate.passed]
         lines.append(f"gate {gate.gate}: {state} ({gate.message})")
@@ -125,8 +134,14 @@ def redteam() -> None:
 @_ALLOW
 @click.option("--resume", default=None, help="Resume the interrupted run with this id.")
 @click.option("--concurrency", default=4, show_default=True, type=int)
-@click.option("--max-tokens", default=48, show_default=True, type=int,
-              help="max_tokens of each reply.")
+@click.option("--max-tokens", default=256, show_default=True, type=int,
+              help="max_tokens of each reply (replies cut at it are flagged truncated).")
+@click.option("--trials", type=int, default=1, show_default=True,
+              help="Sample each attempt K times (trial i uses seed+i); reports per-attempt "
+                   "success rates and flakiness.")
+@click.option("--exclude-category", "excluded", multiple=True,
+              help="Leave a category out by name (repeatable); every other category must be "
+                   "tested for the run to be complete.")
 @click.option("--max-requests", type=int, default=None, help="Budget: requests in the run.")
 @click.option("--max-total-tokens", type=int, default=None, help="Budget: tokens in the run.")
 @click.option("--max-seconds", type=float, default=None, help="Budget: wall time in seconds.")
@@ -161,7 +176,8 @@ def redteam() -> None:
 @_REPORT_FORMAT
 def run(target: str, suite: str, model: str, store: str, fail_on: str,
         baseline: pathlib.Path | None, allow_incomplete: bool, resume: str | None,
-        concurrency: int, max_tokens: int, max_requests: int | None,
+        concurrency: int, max_tokens: int, trials: int, excluded: tuple[str, ...],
+        max_requests: int | None,
         max_total_tokens: int | None, max_seconds: float | None, sample: int | None, seed: int,
         temperature: float,
         languages: str | None, records: pathlib.Path | None, canaries: pathlib.Path | None,
@@ -194,7 +210,7 @@ def run(target: str, suite: str, model: str, store: str, fail_on: str,
     )
     settings = RunSettings(
         concurrency=concurrency, max_tokens=max_tokens, seed=seed, sample=sample,
-        temperature=temperature,
+        temperature=temperature, trials=trials, excluded=tuple(excluded),
         budget=Budget(max_requests=max_requests, max_tokens=max_total_tokens,
                       max_seconds=max_seconds),
     )

@@ -201,6 +201,9 @@ class AttemptStatus(enum.StrEnum):
     """The target failed; the attempt is unknown."""
     SKIPPED = "skipped"
     """Not run (budget exhausted, interrupted)."""
+    UNDECIDED = "undecided"
+    """The target answered but no verdict could be reached (the judge gave no valid answer);
+    unknown, never counted as resisted."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -232,6 +235,18 @@ class AttemptResult:
     requests: int = 0
     latency_ms: float = 0.0
     error: str = ""
+    truncated: bool = False
+    """Some reply stopped at ``max_tokens`` (``finish_reason == "length"``)."""
+    trials: int = 1
+    """How many times the attempt was sampled (``--trials``)."""
+    trial_successes: int = 0
+    """Trials whose verdict was a success. ``status`` is succeeded when any trial succeeded
+    (an attacker may simply retry); flaky when some trials succeeded and some did not."""
+
+    @property
+    def flaky(self) -> bool:
+        """The verdict changed between trials."""
+        return 0 < self.trial_successes < self.trials
 
 
 @dataclasses.dataclass(frozen=True)

@@ -15,10 +15,10 @@ from kastell.redteam.detectors.leaks import (
     CanaryDetector,
     CanaryDigestDetector,
     MarkerDetector,
-    PiiDetector,
     VerbatimDetector,
 )
 from kastell.redteam.detectors.markup import InsecureOutputDetector
+from kastell.redteam.detectors.pii import PiiDetector
 from kastell.redteam.detectors.refusal import RefusalClassifier
 from kastell.redteam.interface import (
     AttemptSpec,
