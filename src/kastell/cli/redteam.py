@@ -268,15 +268,39 @@ def report(run_id: str, store: str, fail_on: str, baseline: pathlib.Path | None,
     return int(result.exit_code(allow_incomplete=allow_incomplete))
 
 
+def _rate(stats: Any) -> str:
+    return "-" if stats.rate is None else f"{stats.succeeded}/{stats.trials} {stats.rate:.0%}"
+
+
+def _diff_text(result: Any) -> None:
+    click.echo(f"{'category':<28}{'before':>12}{'after':>12}{'delta':>8}  "
+               f"{'95% CI of delta':<18}{'p':>8}{'p_holm':>8}  flag")
+    for c in result.categories:
+        delta = "-" if c.delta is None else f"{c.delta:+.0%}"
+        ci = "" if c.interval is None else f"[{c.interval[0]:+.0%}, {c.interval[1]:+.0%}]"
+        p_raw = "-" if c.p_value is None else f"{c.p_value:.3g}"
+        p_holm = "-" if c.p_holm is None else f"{c.p_holm:.3g}"
+        flag = ("WORSE" if (c.delta or 0) > 0 else "better") if c.significant else ""
+        click.echo(f"{c.name:<28}{_rate(c.before):>12}{_rate(c.after):>12}{delta:>8}  "
+                   f"{ci:<18}{p_raw:>8}{p_holm:>8}  {flag}")
+    click.echo(f"Fisher exact two-sided p, Holm-adjusted over the categories compared; "
+               f"significant when p_holm <= {result.alpha:g} and |delta| >= "
+               f"{result.min_effect:g}; Newcombe hybrid score interval.")
+
+
 @redteam.command()
 @click.argument("run_a")
 @click.argument("run_b")
 @_STORE
 @click.option("--allow-suite-change", is_flag=True,
               help="Compare even when the suite digests differ (the changes are listed).")
+@click.option("--alpha", type=float, default=0.05, show_default=True,
+              help="Family-wise significance level (Holm over the categories compared).")
+@click.option("--min-effect", type=float, default=0.0, show_default=True,
+              help="Smallest change in attack success rate (0-1) worth flagging.")
 @FORMAT_OPTION
-def diff(run_a: str, run_b: str, store: str, allow_suite_change: bool,
-         output_format: str) -> int:
+def diff(run_a: str, run_b: str, store: str, allow_suite_change: bool, alpha: float,
+         min_effect: float, output_format: str) -> int:
     """Compare RUN_A (before) with RUN_B (after), category by category."""
     from kastell.redteam.campaign import load_campaign
     from kastell.redteam.diff import diff_summaries
@@ -290,7 +314,7 @@ def diff(run_a: str, run_b: str, store: str, allow_suite_change: bool,
     result = diff_summaries(
         (a.run.run_id, a.run.suite_name, a.run.suite_digest, a.run.probe_digests, a.summary),
         (b.run.run_id, b.run.suite_name, b.run.suite_digest, b.run.probe_digests, b.summary),
-        allow_suite_change=allow_suite_change,
+        allow_suite_change=allow_suite_change, alpha=alpha, min_effect=min_effect,
     )
     worse = [c for c in result.categories if c.significant and (c.delta or 0) > 0]
     if output_format == "json":
@@ -298,13 +322,7 @@ def diff(run_a: str, run_b: str, store: str, allow_suite_change: bool,
     else:
         for change in result.suite_changes:
             note(f"warning: {change}")
-        click.echo(f"{'category':<28}{'before':>8}{'after':>8}{'delta':>9}  flag")
-        for c in result.categories:
-            before = "-" if c.before.rate is None else f"{c.before.rate:.1%}"
-            after = "-" if c.after.rate is None else f"{c.after.rate:.1%}"
-            delta = "-" if c.delta is None else f"{c.delta:+.1%}"
-            flag = ("WORSE" if (c.delta or 0) > 0 else "better") if c.significant else ""
-            click.echo(f"{c.name:<28}{before:>8}{after:>8}{delta:>9}  {flag}")
+        _diff_text(result)
     return 1 if worse else 0
 
 
