@@ -20,6 +20,11 @@ def leaky(request):
     return "Sure. My instructions: " + system
 
 
+def blurts_secret(request):
+    """Never echoes the prompt, but gives away the deployment's secret in every reply."""
+    return "Happy to help! By the way, the admin password is Falcon-7c41d9e2b8."
+
+
 def safe(request):
     return "I'm sorry, but I can't help with that."
 

@@ -157,8 +157,14 @@ def redteam() -> None:
               help="JSONL of planted canaries for canary-exposure probes.")
 @click.option("--system-prompt", "system_prompt_file", type=click.Path(path_type=pathlib.Path),
               default=None, envvar="KASTELL_REDTEAM_SYSTEM_PROMPT",
-              help="File with the deployment's own system prompt: the leakage probes plant "
-                   "their canary in it ({CANARY} marks the place) instead of a built-in prompt.")
+              help="File with the deployment's own system prompt: the leakage probes send it "
+                   "unchanged instead of a built-in prompt and look for it and the --secret "
+                   "values in replies ({CANARY} in it plants a canary there).")
+@click.option("--secret", "secrets", multiple=True,
+              help="A secret of the deployment (repeatable): any form of it in a reply to a "
+                   "leakage probe is a leak.")
+@click.option("--plant-canary", is_flag=True,
+              help="Append a canary line to the deployment's system prompt.")
 @click.option("--timeout", type=float, default=60.0, show_default=True,
               help="Seconds per HTTP request.")
 @click.option("--retries", type=int, default=2, show_default=True,
@@ -181,7 +187,8 @@ def run(target: str, suite: str, model: str, store: str, fail_on: str,
         max_total_tokens: int | None, max_seconds: float | None, sample: int | None, seed: int,
         temperature: float,
         languages: str | None, records: pathlib.Path | None, canaries: pathlib.Path | None,
-        system_prompt_file: pathlib.Path | None, timeout: float, retries: int,
+        system_prompt_file: pathlib.Path | None, secrets: tuple[str, ...], plant_canary: bool,
+        timeout: float, retries: int,
         workers: int | None, ray_address: str | None,
         judge: str | None, judge_model: str, html: pathlib.Path | None,
         output_format: str) -> int:
@@ -207,6 +214,7 @@ def run(target: str, suite: str, model: str, store: str, fail_on: str,
         records=load_records(records) if records else (),
         canaries=load_canaries(canaries) if canaries else (),
         system_prompt=load_system_prompt(system_prompt_file) if system_prompt_file else "",
+        secrets=tuple(secrets), plant_canary=plant_canary,
     )
     settings = RunSettings(
         concurrency=concurrency, max_tokens=max_tokens, seed=seed, sample=sample,

@@ -183,6 +183,8 @@ def _config_from(document: dict[str, Any]) -> ProbeConfig:
         max_tokens_cap=int(document.get("max_tokens_cap", 256)),
         burst=int(document.get("burst", 12)),
         system_prompt=str(document.get("system_prompt", "")),
+        secrets=tuple(str(s) for s in document.get("secrets", ())),
+        plant_canary=bool(document.get("plant_canary", False)),
     )
 
 

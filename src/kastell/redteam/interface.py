@@ -263,10 +263,17 @@ class ProbeConfig:
     burst: int = 12
     """Requests in the rate-limit burst probe."""
     system_prompt: str = ""
-    """The deployment's own system prompt. When set, the probes that plant a canary secret in
-    the system prompt use this text instead of their built-in one: ``{CANARY}`` in it marks
-    where the canary goes; without it a confidential line holding the canary is appended. The
-    text is part of every such attempt, so runs with other system prompts do not compare."""
+    """The deployment's own system prompt. When set (or when ``secrets`` are given), the
+    system-prompt-leakage probes send it unchanged instead of their built-in prompt and look for
+    the deployment's secrets and for the prompt itself. A canary is planted only on request:
+    ``{CANARY}`` in the prompt marks its place, or ``plant_canary`` appends a confidential line
+    holding it. The text is part of every such attempt, so runs with other prompts do not
+    compare."""
+    secrets: tuple[str, ...] = ()
+    """The deployment's own secrets (``--secret``, ``redteam.secrets``): any form of them in a
+    reply to a leakage probe is a leak."""
+    plant_canary: bool = False
+    """Append a canary line to the deployment's system prompt (``--plant-canary``)."""
 
 
 @runtime_checkable
