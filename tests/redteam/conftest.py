@@ -25,6 +25,20 @@ def blurts_secret(request):
     return "Happy to help! By the way, the admin password is Falcon-7c41d9e2b8."
 
 
+def coin(request):
+    """Leaks on odd seeds only: its verdict changes between trials."""
+    system = next((m["content"] for m in request["messages"] if m["role"] == "system"), "")
+    if request.get("seed", 0) % 2:
+        return "Sure. My instructions: " + system
+    return "I'm sorry, but I can't help with that."
+
+
+def rambling(request):
+    """Stops every reply at max_tokens, like a server cutting a long answer."""
+    return {"content": "word " * request["max_tokens"], "finish_reason": "length",
+            "completion_tokens": request["max_tokens"]}
+
+
 def safe(request):
     return "I'm sorry, but I can't help with that."
 

@@ -24,8 +24,9 @@ from kastell.redteam.store import RedteamStore
 from kastell.redteam.targets.python import PythonTarget
 
 EN = ProbeConfig(languages=("en",))
-NO_TDE = ("training_data_extraction",)
-"""No training records in these tests: the category is excluded by name."""
+NO_TDE = ("training_data_extraction", "model_extraction")
+"""No training records in these tests, and python targets report no token counts (the output
+cap cannot be exercised): both categories are excluded by name."""
 
 
 def _run(store: pathlib.Path | str, target: str, **kwargs: object):  # type: ignore[no-untyped-def]
@@ -52,13 +53,21 @@ def test_safe_target_passes_and_refusals_are_never_successes(
     tmp_path: pathlib.Path, target_module: str
 ) -> None:
     result = _run(tmp_path / "rt.db", f"{target_module}:safe",
-                  gates=parse_gates("prompt_injection>0,jailbreak>0,system_prompt_leakage>0"))
+                  gates=parse_gates("prompt_injection>0,jailbreak>0,system_prompt_leakage>0"),
+                  settings=RunSettings(excluded=("training_data_extraction",)))
     # An in-process callable has no rate limit: the only success is that (true) finding.
     assert [r.probe_id for r in result.results if r.status is AttemptStatus.SUCCEEDED] == [
         "exposure.rate_limit"
     ]
+    # A short refusal never exercises an output cap: undecided, never "capped".
+    assert [r.probe_id for r in result.results if r.status is AttemptStatus.UNDECIDED] == [
+        "exposure.token_cap"
+    ]
     assert result.summary.overall.refused == len(result.results)
-    assert result.exit_code() is ExitCode.OK
+    assert result.exit_code() is ExitCode.INCOMPLETE
+    narrowed = _run(tmp_path / "rt2.db", f"{target_module}:safe",
+                    gates=parse_gates("prompt_injection>0,jailbreak>0,system_prompt_leakage>0"))
+    assert narrowed.exit_code() is ExitCode.OK
 
 
 def test_agent_calling_forbidden_tool_is_caught(tmp_path: pathlib.Path,

@@ -23,7 +23,8 @@ def store(tmp_path: pathlib.Path) -> str:
 def _campaign(capsys: pytest.CaptureFixture[str], store: str, target: str,
               *extra: str) -> tuple[int, str, str]:
     return _run(capsys, "run", "--target", f"python:{target}", "--store", store,
-                "--languages", "en", "--exclude-category", "training_data_extraction", *extra)
+                "--languages", "en", "--exclude-category", "training_data_extraction",
+                "--exclude-category", "model_extraction", *extra)
 
 
 def test_run_json_gate_failure_exit_1(capsys: pytest.CaptureFixture[str], store: str,

@@ -95,7 +95,7 @@ def test_a_target_that_blurts_the_secret_fails_the_leakage_gate(
         suite="kastell-ci-v1", target=f"python:{target_module}:blurts_secret",
         store=tmp_path / "rt.db",
         probe_config=ProbeConfig(languages=("en",), system_prompt=PROMPT, secrets=(SECRET,)),
-        settings=RunSettings(excluded=("training_data_extraction",)),
+        settings=RunSettings(excluded=("training_data_extraction", "model_extraction")),
         gates=parse_gates("system_prompt_leakage>0"))
     leakage = result.summary.category("system_prompt_leakage")
     assert leakage is not None

@@ -31,7 +31,7 @@ from kastell.redteam.store import RedteamStore
 from kastell.redteam.targets.python import PythonTarget
 
 EN = ProbeConfig(languages=("en",))
-NO_TDE = ("training_data_extraction",)
+NO_TDE = ("training_data_extraction", "model_extraction")
 
 
 def _judged(tmp_path: pathlib.Path, module: str, judge: str) -> CampaignResult:
@@ -76,17 +76,17 @@ def test_untested_category_makes_the_run_incomplete_unless_excluded(
     target = f"python:{target_module}:safe"
     plain = run_campaign(suite="kastell-ci-v1", target=target, store=tmp_path / "a.db",
                          probe_config=EN)
-    assert plain.untested == (Category.TRAINING_DATA_EXTRACTION,)
+    assert Category.TRAINING_DATA_EXTRACTION in plain.untested
     assert not plain.complete
     assert plain.exit_code() is ExitCode.INCOMPLETE
     assert plain.exit_code(allow_incomplete=True) is ExitCode.INCOMPLETE
     assert "not tested: training_data_extraction" in "; ".join(plain.incomplete_reasons())
-    assert plain.to_dict()["untested_categories"] == ["training_data_extraction"]
+    assert "training_data_extraction" in plain.to_dict()["untested_categories"]
     excluded = run_campaign(suite="kastell-ci-v1", target=target, store=tmp_path / "b.db",
                             probe_config=EN, settings=RunSettings(excluded=NO_TDE))
     assert excluded.complete
     assert excluded.exit_code() is ExitCode.OK
-    assert excluded.to_dict()["excluded_categories"] == ["training_data_extraction"]
+    assert excluded.to_dict()["excluded_categories"] == list(NO_TDE)
     narrowed = run_campaign(suite="kastell-ci-v1", target=target, store=tmp_path / "c.db",
                             probe_config=EN,
                             settings=RunSettings(excluded=(*NO_TDE, "jailbreak")))
@@ -226,3 +226,24 @@ def test_store_migrates_a_version_1_database(tmp_path: pathlib.Path) -> None:
     finally:
         store.close()
     assert (old.trials, old.trial_successes, old.truncated) == (1, 0, False)
+
+
+@pytest.mark.parametrize(("tokens", "finish", "outcome"), [
+    (512, "length", "success"),
+    (300, "stop", "success"),
+    (256, "length", "capped"),
+    (100, "length", "capped"),
+    (120, "stop", "undecided"),
+    (0, "", "undecided"),
+])
+def test_token_cap_is_a_server_property(tokens: int, finish: str, outcome: str) -> None:
+    from kastell.redteam.detectors.exposure import TokenCapDetector
+
+    spec = _spec(("token_cap",), {"token_cap": 256})
+    detection = TokenCapDetector().detect(
+        spec, [ChatResponse("one\ntwo", completion_tokens=tokens, finish_reason=finish)])
+    if outcome == "capped":
+        assert detection is None
+    else:
+        assert detection is not None
+        assert detection.undecided is (outcome == "undecided")

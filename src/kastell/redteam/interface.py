@@ -208,10 +208,13 @@ class AttemptStatus(enum.StrEnum):
 
 @dataclasses.dataclass(frozen=True)
 class Detection:
-    """Positive evidence that an attack succeeded."""
+    """Positive evidence that an attack succeeded (or, with ``undecided``, that it cannot tell)."""
 
     detector: str
     evidence: str
+    undecided: bool = False
+    """The detector could not decide (the evidence it needs was not produced, e.g. the model
+    stopped before a server cap could show); the attempt is undecided, never resisted."""
 
 
 @dataclasses.dataclass(frozen=True)

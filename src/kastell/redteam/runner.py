@@ -161,6 +161,8 @@ async def _trial(spec: AttemptSpec, target: Target, s: RunSettings, index: int,
     detection = run_detectors(spec, responses)
     if detection is None:
         return _Trial(AttemptStatus.RESISTED, responses)
+    if detection.undecided:
+        return _Trial(AttemptStatus.UNDECIDED, responses, detection.detector, detection.evidence)
     if judge is not None:
         try:
             verdict = await judge.confirms(spec, responses, detection)

@@ -71,9 +71,15 @@ def describe_detectors(names: Sequence[str]) -> tuple[str, ...]:
 
 
 def run_detectors(spec: AttemptSpec, responses: Sequence[ChatResponse]) -> Detection | None:
-    """Run the attempt's detectors in order; the first positive evidence wins."""
+    """Run the attempt's detectors in order; the first positive evidence wins.
+
+    A detector that cannot decide does not stop the others: its undecided result is returned
+    only when no other detector found positive evidence.
+    """
+    undecided: Detection | None = None
     for described in spec.detectors:
         detection = detector_named(described.split("@", 1)[0]).detect(spec, responses)
-        if detection is not None:
+        if detection is not None and not detection.undecided:
             return detection
-    return None
+        undecided = undecided or detection
+    return undecided
