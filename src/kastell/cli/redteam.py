@@ -46,7 +46,7 @@ def _policy(fail_on: str, baseline_path: pathlib.Path | None) -> tuple[Any, Any]
 
 
 def _ray_plan(target: str, model: str, workers: int | None, address: str | None,
-              judge: str | None) -> Any:
+              judge: str | None, timeout: float, retries: int) -> Any:
     if workers is None:
         return None
     from kastell.redteam.campaign import RayPlan
@@ -54,7 +54,8 @@ def _ray_plan(target: str, model: str, workers: int | None, address: str | None,
 
     if judge:
         raise RedteamUsageError("--judge cannot be combined with --workers (Ray backend)")
-    return RayPlan(target_spec=target, workers=workers, model=model, address=address)
+    return RayPlan(target_spec=target, workers=workers, model=model, address=address,
+                   timeout=timeout, retries=retries)
 
 
 def _text_summary(result: CampaignResult, allow_incomplete: bool) -> str:
@@ -224,7 +225,7 @@ def run(target: str, suite: str, model: str, store: str, fail_on: str,
     )
     results_store = _open_store(store)
 
-    plan = _ray_plan(target, model, workers, ray_address, judge)
+    plan = _ray_plan(target, model, workers, ray_address, judge, timeout, retries)
 
     async def main() -> CampaignResult:
         opened = None if plan else open_target(target, model=model, timeout=timeout,

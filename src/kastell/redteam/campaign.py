@@ -144,6 +144,10 @@ class RayPlan:
     model: str = "default"
     address: str | None = None
     """A running Ray cluster; ``None`` starts a single-node Ray instance for the campaign."""
+    timeout: float = 60.0
+    """Seconds per request, as with the local backend."""
+    retries: int = 2
+    """Retries per request, as with the local backend."""
 
 
 class _BatchWriter:
@@ -271,7 +275,8 @@ async def run_campaign_async(
             from kastell.redteam.ray_backend import execute_on_ray
 
             execute_on_ray(planned, ray.target_spec, run_settings, writer.add,
-                           workers=ray.workers, model=ray.model, done=done, address=ray.address)
+                           workers=ray.workers, model=ray.model, done=done, address=ray.address,
+                           timeout=ray.timeout, retries=ray.retries)
         elif target is not None:
             await execute(planned, target, run_settings, writer.add, done=done,
                           clock=time.monotonic,

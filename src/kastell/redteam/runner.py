@@ -29,8 +29,8 @@ from kastell.redteam.interface import (
     TargetUnavailableError,
 )
 
-__all__ = ["DEFAULT_MAX_TOKENS", "Budget", "RunSettings", "execute", "requests_of",
-           "sample_attempts"]
+__all__ = ["DEFAULT_MAX_TOKENS", "Budget", "RunSettings", "allot_requests", "execute",
+           "request_budget_note", "requests_of", "sample_attempts", "skipped"]
 
 DEFAULT_MAX_TOKENS = 256
 """Default reply length: long enough for a leak or a harmful deliverable to complete."""
@@ -223,10 +223,43 @@ def requests_of(spec: AttemptSpec, settings: RunSettings) -> int:
     return spec.repeat * len(spec.turns) * settings.trials
 
 
+def allot_requests(attempts: Sequence[AttemptSpec],
+                   settings: RunSettings) -> tuple[list[AttemptSpec], list[AttemptSpec]]:
+    """Split ``attempts`` into those the request budget covers and those it does not.
+
+    Greedy in plan order: an attempt runs when its requests (turns x repeats x trials) still fit;
+    a later, smaller attempt may still fit after a larger one did not. The local and the Ray
+    backends both plan with this, so ``--max-requests N`` sends at most N requests on either
+    (exactly N when the attempts fill it), retries aside.
+    """
+    limit = settings.budget.max_requests
+    if limit is None:
+        return list(attempts), []
+    covered: list[AttemptSpec] = []
+    over: list[AttemptSpec] = []
+    used = 0
+    for spec in attempts:
+        needed = requests_of(spec, settings)
+        if used + needed > limit:
+            over.append(spec)
+        else:
+            covered.append(spec)
+            used += needed
+    return covered, over
+
+
+def skipped(spec: AttemptSpec, reason: str) -> AttemptResult:
+    """The stored result of an attempt that was not run (budget)."""
+    return _result(spec, AttemptStatus.SKIPPED, error=reason)
+
+
+def request_budget_note(settings: RunSettings) -> str:
+    """Why an attempt over the request budget was skipped."""
+    return f"request budget ({settings.budget.max_requests}) exhausted"
+
+
 def _over_budget(spec: AttemptSpec, settings: RunSettings, usage: _Usage, elapsed: float) -> str:
-    budget, needed = settings.budget, requests_of(spec, settings)
-    if budget.max_requests is not None and usage.requests + needed > budget.max_requests:
-        return f"request budget ({budget.max_requests}) exhausted"
+    budget = settings.budget
     if budget.max_tokens is not None and usage.tokens >= budget.max_tokens:
         return f"token budget ({budget.max_tokens}) exhausted"
     if budget.max_seconds is not None and elapsed >= budget.max_seconds:
@@ -272,7 +305,10 @@ async def execute(
                 return
             on_result(result)
 
-    todo = [spec for spec in attempts if spec.attempt_id not in done]
+    todo, over = allot_requests([spec for spec in attempts if spec.attempt_id not in done],
+                                settings)
+    for spec in over:
+        on_result(skipped(spec, request_budget_note(settings)))
     try:
         async with asyncio.TaskGroup() as group:  # a failure cancels the attempts in flight
             for spec in todo:
