@@ -67,8 +67,12 @@ def test_campaign_records_and_resumes_with_the_system_prompt(
     leakage = result.summary.category("system_prompt_leakage")
     assert leakage is not None
     assert leakage.succeeded > 0  # the echoing target leaks the canary planted in OUR prompt
-    again = load_campaign(RedteamStore(tmp_path / "rt.db"), result.run.run_id)
-    # reloading re-materialises the suite from the stored config: same prompt, same digest
+    store = RedteamStore(tmp_path / "rt.db")
+    with pytest.raises(RedteamUsageError, match="keyed digests"):
+        load_campaign(store, result.run.run_id)  # the prompt is not in the store
+    again = load_campaign(store, result.run.run_id, probe_config=config)
+    store.close()
+    # reloading re-materialises the suite from the given prompt: same prompt, same digest
     assert again.suite.digest == result.suite.digest == result.run.suite_digest
 
 

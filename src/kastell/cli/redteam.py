@@ -29,10 +29,17 @@ _ALLOW = click.option("--allow-incomplete", is_flag=True,
                       help="Exit 0/1 even if attempts errored or were skipped (still reported).")
 
 
-def _open_store(location: str) -> RedteamStore:
+_STORE_KEY = click.option(
+    "--store-key", type=click.Path(path_type=pathlib.Path), default=None,
+    envvar="KASTELL_REDTEAM_STORE_KEY",
+    help="Key file for the keyed digests of secrets in the store (default: the SQLite path "
+         "plus .key, created on first use).")
+
+
+def _open_store(location: str, key: pathlib.Path | None = None) -> RedteamStore:
     from kastell.redteam.store import RedteamStore
 
-    return RedteamStore(location)
+    return RedteamStore(location, key)
 
 
 def _policy(fail_on: str, baseline_path: pathlib.Path | None) -> tuple[Any, Any]:
@@ -180,6 +187,10 @@ def redteam() -> None:
 @click.option("--judge-model", default="default", envvar="KASTELL_REDTEAM_JUDGE_MODEL")
 @click.option("--html", type=click.Path(path_type=pathlib.Path), default=None,
               help="Also write the HTML report to this file.")
+@_STORE_KEY
+@click.option("--store-plaintext", is_flag=True,
+              help="Store the system prompt, secrets, canaries and leaked replies as they are "
+                   "(default: keyed digests, leaked values cut out of stored replies).")
 @_REPORT_FORMAT
 def run(target: str, suite: str, model: str, store: str, fail_on: str,
         baseline: pathlib.Path | None, allow_incomplete: bool, resume: str | None,
@@ -192,7 +203,7 @@ def run(target: str, suite: str, model: str, store: str, fail_on: str,
         timeout: float, retries: int,
         workers: int | None, ray_address: str | None,
         judge: str | None, judge_model: str, html: pathlib.Path | None,
-        output_format: str) -> int:
+        store_key: pathlib.Path | None, store_plaintext: bool, output_format: str) -> int:
     """Run SUITE against TARGET and gate the result."""
     import asyncio
 
@@ -223,7 +234,7 @@ def run(target: str, suite: str, model: str, store: str, fail_on: str,
         budget=Budget(max_requests=max_requests, max_tokens=max_total_tokens,
                       max_seconds=max_seconds),
     )
-    results_store = _open_store(store)
+    results_store = _open_store(store, store_key)
 
     plan = _ray_plan(target, model, workers, ray_address, judge, timeout, retries)
 
@@ -238,6 +249,7 @@ def run(target: str, suite: str, model: str, store: str, fail_on: str,
                     suite=suite, target=opened, store=results_store, settings=settings,
                     probe_config=config, gates=gates, baseline=accepted, resume=resume,
                     on_result=lambda _: advance(1), judge=judged, ray=plan,
+                    store_plaintext=store_plaintext,
                 )
         finally:
             if opened is not None:
@@ -261,16 +273,35 @@ def run(target: str, suite: str, model: str, store: str, fail_on: str,
 @_ALLOW
 @click.option("--html", type=click.Path(path_type=pathlib.Path), default=None,
               help="Also write the HTML report to this file.")
+@click.option("--system-prompt", "system_prompt_file", type=click.Path(path_type=pathlib.Path),
+              default=None, help="The run's system prompt (runs stored as keyed digests).")
+@click.option("--secret", "secrets", multiple=True, help="The run's secrets (repeatable).")
+@click.option("--records", type=click.Path(path_type=pathlib.Path), default=None)
+@click.option("--canaries", type=click.Path(path_type=pathlib.Path), default=None)
 @_REPORT_FORMAT
 def report(run_id: str, store: str, fail_on: str, baseline: pathlib.Path | None,
-           allow_incomplete: bool, html: pathlib.Path | None, output_format: str) -> int:
-    """Report a stored run (RUN_ID or a unique prefix), re-evaluating gates."""
+           allow_incomplete: bool, html: pathlib.Path | None,
+           system_prompt_file: pathlib.Path | None, secrets: tuple[str, ...],
+           records: pathlib.Path | None, canaries: pathlib.Path | None,
+           output_format: str) -> int:
+    """Report a stored run (RUN_ID or a unique prefix), re-evaluating gates.
+
+    A run stored with keyed digests (the default) needs its --system-prompt, --secret,
+    --records and --canaries again; the suite digest proves they are the run's own.
+    """
     from kastell.redteam.campaign import load_campaign
+    from kastell.redteam.inputs import load_canaries, load_records, load_system_prompt
+    from kastell.redteam.interface import ProbeConfig
 
     gates, accepted = _policy(fail_on, baseline)
+    given = ProbeConfig(
+        system_prompt=load_system_prompt(system_prompt_file) if system_prompt_file else "",
+        secrets=tuple(secrets), records=load_records(records) if records else (),
+        canaries=load_canaries(canaries) if canaries else ())
     results_store = _open_store(store)
     try:
-        result = load_campaign(results_store, run_id, gates=gates, baseline=accepted)
+        result = load_campaign(results_store, run_id, gates=gates, baseline=accepted,
+                               probe_config=given)
     finally:
         results_store.close()
     _emit(result, output_format, allow_incomplete, html)
@@ -311,18 +342,18 @@ def _diff_text(result: Any) -> None:
 def diff(run_a: str, run_b: str, store: str, allow_suite_change: bool, alpha: float,
          min_effect: float, output_format: str) -> int:
     """Compare RUN_A (before) with RUN_B (after), category by category."""
-    from kastell.redteam.campaign import load_campaign
+    from kastell.redteam.campaign import load_summary
     from kastell.redteam.diff import diff_summaries
 
     results_store = _open_store(store)
     try:
-        a = load_campaign(results_store, run_a)
-        b = load_campaign(results_store, run_b)
+        a, summary_a = load_summary(results_store, run_a)
+        b, summary_b = load_summary(results_store, run_b)
     finally:
         results_store.close()
     result = diff_summaries(
-        (a.run.run_id, a.run.suite_name, a.run.suite_digest, a.run.probe_digests, a.summary),
-        (b.run.run_id, b.run.suite_name, b.run.suite_digest, b.run.probe_digests, b.summary),
+        (a.run_id, a.suite_name, a.suite_digest, a.probe_digests, summary_a),
+        (b.run_id, b.suite_name, b.suite_digest, b.probe_digests, summary_b),
         allow_suite_change=allow_suite_change, alpha=alpha, min_effect=min_effect,
     )
     worse = [c for c in result.categories if c.significant and (c.delta or 0) > 0]
@@ -346,14 +377,14 @@ def baseline(run_id: str, store: str, output: pathlib.Path, reason: str,
              output_format: str) -> int:
     """Write a baseline accepting every successful attack of RUN_ID."""
     from kastell.redteam.baseline import baseline_from_results
-    from kastell.redteam.campaign import load_campaign
 
     results_store = _open_store(store)
     try:
-        result = load_campaign(results_store, run_id)
+        record = results_store.run(run_id)
+        results = results_store.attempts(record.run_id)
     finally:
         results_store.close()
-    document = baseline_from_results(result.run.suite_name, result.results, reason).to_dict()
+    document = baseline_from_results(record.suite_name, results, reason).to_dict()
     output.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     if output_format == "json":
         emit_json({"baseline": str(output), "accepted": len(document["accepted"])})

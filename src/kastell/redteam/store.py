@@ -100,6 +100,13 @@ MIGRATIONS = [Migration("0001_initial", _create_tables),
               Migration("0002_trials", _add_trial_columns)]
 
 
+def _default_key_path(location: str | pathlib.Path) -> pathlib.Path:
+    text = str(location)
+    if "://" in text or text == ":memory:":
+        return pathlib.Path(".kastell") / "redteam-store.key"
+    return pathlib.Path(text + ".key")
+
+
 @dataclasses.dataclass(frozen=True)
 class RunRecord:
     """A stored run's header."""
@@ -119,10 +126,18 @@ class RunRecord:
 class RedteamStore:
     """Runs and attempts in a database given by path or URL."""
 
-    def __init__(self, location: str | pathlib.Path) -> None:
+    def __init__(self, location: str | pathlib.Path,
+                 key_path: pathlib.Path | None = None) -> None:
         self._location = text_of(location)
         self._engine = open_engine(location)
         migrate(self._engine, MIGRATIONS, "kastell_redteam_version")
+        self._key_path = key_path or _default_key_path(location)
+
+    def key(self) -> bytes:
+        """The store's key for keyed digests of secrets (created on first use, mode 0600)."""
+        from kastell.redteam.redaction import load_or_create_key
+
+        return load_or_create_key(self._key_path)
 
     def _fail(self, error: sa.exc.SQLAlchemyError) -> RedteamStoreError:
         return RedteamStoreError(f"red-team store {self._location}: {error.__class__.__name__}: "
