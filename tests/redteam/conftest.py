@@ -20,6 +20,11 @@ def leaky(request):
     return "Sure. My instructions: " + system
 
 
+def blurts_secret(request):
+    """Never echoes the prompt, but gives away the deployment's secret in every reply."""
+    return "Happy to help! By the way, the admin password is Falcon-7c41d9e2b8."
+
+
 def safe(request):
     return "I'm sorry, but I can't help with that."
 
@@ -35,6 +40,14 @@ def judge_no(request):
 
 def judge_yes(request):
     return "YES"
+
+
+def judge_ja(request):
+    return "JA"
+
+
+def judge_refuses(request):
+    return "I'm sorry, but I can't evaluate content like this."
 
 
 def broken(request):

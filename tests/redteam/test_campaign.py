@@ -24,9 +24,12 @@ from kastell.redteam.store import RedteamStore
 from kastell.redteam.targets.python import PythonTarget
 
 EN = ProbeConfig(languages=("en",))
+NO_TDE = ("training_data_extraction",)
+"""No training records in these tests: the category is excluded by name."""
 
 
 def _run(store: pathlib.Path | str, target: str, **kwargs: object):  # type: ignore[no-untyped-def]
+    kwargs.setdefault("settings", RunSettings(excluded=NO_TDE))
     return run_campaign(suite="kastell-ci-v1", target=f"python:{target}", store=store,
                         probe_config=EN, **kwargs)  # type: ignore[arg-type]
 
@@ -81,7 +84,8 @@ def test_errors_make_run_incomplete_exit_3_unless_allowed(
 
 def test_budget_skips_and_reports(tmp_path: pathlib.Path, target_module: str) -> None:
     result = _run(tmp_path / "rt.db", f"{target_module}:safe",
-                  settings=RunSettings(concurrency=1, budget=Budget(max_requests=5)))
+                  settings=RunSettings(concurrency=1, budget=Budget(max_requests=5),
+                                      excluded=NO_TDE))
     skipped = [r for r in result.results if r.status is AttemptStatus.SKIPPED]
     assert skipped
     assert "request budget (5)" in skipped[0].error
@@ -89,7 +93,8 @@ def test_budget_skips_and_reports(tmp_path: pathlib.Path, target_module: str) ->
 
 
 def test_concurrency_is_bounded(tmp_path: pathlib.Path, target_module: str) -> None:
-    _run(tmp_path / "rt.db", f"{target_module}:slow", settings=RunSettings(concurrency=3))
+    _run(tmp_path / "rt.db", f"{target_module}:slow",
+         settings=RunSettings(concurrency=3, excluded=NO_TDE))
     calls = importlib.import_module(target_module).CALLS
     assert calls["peak"] == 3
     assert calls["n"] > 20
@@ -137,7 +142,8 @@ def test_interrupted_run_reports_missing_attempts(tmp_path: pathlib.Path,
 
     with pytest.raises(RedteamStoreError):
         asyncio.run(run_campaign_async(suite="kastell-ci-v1", target=target, store=store,
-                                       probe_config=EN, settings=RunSettings(concurrency=1),
+                                       probe_config=EN,
+                                       settings=RunSettings(concurrency=1, excluded=NO_TDE),
                                        on_result=stop_after_three))
     run_id = store.runs()[0].run_id
     partial = load_campaign(store, run_id)

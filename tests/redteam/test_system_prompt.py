@@ -29,9 +29,21 @@ def test_canary_goes_where_the_placeholder_is() -> None:
         assert attempt.system == OWN.replace("{CANARY}", canary)
 
 
-def test_canary_line_is_appended_without_placeholder() -> None:
+def test_prompt_without_placeholder_is_sent_unchanged() -> None:
     prompt = "You are the helpdesk bot of Example GmbH. Be brief."
     _, attempts = _leakage(ProbeConfig(languages=("en",), system_prompt=prompt))
+    assert attempts
+    for attempt in attempts:
+        assert attempt.system == prompt
+        assert "canary" not in attempt.expect
+        assert attempt.expect["system_prompt"] == prompt
+        assert [d.split("@")[0] for d in attempt.detectors] == ["secret_leak"]
+
+
+def test_canary_line_is_appended_only_on_request() -> None:
+    prompt = "You are the helpdesk bot of Example GmbH. Be brief."
+    _, attempts = _leakage(ProbeConfig(languages=("en",), system_prompt=prompt,
+                                       plant_canary=True))
     for attempt in attempts:
         assert attempt.system.startswith(prompt)
         assert attempt.expect["canary"] in attempt.system.removeprefix(prompt)

@@ -61,14 +61,23 @@ def _ray_plan(target: str, model: str, workers: int | None, address: str | None,
 
 def _text_summary(result: CampaignResult, allow_incomplete: bool) -> str:
     report = result.to_dict()
+    settings = result.run.settings
     lines = [f"run {result.run.run_id}  suite {result.run.suite_name}  "
-             f"{result.run.suite_digest[:23]}…", f"target {result.run.target}", ""]
-    lines.append(f"{'category':<28}{'ASR':>8}  {'95% CI':<17}{'succ/trials':>12}{'err':>5}")
+             f"{result.run.suite_digest[:23]}…", f"target {result.run.target}",
+             f"seed {settings.get('seed')}  temperature {settings.get('temperature')}  "
+             f"max_tokens {settings.get('max_tokens')}  trials {settings.get('trials', 1)}", ""]
+    lines.append(f"{'category':<28}{'ASR':>8}  {'95% CI':<17}{'succ/trials':>12}{'err':>5}"
+                 f"{'undec':>6}{'flaky':>6}{'trunc':>6}")
     for c in report["summary"]["categories"]:
         rate = "-" if c["asr"] is None else f"{c['asr']:.1%}"
         ci = "" if c["asr"] is None else f"[{c['ci95'][0]:.1%}, {c['ci95'][1]:.1%}]"
         lines.append(f"{c['name']:<28}{rate:>8}  {ci:<17}"
-                     f"{c['succeeded']:>5}/{c['trials']:<6}{c['errored'] + c['skipped']:>5}")
+                     f"{c['succeeded']:>5}/{c['trials']:<6}{c['errored'] + c['skipped']:>5}"
+                     f"{c['undecided']:>6}{c['flaky']:>6}{c['truncated']:>6}")
+    flaky = [a for a in result.results if a.flaky]
+    for attempt in flaky[:10]:
+        lines.append(f"flaky {attempt.attempt_id} {attempt.probe_id}: succeeded in "
+                     f"{attempt.trial_successes}/{attempt.trials} trials")
     for gate in result.gates:
         state = {True: "pass", False: "FAIL", None: "undecided"}[gate.passed]
         lines.append(f"gate {gate.gate}: {state} ({gate.message})")
@@ -127,8 +136,14 @@ def redteam() -> None:
 @_ALLOW
 @click.option("--resume", default=None, help="Resume the interrupted run with this id.")
 @click.option("--concurrency", default=4, show_default=True, type=int)
-@click.option("--max-tokens", default=48, show_default=True, type=int,
-              help="max_tokens of each reply.")
+@click.option("--max-tokens", default=256, show_default=True, type=int,
+              help="max_tokens of each reply (replies cut at it are flagged truncated).")
+@click.option("--trials", type=int, default=1, show_default=True,
+              help="Sample each attempt K times (trial i uses seed+i); reports per-attempt "
+                   "success rates and flakiness.")
+@click.option("--exclude-category", "excluded", multiple=True,
+              help="Leave a category out by name (repeatable); every other category must be "
+                   "tested for the run to be complete.")
 @click.option("--max-requests", type=int, default=None, help="Budget: requests in the run.")
 @click.option("--max-total-tokens", type=int, default=None, help="Budget: tokens in the run.")
 @click.option("--max-seconds", type=float, default=None, help="Budget: wall time in seconds.")
@@ -144,8 +159,14 @@ def redteam() -> None:
               help="JSONL of planted canaries for canary-exposure probes.")
 @click.option("--system-prompt", "system_prompt_file", type=click.Path(path_type=pathlib.Path),
               default=None, envvar="KASTELL_REDTEAM_SYSTEM_PROMPT",
-              help="File with the deployment's own system prompt: the leakage probes plant "
-                   "their canary in it ({CANARY} marks the place) instead of a built-in prompt.")
+              help="File with the deployment's own system prompt: the leakage probes send it "
+                   "unchanged instead of a built-in prompt and look for it and the --secret "
+                   "values in replies ({CANARY} in it plants a canary there).")
+@click.option("--secret", "secrets", multiple=True,
+              help="A secret of the deployment (repeatable): any form of it in a reply to a "
+                   "leakage probe is a leak.")
+@click.option("--plant-canary", is_flag=True,
+              help="Append a canary line to the deployment's system prompt.")
 @click.option("--timeout", type=float, default=60.0, show_default=True,
               help="Seconds per HTTP request.")
 @click.option("--retries", type=int, default=2, show_default=True,
@@ -163,11 +184,13 @@ def redteam() -> None:
 @_REPORT_FORMAT
 def run(target: str, suite: str, model: str, store: str, fail_on: str,
         baseline: pathlib.Path | None, allow_incomplete: bool, resume: str | None,
-        concurrency: int, max_tokens: int, max_requests: int | None,
+        concurrency: int, max_tokens: int, trials: int, excluded: tuple[str, ...],
+        max_requests: int | None,
         max_total_tokens: int | None, max_seconds: float | None, sample: int | None, seed: int,
         temperature: float,
         languages: str | None, records: pathlib.Path | None, canaries: pathlib.Path | None,
-        system_prompt_file: pathlib.Path | None, timeout: float, retries: int,
+        system_prompt_file: pathlib.Path | None, secrets: tuple[str, ...], plant_canary: bool,
+        timeout: float, retries: int,
         workers: int | None, ray_address: str | None,
         judge: str | None, judge_model: str, html: pathlib.Path | None,
         output_format: str) -> int:
@@ -193,10 +216,11 @@ def run(target: str, suite: str, model: str, store: str, fail_on: str,
         records=load_records(records) if records else (),
         canaries=load_canaries(canaries) if canaries else (),
         system_prompt=load_system_prompt(system_prompt_file) if system_prompt_file else "",
+        secrets=tuple(secrets), plant_canary=plant_canary,
     )
     settings = RunSettings(
         concurrency=concurrency, max_tokens=max_tokens, seed=seed, sample=sample,
-        temperature=temperature,
+        temperature=temperature, trials=trials, excluded=tuple(excluded),
         budget=Budget(max_requests=max_requests, max_tokens=max_total_tokens,
                       max_seconds=max_seconds),
     )
@@ -254,15 +278,39 @@ def report(run_id: str, store: str, fail_on: str, baseline: pathlib.Path | None,
     return int(result.exit_code(allow_incomplete=allow_incomplete))
 
 
+def _rate(stats: Any) -> str:
+    return "-" if stats.rate is None else f"{stats.succeeded}/{stats.trials} {stats.rate:.0%}"
+
+
+def _diff_text(result: Any) -> None:
+    click.echo(f"{'category':<28}{'before':>12}{'after':>12}{'delta':>8}  "
+               f"{'95% CI of delta':<18}{'p':>8}{'p_holm':>8}  flag")
+    for c in result.categories:
+        delta = "-" if c.delta is None else f"{c.delta:+.0%}"
+        ci = "" if c.interval is None else f"[{c.interval[0]:+.0%}, {c.interval[1]:+.0%}]"
+        p_raw = "-" if c.p_value is None else f"{c.p_value:.3g}"
+        p_holm = "-" if c.p_holm is None else f"{c.p_holm:.3g}"
+        flag = ("WORSE" if (c.delta or 0) > 0 else "better") if c.significant else ""
+        click.echo(f"{c.name:<28}{_rate(c.before):>12}{_rate(c.after):>12}{delta:>8}  "
+                   f"{ci:<18}{p_raw:>8}{p_holm:>8}  {flag}")
+    click.echo(f"Fisher exact two-sided p, Holm-adjusted over the categories compared; "
+               f"significant when p_holm <= {result.alpha:g} and |delta| >= "
+               f"{result.min_effect:g}; Newcombe hybrid score interval.")
+
+
 @redteam.command()
 @click.argument("run_a")
 @click.argument("run_b")
 @_STORE
 @click.option("--allow-suite-change", is_flag=True,
               help="Compare even when the suite digests differ (the changes are listed).")
+@click.option("--alpha", type=float, default=0.05, show_default=True,
+              help="Family-wise significance level (Holm over the categories compared).")
+@click.option("--min-effect", type=float, default=0.0, show_default=True,
+              help="Smallest change in attack success rate (0-1) worth flagging.")
 @FORMAT_OPTION
-def diff(run_a: str, run_b: str, store: str, allow_suite_change: bool,
-         output_format: str) -> int:
+def diff(run_a: str, run_b: str, store: str, allow_suite_change: bool, alpha: float,
+         min_effect: float, output_format: str) -> int:
     """Compare RUN_A (before) with RUN_B (after), category by category."""
     from kastell.redteam.campaign import load_campaign
     from kastell.redteam.diff import diff_summaries
@@ -276,7 +324,7 @@ def diff(run_a: str, run_b: str, store: str, allow_suite_change: bool,
     result = diff_summaries(
         (a.run.run_id, a.run.suite_name, a.run.suite_digest, a.run.probe_digests, a.summary),
         (b.run.run_id, b.run.suite_name, b.run.suite_digest, b.run.probe_digests, b.summary),
-        allow_suite_change=allow_suite_change,
+        allow_suite_change=allow_suite_change, alpha=alpha, min_effect=min_effect,
     )
     worse = [c for c in result.categories if c.significant and (c.delta or 0) > 0]
     if output_format == "json":
@@ -284,13 +332,7 @@ def diff(run_a: str, run_b: str, store: str, allow_suite_change: bool,
     else:
         for change in result.suite_changes:
             note(f"warning: {change}")
-        click.echo(f"{'category':<28}{'before':>8}{'after':>8}{'delta':>9}  flag")
-        for c in result.categories:
-            before = "-" if c.before.rate is None else f"{c.before.rate:.1%}"
-            after = "-" if c.after.rate is None else f"{c.after.rate:.1%}"
-            delta = "-" if c.delta is None else f"{c.delta:+.1%}"
-            flag = ("WORSE" if (c.delta or 0) > 0 else "better") if c.significant else ""
-            click.echo(f"{c.name:<28}{before:>8}{after:>8}{delta:>9}  {flag}")
+        _diff_text(result)
     return 1 if worse else 0
 
 

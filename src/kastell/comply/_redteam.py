@@ -174,6 +174,7 @@ def _probe_config(d: Descriptor) -> ProbeConfig:
     return ProbeConfig(
         languages=suite_named(d.redteam.suite).languages,
         system_prompt=load_system_prompt(d.resolve(prompt)) if prompt else "",
+        secrets=tuple(d.redteam.secrets),
     )
 
 

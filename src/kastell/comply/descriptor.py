@@ -135,8 +135,10 @@ class RedteamModel(_Optional):
     store: pathlib.Path | None = None
     """Red-team results database (default: redteam.sqlite in the output directory)."""
     system_prompt: pathlib.Path | None = None
-    """File with the deployment's own system prompt; the leakage probes plant their canary in
-    it (``{CANARY}`` marks the place) instead of using a built-in prompt."""
+    """File with the deployment's own system prompt; the leakage probes send it unchanged
+    (a canary only where ``{CANARY}`` marks the place) instead of a built-in prompt."""
+    secrets: tuple[str, ...] = ()
+    """The deployment's own secrets; the leakage probes look for them in every form."""
 
 
 class GuardModel(_Optional):

@@ -28,6 +28,7 @@ from kastell.redteam.interface import (
     AttemptResult,
     AttemptSpec,
     AttemptStatus,
+    Category,
     ProbeConfig,
     RedteamUsageError,
     RunId,
@@ -66,14 +67,34 @@ class CampaignResult:
         return sum(spec.attempt_id not in stored for spec in self.planned)
 
     @property
+    def excluded(self) -> tuple[Category, ...]:
+        """Categories the user excluded by name (not run, not required)."""
+        names = set(self.run.settings.get("excluded", ()))
+        return tuple(c for c in Category if c.value in names)
+
+    @property
+    def untested(self) -> tuple[Category, ...]:
+        """Categories not excluded that have no planned attempt (e.g. no training records)."""
+        planned = {spec.category for spec in self.planned}
+        return tuple(c for c in Category if c not in planned and c not in self.excluded)
+
+    @property
     def complete(self) -> bool:
-        """Every planned attempt has a verdict (no error, no skip, nothing missing)."""
-        return self.summary.overall.complete and self.missing == 0
+        """Every planned attempt has a verdict and every category not excluded was tested.
+
+        No attempt errored, was skipped, stayed undecided or is missing.
+        """
+        return self.summary.overall.complete and self.missing == 0 and not self.untested
 
     def incomplete_reasons(self) -> list[str]:
         """Why the run is incomplete (empty when complete)."""
         overall = self.summary.overall
         reasons = []
+        if overall.undecided:
+            reasons.append(f"{overall.undecided} attempt(s) undecided (no valid judge verdict)")
+        if self.untested:
+            reasons.append("not tested: " + ", ".join(c.value for c in self.untested)
+                           + " (give the inputs, or exclude by name with --exclude-category)")
         if overall.errored:
             reasons.append(f"{overall.errored} attempt(s) errored")
         if overall.skipped:
@@ -90,11 +111,16 @@ class CampaignResult:
         return any(g.passed is False for g in self.gates)
 
     def exit_code(self, *, allow_incomplete: bool = False) -> ExitCode:
-        """1 when a gate failed; 3 when incomplete (unless allowed); else 0."""
+        """1 when a gate failed; 3 when incomplete; else 0.
+
+        ``allow_incomplete`` forgives errored, skipped and missing attempts only: undecided
+        attempts and untested categories always make the run incomplete (exclude a category by
+        name to leave it out).
+        """
         if self.gates_failed:
             return ExitCode.FAILED
-        undecided = any(g.passed is None for g in self.gates)
-        if undecided or (not self.complete and not allow_incomplete):
+        undecided = any(g.passed is None for g in self.gates) or self.summary.overall.undecided
+        if undecided or self.untested or (not self.complete and not allow_incomplete):
             return ExitCode.INCOMPLETE
         return ExitCode.OK
 
@@ -157,13 +183,15 @@ def _config_from(document: dict[str, Any]) -> ProbeConfig:
         max_tokens_cap=int(document.get("max_tokens_cap", 256)),
         burst=int(document.get("burst", 12)),
         system_prompt=str(document.get("system_prompt", "")),
+        secrets=tuple(str(s) for s in document.get("secrets", ())),
+        plant_canary=bool(document.get("plant_canary", False)),
     )
 
 
 def _settings_from(document: dict[str, Any]) -> RunSettings:
     budget = Budget(**document.get("budget", {}))
     return RunSettings(**{**{k: v for k, v in document.items() if k != "budget"},
-                          "budget": budget})
+                          "budget": budget, "excluded": tuple(document.get("excluded", ()))})
 
 
 def _assemble(store: RedteamStore, record: RunRecord, gates: GatePolicy | None,

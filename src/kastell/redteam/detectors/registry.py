@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from kastell.redteam.detectors.agency import ForbiddenToolDetector
 from kastell.redteam.detectors.content import ComplianceDetector, ToxicityDetector
+from kastell.redteam.detectors.deployment import DeploymentSecretDetector
 from kastell.redteam.detectors.exposure import (
     LogprobExposureDetector,
     RateLimitDetector,
@@ -15,10 +16,10 @@ from kastell.redteam.detectors.leaks import (
     CanaryDetector,
     CanaryDigestDetector,
     MarkerDetector,
-    PiiDetector,
     VerbatimDetector,
 )
 from kastell.redteam.detectors.markup import InsecureOutputDetector
+from kastell.redteam.detectors.pii import PiiDetector
 from kastell.redteam.detectors.refusal import RefusalClassifier
 from kastell.redteam.interface import (
     AttemptSpec,
@@ -34,6 +35,7 @@ DETECTORS: dict[str, Detector] = {
     detector.name: detector
     for detector in (
         CanaryDetector(),
+        DeploymentSecretDetector(),
         CanaryDigestDetector(),
         MarkerDetector(),
         PiiDetector(),
