@@ -10,6 +10,7 @@ import click
 
 from kastell.cli._render import FORMAT_OPTION, emit_json, format_option, note, progress
 from kastell.cli.redteam_attack import attack
+from kastell.cli.redteam_backdoor import backdoor
 from kastell.cli.redteam_privacy import privacy
 
 if TYPE_CHECKING:
@@ -470,4 +471,5 @@ def show_suite(name: str, output_format: str) -> int:
 
 
 redteam.add_command(attack)
+redteam.add_command(backdoor)
 redteam.add_command(privacy)
