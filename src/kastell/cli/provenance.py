@@ -325,8 +325,9 @@ def verify_chain(
 ) -> int:
     """Verify deployment -> model signature -> training provenance -> dataset attestations.
 
-    Exit codes: 0 the chain holds, 1 a link is broken (the first one is named), 2 usage error,
-    3 could not check.
+    Without --model-dir only the statements are checked, and the output says so; a trust
+    policy with `require_model_files: true` then fails. Exit codes: 0 the chain holds, 1 a link
+    is broken (the first one is named), 2 usage error, 3 could not check.
     """
     from kastell.provenance.chain import verify_chain as walk
     from kastell.provenance.trust import load_trust_policy
@@ -335,8 +336,22 @@ def verify_chain(
     report = walk(
         deployment, policy, signature=signature, model_dir=model_dir, dataset_dirs=dataset_dirs
     )
+    unchecked = None
+    if report.ok and not report.model_files_checked:
+        unchecked = (
+            "the model files on disk were NOT checked: this proves the statements, not the "
+            "deployed files (pass --model-dir; `require_model_files: true` in the trust policy "
+            "makes it mandatory)"
+        )
     if output_format == "json":
-        emit_json({"ok": report.ok, "broken": report.broken, "chain": report.root.to_dict()})
+        emit_json(
+            {
+                "ok": report.ok,
+                "broken": report.broken,
+                "model_files_checked": report.model_files_checked,
+                "chain": report.root.to_dict(),
+            }
+        )
     elif output_format == "sarif":
         from kastell import __version__
         from kastell.provenance.chain import chain_findings
@@ -347,5 +362,12 @@ def verify_chain(
         emit_json(render_sarif(chain_findings(report, deployment), tool))
     else:
         click.echo("\n".join(report.root.tree_lines()))
-        click.echo("chain verified" if report.ok else f"chain broken: {report.broken}")
+        if report.ok:
+            click.echo(
+                "chain verified" + ("" if report.model_files_checked else " (statements only)")
+            )
+        else:
+            click.echo(f"chain broken: {report.broken}")
+    if unchecked:
+        note(f"warning: {unchecked}")
     return ExitCode.OK if report.ok else ExitCode.FAILED
