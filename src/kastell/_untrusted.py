@@ -45,12 +45,13 @@ def _not_regular(path: Path, mode: int) -> OSError:
     return OSError(errno.EINVAL, _NOT_REGULAR, str(path))
 
 
-def open_regular(path: Path, *, follow_symlinks: bool = True) -> IO[bytes]:
+def open_regular(path: Path, *, follow_symlinks: bool = True, buffering: int = -1) -> IO[bytes]:
     """Open ``path`` for binary reading if and only if it is a regular file; never blocks.
 
     Args:
         path: the file.
         follow_symlinks: when false, a symbolic link at ``path`` is refused (``O_NOFOLLOW``).
+        buffering: as for ``open`` (0: unbuffered, reads go straight into the caller's buffer).
 
     Raises:
         OSError: the file cannot be opened, or is not a regular file (``errno.EINVAL``).
@@ -69,7 +70,7 @@ def open_regular(path: Path, *, follow_symlinks: bool = True) -> IO[bytes]:
         if not stat.S_ISREG(mode):
             raise _not_regular(path, mode)
         os.set_blocking(fd, True)
-        return os.fdopen(fd, "rb")
+        return os.fdopen(fd, "rb", buffering=buffering)
     except BaseException:
         os.close(fd)
         raise

@@ -7,8 +7,10 @@ content (the scanner's own format identification), so a renamed pickle is still 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+from kastell._untrusted import open_regular
 from kastell.errors import KastellError
 from kastell.provenance.interface import UnsafeFileError
 from kastell.scan.engine import require_clean
@@ -26,9 +28,10 @@ def is_pickle_bearing(path: Path) -> bool:
     """Whether loading ``path`` with its usual loader may unpickle data or run code."""
     if path.suffix.lower() in _PICKLE_SUFFIXES:
         return True
-    with path.open("rb") as handle:
+    with open_regular(path) as handle:  # never blocks on a FIFO swapped in after hashing
         head = handle.read(HEAD_BYTES)
-    kind = identify(head, path.stat().st_size)
+        size = os.fstat(handle.fileno()).st_size
+    kind = identify(head, size)
     return kind in _CODE_BEARING or kind.startswith("joblib-")
 
 
