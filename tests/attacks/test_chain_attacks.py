@@ -301,3 +301,23 @@ def test_added_git_file_in_model_when_the_signer_did_not_ignore_git(
     report = _report(chain, model_dir=chain.model_dir)
     assert not report.ok
     assert ".git/evil.py" in (report.broken or "")
+
+
+@pytest.mark.parametrize(
+    "residency",
+    [
+        # the second `weights` (outside the EU) would silently replace the first
+        conftest.RESIDENCY + "weights: {country: US, provider: X, jurisdiction: US}\n",
+        conftest.RESIDENCY.replace("jurisdiction: EU}", "jurisdiction: EU, cloud: act}", 1),
+    ],
+    ids=["duplicate-part", "unknown-place-field"],
+)
+def test_residency_declaration_is_strict(
+    chain: Chain, keys: dict[str, KeyFiles], tmp_path: Path, residency: str
+) -> None:
+    path = tmp_path / "residency-bad.yaml"
+    path.write_text(residency)
+    code = run("attest", "deployment", "--signature", chain.signature, "--endpoint",
+               "https://llm.example/v1", "--residency", path, "--key", keys["ops"].private,
+               "--output", tmp_path / "dep.json")  # fmt: skip
+    assert code == 2
