@@ -175,3 +175,20 @@ def test_model_signing_signature_without_git_ignores_checks_git(
     (model / ".git").mkdir()
     (model / ".git" / "evil.py").write_text("import os\n")
     assert _verify(model, signature, key) == 1
+
+
+def test_subject_digest_in_an_algorithm_nobody_checks(
+    model: Path, key: Path, tmp_path: Path
+) -> None:
+    from kastell.integrity.bundle import sign_statement
+    from kastell.integrity.keys import read_private_key
+    from kastell.integrity.signing import describe_model
+
+    statement = describe_model(model).statement()
+    # a second subject digest that other documents might refer to, never recomputed
+    statement["subject"][0]["digest"]["sha512"] = "0" * 128
+    signature = tmp_path / "two-digests.sig"
+    signature.write_bytes(
+        sign_statement(statement, read_private_key(Path(f"{key}.pem"))).to_json()
+    )
+    assert _verify(model, signature, key) == 3
