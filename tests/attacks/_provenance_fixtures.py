@@ -33,7 +33,10 @@ class HangError(Exception):
 def no_hang(seconds: int = 20) -> Iterator[None]:
     """Fail instead of blocking forever: SIGALRM interrupts a blocking open() or read()."""
 
+    fired: list[bool] = []
+
     def _alarm(signum: int, frame: FrameType | None) -> None:
+        fired.append(True)
         raise HangError(f"blocked for {seconds} s")
 
     previous = signal.signal(signal.SIGALRM, _alarm)
@@ -43,3 +46,5 @@ def no_hang(seconds: int = 20) -> Iterator[None]:
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
+    if fired:  # the code under test caught the HangError and carried on: still a hang
+        raise HangError(f"blocked for {seconds} s (the interruption was swallowed)")

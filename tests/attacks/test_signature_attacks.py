@@ -89,7 +89,7 @@ def test_signature_file_inside_the_model_is_skipped_only_as_itself(
     assert _verify(model, model / "config.json", key) == 1
 
 
-@pytest.mark.parametrize("what", ["signature", "key", "passphrase"])
+@pytest.mark.parametrize("what", ["signature", "key", "passphrase", "cache", "manifest"])
 def test_fifo_inputs_do_not_hang(model: Path, key: Path, tmp_path: Path, what: str) -> None:
     fifo = tmp_path / f"{what}.fifo"
     os.mkfifo(fifo)
@@ -100,10 +100,16 @@ def test_fifo_inputs_do_not_hang(model: Path, key: Path, tmp_path: Path, what: s
         elif what == "key":
             signature = _sign(model, key, tmp_path / "m.sig")
             assert main(["verify", str(model), "-s", str(signature), "-k", str(fifo)]) == 2
-        else:
+        elif what == "passphrase":
             code = main(["sign", str(model), "-k", f"{key}.pem", "-o", str(tmp_path / "p.sig"),
                          "--passphrase-file", str(fifo)])  # fmt: skip
             assert code == 2
+        elif what == "cache":
+            code = main(["sign", str(model), "-k", f"{key}.pem", "-o", str(tmp_path / "c.sig"),
+                         "--cache", str(fifo)])  # fmt: skip
+            assert code != 0
+        else:
+            assert main(["manifest", str(model), "--check", str(fifo)]) != 0
 
 
 def _bundle(path: Path) -> dict[str, object]:
