@@ -99,8 +99,6 @@ def _check_files(
     )
     paths = sorted({r.path for r in description.resources})
     for relative in paths:
-        if relative in skip:
-            continue  # the caller reads and verifies it itself (it may not even be there yet)
         path = _file_path(model, relative)
         if _unsafe.is_pickle_bearing(path):
             _unsafe.require_scanned_clean(path)
@@ -109,7 +107,6 @@ def _check_files(
             relative, resources.files.get(relative), _file_path(model, relative).stat().st_size
         )
         for relative in paths
-        if relative not in skip
     )
 
 
@@ -129,8 +126,7 @@ def verify_model_files(
         signature: the model signature bundle.
         trust: the trust policy, or ``None`` to skip the signer check (see
             :func:`read_model_signature`).
-        skip: files whose content the caller verifies itself while loading them (left out of
-            the result).
+        skip: files whose content the caller verifies itself while loading them.
 
     Raises:
         UntrustedSignatureError: the signature is not trusted.
