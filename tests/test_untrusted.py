@@ -59,13 +59,16 @@ def test_any_text_is_yaml_or_a_yaml_error(text: str) -> None:
 @pytest.mark.parametrize(
     "text",
     [
-        "a: &x 1\nb: *x\n",
+        "a: &x [1, *x]\n",
+        "a: &x {b: {c: *x}}\n",
+        "a: &a [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+        "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c, *c]\n",
         "a: {x: 1}\nb: {<<: {y: 2}}\n",
         "1: a\n1.0: b\n",
         "? [1]\n: 2\n? [1]\n: 3\n",
     ],
 )
-def test_yaml_aliases_merges_and_equal_keys(text: str) -> None:
+def test_yaml_alias_bombs_merges_and_equal_keys(text: str) -> None:
     with pytest.raises(yaml.YAMLError):
         load_yaml(text)
 
@@ -106,3 +109,10 @@ def test_size_limit_and_symlinks(tmp_path: Path) -> None:
         assert handle.read() == b"x" * 11
     with pytest.raises(OSError, match="not a regular file"):
         open_regular(link, follow_symlinks=False)
+
+
+def test_shared_values_written_by_pyyaml_load() -> None:
+    place = {"country": "DE"}
+    text = yaml.safe_dump({"weights": place, "data": place})
+    assert "*id" in text  # PyYAML writes an alias for the shared value
+    assert load_yaml(text) == {"weights": place, "data": place}

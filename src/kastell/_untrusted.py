@@ -7,8 +7,8 @@ Two habits every verifier and configuration reader needs, decided here once:
   put in place of a signature, key or weights file is an error, not a hang. The refusal is an
   ``OSError`` (``errno.EINVAL``) so callers' existing ``except OSError`` handlers report it.
 * **Documents parse one way.** :func:`load_yaml` and :func:`load_json` reject duplicate mapping
-  keys (PyYAML and ``json`` keep the last silently, other parsers keep the first), YAML aliases
-  and merge keys (a value defined once and used elsewhere, or overridden), and non-finite JSON
+  keys (PyYAML and ``json`` keep the last silently, other parsers keep the first), YAML merge
+  keys (a value silently overridden), recursive or exploding YAML aliases, and non-finite JSON
   numbers. The refusals are ``yaml.YAMLError`` / ``json.JSONDecodeError`` subclasses, again so
   existing handlers map them to the caller's own error type.
 """
@@ -37,6 +37,7 @@ __all__ = [
 
 _OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
 _NOT_REGULAR = "not a regular file (FIFO, device, socket or directory)"
+_MAX_ALIASED_NODES = 10_000
 
 
 def _not_regular(path: Path, mode: int) -> OSError:
@@ -91,19 +92,61 @@ def read_regular(path: Path, *, limit: int) -> bytes:
 
 
 class DuplicateKeyError(ConstructorError):
-    """A YAML mapping names the same key twice, or uses an alias or a merge key."""
+    """A YAML mapping names the same key twice or uses a merge key, or an alias is refused."""
 
 
 class _StrictLoader(yaml.SafeLoader):
-    """PyYAML's safe loader without duplicate keys, aliases or merge keys."""
+    """PyYAML's safe loader without duplicate keys, merge keys or alias bombs.
+
+    Aliases are kept (``yaml.safe_dump`` writes them for shared values) but may not refer to a
+    collection that contains them (a recursive document), and everything they stand for may
+    add up to at most ``_MAX_ALIASED_NODES`` nodes (a "billion laughs" document expands
+    exponentially when walked, though PyYAML shares the objects).
+    """
+
+    def __init__(self, stream: Any) -> None:
+        super().__init__(stream)
+        self._open: set[str] = set()
+        self._sizes: dict[int, int] = {}
+        self._aliased = 0
 
     def compose_node(self, parent: Node | None, index: Any) -> Node | None:
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()  # type: ignore[no-untyped-call]
-            raise DuplicateKeyError(
-                None, None, "aliases (*name) are not allowed here", event.start_mark
-            )
-        return super().compose_node(parent, index)
+            if event.anchor in self._open:
+                raise DuplicateKeyError(
+                    None, None, "a recursive alias is not allowed here", event.start_mark
+                )
+            node = self.anchors.get(event.anchor)
+            if node is not None:
+                self._aliased += self._size(node)
+                if self._aliased > _MAX_ALIASED_NODES:
+                    raise DuplicateKeyError(
+                        None, None, "aliases expand to too many values", event.start_mark
+                    )
+            return super().compose_node(parent, index)
+        anchor = None
+        if self.check_event(yaml.CollectionStartEvent):
+            anchor = self.peek_event().anchor  # type: ignore[no-untyped-call]
+        if anchor is not None:
+            self._open.add(anchor)
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            if anchor is not None:
+                self._open.discard(anchor)
+
+    def _size(self, node: Node) -> int:
+        known = self._sizes.get(id(node))
+        if known is not None:
+            return known
+        size = 1
+        if isinstance(node, MappingNode):
+            size += sum(self._size(k) + self._size(v) for k, v in node.value)
+        elif isinstance(node.value, list):
+            size += sum(self._size(child) for child in node.value)
+        self._sizes[id(node)] = size
+        return size
 
     def flatten_mapping(self, node: MappingNode) -> None:
         seen: set[Any] = set()
@@ -137,8 +180,8 @@ def load_yaml(text: str | bytes) -> Any:
     """Parse one YAML document strictly (safe types only; see the module docstring).
 
     Raises:
-        yaml.YAMLError: not YAML, a duplicate key, an alias or a merge key
-            (:class:`DuplicateKeyError` for the last three), or nested too deeply.
+        yaml.YAMLError: not YAML, a duplicate key, a merge key, a recursive or exploding
+            alias (:class:`DuplicateKeyError` for these), or nested too deeply.
     """
     try:
         return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass

@@ -121,7 +121,7 @@ def test_all_of_built_in_python_with_one_key_twice(keys: dict[str, KeyFiles]) ->
         ("trust: {deployment: ops}\nkeys: {ops: X}\n", "duplicate key"),
         ("trust: {deployment: ops}\nrequire_timestamps: true\n", "unknown field"),
         ("trust: {deployment: ops}\nrequire_model_files: 'yes'\n", "true or false"),
-        ("trust: {deployment: &r {all_of: [ops, ml]}, training: *r}\n", "aliases"),
+        ("trust: {deployment: &r {all_of: [ops, {any_of: [ml, *r]}]}}\n", "recursive alias"),
         ("trust: {deployment: ops}\nextra: {<<: {a: 1}}\n", "merge keys"),
     ],
 )

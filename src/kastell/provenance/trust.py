@@ -19,8 +19,8 @@ Policy file (YAML), key paths relative to the file::
       deployment: {any_of: [release, {all_of: [ml-team, data-team]}]}
     require_model_files: true      # optional: verify-chain fails unless --model-dir is checked
 
-The file is read strictly: duplicate keys, aliases, merge keys and unknown fields are usage
-errors (exit 2); two names for the same public key (same key material in any encoding) are
+The file is read strictly: duplicate keys, merge keys, recursive or exploding aliases and
+unknown fields are usage errors (exit 2); two names for the same public key (same key material in any encoding) are
 refused, and so is an ``all_of`` whose operands share a key, so one signature can never count
 as two signers.
 """
@@ -190,7 +190,7 @@ def load_trust_policy(path: Path) -> KindPolicy:
     except (yaml.YAMLError, UnicodeDecodeError) as error:
         raise ProvenanceUsageError(
             f"trust policy {path} is not valid YAML: {' '.join(str(error).split())}",
-            hint="Write each key once; aliases (*name) and merge keys (<<) are not accepted.",
+            hint="Write each key once; merge keys (<<) and recursive aliases are not accepted.",
         ) from error
     return parse_trust_policy(document, path.parent, str(path))
 
