@@ -20,9 +20,9 @@ Policy file (YAML), key paths relative to the file::
     require_model_files: true      # optional: verify-chain fails unless --model-dir is checked
 
 The file is read strictly: duplicate keys, merge keys, recursive or exploding aliases and
-unknown fields are usage errors (exit 2); two names for the same public key (same key material in any encoding) are
-refused, and so is an ``all_of`` whose operands share a key, so one signature can never count
-as two signers.
+unknown fields are usage errors (exit 2); two names for the same public key (same key material
+in any encoding) are refused, and so is an ``all_of`` whose operands share a key, so one
+signature can never count as two signers.
 """
 
 from __future__ import annotations
@@ -180,7 +180,7 @@ def load_trust_policy(path: Path) -> KindPolicy:
 
     Raises:
         ProvenanceUsageError: unreadable (or not a regular file), not strict YAML (duplicate
-            keys, aliases), or not a valid policy (see :func:`parse_trust_policy`).
+            keys, recursive aliases), or not a valid policy (see :func:`parse_trust_policy`).
     """
     try:
         text = read_regular(path, limit=_MAX_POLICY_BYTES).decode("utf-8")
