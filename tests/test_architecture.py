@@ -11,7 +11,8 @@ SRC = pathlib.Path(__file__).resolve().parents[1] / "src" / "kastell"
 
 # Shared foundation every package may use; it imports no capability.
 FOUNDATION = {
-    "errors", "types", "_storage", "_http1", "report", "localmodel", "text", "__init__",
+    "errors", "types", "_storage", "_http1", "report", "localmodel", "text", "_untrusted",
+    "__init__",
 }
 
 # The text-detection core is foundation for every capability, but itself imports only these.

@@ -48,8 +48,10 @@ def read_passphrase(env_var: str | None, file: pathlib.Path | None) -> bytes | N
         return value.encode("utf-8")
     if file is None:
         return None
+    from kastell._untrusted import read_regular
+
     try:
-        data = file.read_bytes()
+        data = read_regular(file, limit=64 * 1024)
     except OSError as error:
         raise UsageError(
             f"cannot read passphrase file {file}: {error.strerror}",
@@ -263,11 +265,16 @@ def _relative_ignore(model: pathlib.Path, item: str) -> str:
         ) from None
 
 
+_MAX_SIGNATURE_BYTES = 512 * 1024 * 1024
+
+
 def _read_signature(path: pathlib.Path) -> bytes:
+    from kastell._untrusted import read_regular
     from kastell.integrity.interface import AccessDeniedError, PathNotFoundError, ReadError
 
     try:
-        return path.read_bytes()
+        # one read of a regular file (a FIFO or device would block or never end)
+        return read_regular(path, limit=_MAX_SIGNATURE_BYTES)
     except FileNotFoundError:
         raise PathNotFoundError(
             f"signature file {path} does not exist", hint="Check the --signature path."
@@ -335,7 +342,8 @@ def _emit_findings(output_format: str, findings: Sequence[Finding]) -> None:
               envvar="KASTELL_TRUSTED_KEYS",
               help="Trusted public key (PEM); repeat to trust several (env: colon-separated).")
 @click.option("--ignore-git-paths/--no-ignore-git-paths", default=True, show_default=True,
-              help="Skip .git, .gitattributes, .github, .gitignore at the model root.")
+              help="Apply the signature's recorded ignore paths as signed; --no-ignore-git-"
+              "paths also checks git metadata the signature ignores (never less).")
 @format_option(
     "text", "json", "sarif", "junit",
     help="Output format on stdout (sarif/junit: one finding per differing file).",
