@@ -16,7 +16,7 @@ FOUNDATION = {"errors", "types", "_storage", "_http1", "report", "localmodel", "
 ALLOWED: dict[str, set[str]] = {
     "integrity": set(),
     "scan": set(),
-    "protect": set(),
+    "protect": {"integrity"},
     "audit": set(),
     "provenance": {"integrity", "scan"},
     "bom": {"integrity", "provenance"},
