@@ -52,6 +52,13 @@ _TRUSTED = click.option(
 )
 
 
+_MIN_GENERATION = click.option(
+    "--min-generation", type=click.IntRange(0), default=0, show_default=True,
+    envvar="KASTELL_PROTECT_MIN_GENERATION",
+    help="Refuse a manifest older than this key generation (a rolled-back folder).",
+)
+
+
 def _signer(path: pathlib.Path, passphrase_env: str | None, passphrase_file: Any) -> Any:
     from kastell.cli.signing import read_passphrase
     from kastell.integrity.keys import read_private_key
@@ -134,12 +141,14 @@ def encrypt(
 @click.option("--kek", required=True, envvar="KASTELL_KEK", type=click.Path(), help=_KEK_HELP)
 @click.option("--output", "-o", required=True, type=_PATH)
 @_TRUSTED
+@_MIN_GENERATION
 @FORMAT_OPTION
 def decrypt(
     source: pathlib.Path,
     kek: str,
     output: pathlib.Path,
     trusted_key: tuple[pathlib.Path, ...],
+    min_generation: int,
     output_format: str,
 ) -> int:
     """Decrypt the encrypted dataset SOURCE into OUTPUT, checking signature and every chunk."""
@@ -148,7 +157,9 @@ def decrypt(
     provider = LocalKeyFile.load(kek)
     keys = _trusted(trusted_key)
     with progress("decrypting", _dir_size(source) if source.exists() else 0) as advance:
-        manifest = decrypt_tree(source, output, provider, keys, on_progress=advance)
+        manifest = decrypt_tree(
+            source, output, provider, keys, min_generation=min_generation, on_progress=advance
+        )
     if output_format == "json":
         emit_json(_summary(manifest))
     else:
@@ -205,14 +216,22 @@ def rotate(
 @protect.command()
 @click.argument("source", type=_PATH)
 @_TRUSTED
+@_MIN_GENERATION
 @FORMAT_OPTION
-def verify(source: pathlib.Path, trusted_key: tuple[pathlib.Path, ...], output_format: str) -> int:
+def verify(
+    source: pathlib.Path,
+    trusted_key: tuple[pathlib.Path, ...],
+    min_generation: int,
+    output_format: str,
+) -> int:
     """Check SOURCE against its signed manifest without any KEK (exit 1 on a mismatch)."""
     from kastell.protect import verify_tree
 
     keys = _trusted(trusted_key)
     with progress("verifying", _dir_size(source) if source.is_dir() else 0) as advance:
-        result = verify_tree(source, keys, on_progress=advance)
+        result = verify_tree(
+            source, keys, min_generation=min_generation, on_progress=advance
+        )
     problems = result.problems
     if output_format == "json":
         emit_json(

@@ -89,9 +89,13 @@ def sealed_name(manifest: ProtectManifest, entry: EncryptedFile) -> str:
 
 
 def read_signed_manifest(
-    root: int, trusted_keys: Sequence[PublicKey]
+    root: int, trusted_keys: Sequence[PublicKey], min_generation: int = 0
 ) -> tuple[ProtectManifest, PublicKey]:
-    """Read ``kastell-protect.json`` once (no symlink) and check its signature, then parse it."""
+    """Read ``kastell-protect.json`` once (no symlink) and check its signature, then parse it.
+
+    ``min_generation``: the lowest key generation the caller accepts; an older (rolled back,
+    but validly signed) manifest is refused.
+    """
     try:
         with _paths.open_file(root, MANIFEST_NAME) as handle:
             raw = handle.read()
@@ -100,7 +104,14 @@ def read_signed_manifest(
             f"no {MANIFEST_NAME} in the encrypted dataset",
             hint="Point at a directory written by `kastell protect encrypt`.",
         ) from None
-    return parse_signed_manifest(raw, trusted_keys)
+    manifest, signer = parse_signed_manifest(raw, trusted_keys)
+    if manifest.generation < min_generation:
+        raise TamperedError(
+            f"the manifest is at key generation {manifest.generation}, older than the "
+            f"expected {min_generation}: the whole folder was rolled back to before a rotation",
+            hint="Restore the current copy of the dataset; do not use this one.",
+        )
+    return manifest, signer
 
 
 def load_manifest(
@@ -271,6 +282,7 @@ def decrypt_tree(
     provider: KeyProvider,
     trusted_keys: Sequence[PublicKey],
     *,
+    min_generation: int = 0,
     on_progress: Progress = _noop,
 ) -> ProtectManifest:
     """Decrypt a signed encrypted dataset into ``target``, checking every digest and path.
@@ -280,7 +292,7 @@ def decrypt_tree(
     """
     root = _paths.open_root(source)
     try:
-        manifest, _ = read_signed_manifest(root, trusted_keys)
+        manifest, _ = read_signed_manifest(root, trusted_keys, min_generation)
         extra = _unlisted(root, manifest)
         if extra:
             raise IntegrityMismatchError(
@@ -346,6 +358,7 @@ def verify_tree(
     source: str | os.PathLike[str],
     trusted_keys: Sequence[PublicKey],
     *,
+    min_generation: int = 0,
     on_progress: Progress = _noop,
 ) -> VerifyResult:
     """Check an encrypted dataset against its signed manifest without any key.
@@ -358,7 +371,7 @@ def verify_tree(
     """
     root = _paths.open_root(source)
     try:
-        manifest, signer = read_signed_manifest(root, trusted_keys)
+        manifest, signer = read_signed_manifest(root, trusted_keys, min_generation)
         problems = _unlisted(root, manifest)
         for entry in manifest.files:
             problem = _verify_one(root, manifest, entry, on_progress)

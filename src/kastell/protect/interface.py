@@ -100,7 +100,9 @@ class LegacyFormatError(ProtectError, UsageError):
         "against a trusted copy, then encrypt the plaintext again with `kastell protect "
         "encrypt --signing-key OWNER.pem` (see docs/protect.md, 'Migrating v1 folders')."
     )
-classes.dataclass(frozen=True)
+
+
+@dataclasses.dataclass(frozen=True)
 class WrappedKey:
     """A data key encrypted under a key-encryption key (KEK)."""
 
