@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import secrets
 import shutil
 import stat
@@ -118,6 +119,24 @@ def atomic_write(root: int, relative: str, *, mode: int = 0o644) -> Iterator[Bin
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(temporary, dir_fd=directory)
+    finally:
+        os.close(directory)
+
+
+PARTIAL = re.compile(r"^\..+\.[0-9a-f]{12}\.partial$")
+"""The name of a temporary file ``atomic_write`` leaves behind when the process is killed."""
+
+
+def remove_file(root: int, relative: str) -> None:
+    """Delete the file (or symlink) ``root/relative`` without following symlinks."""
+    *parents, name = relative.split("/")
+    directory = open_dir(root, parents)
+    try:
+        os.unlink(name, dir_fd=directory)
+    except FileNotFoundError:
+        return
+    except OSError as error:
+        raise ProtectIOError(f"cannot remove {relative}: {error.strerror}") from None
     finally:
         os.close(directory)
 

@@ -297,7 +297,11 @@ def decrypt_tree(
         if extra:
             raise IntegrityMismatchError(
                 f"the encrypted folder differs from its signed manifest: {', '.join(extra[:5])}",
-                hint="Remove them (or finish an interrupted `kastell protect rotate`) and retry.",
+                hint=(
+                    "A `kastell protect rotate --rekey` was interrupted: run it again to finish."
+                    if all(p.startswith(f"extra: data-{manifest.epoch + 1}/") for p in extra)
+                    else "Restore the folder from a trusted copy; do not use the extra files."
+                ),
             )
         output = _paths.open_root(target, create=True)
         try:

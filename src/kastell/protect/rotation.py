@@ -90,6 +90,7 @@ def rotate_tree(
                 "the key generation is exhausted",
                 hint="Decrypt and encrypt the dataset again to start a new one.",
             )
+        _remove_partials(root)
         epochs = _epoch_dirs(root)
         if rekey:
             return _rekey(root, manifest, epochs, old, new, signer, on_progress)
@@ -117,6 +118,13 @@ def _own_key(signer: Signer) -> list[PublicKey]:
         "no trusted key given for the current manifest",
         hint="Pass the public key that signed the dataset with --trusted-key.",
     )
+
+
+def _remove_partials(root: int) -> None:
+    """Delete temporary files a killed run left behind (never a listed file)."""
+    for relative, _ in list(_paths.list_entries(root)):
+        if _paths.PARTIAL.match(relative.rsplit("/", 1)[-1]):
+            _paths.remove_file(root, relative)
 
 
 def _remove_stale(root: int, manifest: ProtectManifest, epochs: dict[int, str]) -> bool:
