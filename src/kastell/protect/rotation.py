@@ -16,19 +16,17 @@ again reuses the work already done after authenticating it with the new KEK.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import queue
 import re
-import threading
 from collections.abc import Callable, Sequence
-from typing import BinaryIO, cast
+from typing import BinaryIO
 
 from kastell.errors import UsageError
 from kastell.integrity.interface import Signer
 from kastell.integrity.keys import PublicKey
 from kastell.protect import _format as fmt
 from kastell.protect import _paths
+from kastell.protect._pipe import transcode
 from kastell.protect.dataset import (
     SUFFIX,
     check_sealed,
@@ -249,44 +247,6 @@ def _reusable(
     return result
 
 
-class _Handoff:
-    """A bounded in-memory pipe: ``decrypt_stream`` writes plaintext, ``encrypt_stream`` reads."""
-
-    def __init__(self) -> None:
-        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=2)
-        self._pending = memoryview(b"")
-        self._ended = False
-        self.aborted = threading.Event()
-
-    def write(self, data: bytes) -> int:
-        while True:
-            if self.aborted.is_set():
-                raise ProtectIOError("re-encryption aborted")
-            with contextlib.suppress(queue.Full):
-                self._queue.put(bytes(data), timeout=0.1)
-                return len(data)
-
-    def end(self) -> None:
-        while not self.aborted.is_set():
-            with contextlib.suppress(queue.Full):
-                self._queue.put(None, timeout=0.1)
-                return
-
-    def readinto(self, buffer: memoryview) -> int:
-        while not self._pending:
-            if self._ended:
-                return 0
-            item = self._queue.get()
-            if item is None:
-                self._ended = True
-                return 0
-            self._pending = memoryview(item)
-        count = min(len(buffer), len(self._pending))
-        buffer[:count] = self._pending[:count]
-        self._pending = self._pending[count:]
-        return count
-
-
 def _reencrypt(
     root: int,
     target: str,
@@ -304,35 +264,15 @@ def _reencrypt(
         raise TamperedError(f"{entry.path}{SUFFIX} is missing") from None
     with source:
         envelope = check_sealed(source, manifest, entry)
-        handoff = _Handoff()
-        pipe = cast(BinaryIO, handoff)
-        outcome: list[StreamResult | ProtectError | OSError] = []
-
-        def produce() -> None:
-            try:
-                outcome.append(decrypt_stream(source, pipe, old, envelope=envelope))
-            except (ProtectError, OSError) as error:  # handed to the main thread
-                outcome.append(error)
-            finally:
-                handoff.end()
-
-        worker = threading.Thread(target=produce, daemon=True)
         with _paths.atomic_write(root, target) as sealed:
-            worker.start()
-            try:
-                result = encrypt_stream(
-                    pipe, sealed, new, chunk_size=manifest.chunk_size,
-                    path=entry.path, dataset_id=bytes.fromhex(manifest.dataset_id),
-                    generation=generation, on_progress=on_progress,
-                )
-            finally:
-                handoff.aborted.set()  # unblocks the worker if encryption failed
-                worker.join()
-            if not outcome:
-                raise ProtectIOError(f"{entry.path}: re-encryption stopped unexpectedly")
-            decrypted = outcome[0]
-            if isinstance(decrypted, BaseException):
-                raise decrypted
+            decrypted, result = transcode(
+                lambda pipe: decrypt_stream(source, pipe, old, envelope=envelope),
+                lambda pipe: encrypt_stream(
+                    pipe, sealed, new, chunk_size=manifest.chunk_size, path=entry.path,
+                    dataset_id=bytes.fromhex(manifest.dataset_id), generation=generation,
+                    on_progress=on_progress,
+                ),
+            )
             if (
                 decrypted.plaintext_sha256 != entry.plaintext_sha256
                 or result.plaintext_sha256 != entry.plaintext_sha256
