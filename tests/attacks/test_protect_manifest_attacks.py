@@ -200,7 +200,7 @@ def test_cli_exit_codes_for_malformed_and_forged(
 # --- fuzz: only typed errors, whatever the bytes ----------------------------------------------
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=2048))
 def test_fuzz_random_bytes(data: bytes) -> None:
     with contextlib.suppress(ProtectError):
@@ -226,7 +226,9 @@ def test_fuzz_signed_payloads_of_any_shape(payload: dict[str, Any]) -> None:
         assert manifest.generation >= 1
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(position=st.integers(0, 10**6), mask=st.integers(1, 255))
 def test_fuzz_flipped_byte_never_verifies_as_other_content(
     valid: bytes, position: int, mask: int

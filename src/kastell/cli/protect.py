@@ -256,3 +256,42 @@ def verify(
                 f"{result.signer_key_id[:16]}"
             )
     return 1 if problems else 0
+
+
+@protect.command()
+@click.argument("source", type=_PATH)
+@click.option("--kek", required=True, envvar="KASTELL_KEK", type=click.Path(), help=_KEK_HELP)
+@click.option("--output", "-o", required=True, type=_PATH)
+@_signing_options
+@FORMAT_OPTION
+def migrate(
+    source: pathlib.Path,
+    kek: str,
+    output: pathlib.Path,
+    signing_key: pathlib.Path,
+    passphrase_env: str | None,
+    passphrase_file: pathlib.Path | None,
+    output_format: str,
+) -> int:
+    """Re-encrypt a v1 (unsigned) encrypted folder SOURCE into a signed v2 folder OUTPUT.
+
+    The v1 manifest cannot be authenticated: compare the SHA-256 printed with a trusted record.
+    """
+    from kastell.protect.keys import LocalKeyFile
+    from kastell.protect.migration import migrate_tree
+
+    provider = LocalKeyFile.load(kek)
+    signer = _signer(signing_key, passphrase_env, passphrase_file)
+    with progress("migrating", _dir_size(source) if source.is_dir() else 0) as advance:
+        result = migrate_tree(source, output, provider, signer, on_progress=advance)
+    if output_format == "json":
+        emit_json({**_summary(result.manifest), "v1_manifest_sha256": result.v1_manifest_sha256})
+    else:
+        note(
+            f"the v1 manifest was not signed: check that its SHA-256 "
+            f"{result.v1_manifest_sha256} matches a record you trust"
+        )
+        click.echo(
+            f"migrated {len(result.manifest.files)} file(s) into {output} (signed v2 format)"
+        )
+    return 0

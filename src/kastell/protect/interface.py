@@ -96,9 +96,9 @@ class LegacyFormatError(ProtectError, UsageError):
     """The encrypted folder uses the unauthenticated v1 format, which is no longer accepted."""
 
     default_hint = (
-        "Decrypt it with the Kastell release that wrote it, after checking its manifest "
-        "against a trusted copy, then encrypt the plaintext again with `kastell protect "
-        "encrypt --signing-key OWNER.pem` (see docs/protect.md, 'Migrating v1 folders')."
+        "Migrate it: `kastell protect migrate OLD --kek KEK --signing-key OWNER.pem -o NEW` "
+        "authenticates every chunk, checks every digest against the v1 manifest and writes a "
+        "signed v2 folder; compare the v1 manifest SHA-256 it prints with a trusted record."
     )
 
 
