@@ -207,3 +207,14 @@ def test_encrypt_into_a_non_empty_folder_is_refused(
 ) -> None:
     with pytest.raises(UsageError, match="not empty"):
         encrypt_tree(tmp_path / "data", enc, kek, OWNER)
+
+
+def test_rotate_does_not_write_through_a_hard_link(
+    enc: pathlib.Path, kek: LocalKeyFile, tmp_path: pathlib.Path
+) -> None:
+    outside = tmp_path / "outside.kenc"
+    os.link(enc / "data-1" / "a.txt.kenc", outside)
+    before = outside.read_bytes()
+    with pytest.raises(UnsafePathError, match="hard link"):
+        rotate_tree(enc, kek, generate_kek_file(tmp_path / "new.key"), OWNER)
+    assert outside.read_bytes() == before

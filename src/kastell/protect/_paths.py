@@ -81,9 +81,13 @@ def open_file(root: int, relative: str, *, writable: bool = False) -> BinaryIO:
         raise _refuse(relative, error) from None
     finally:
         os.close(directory)
-    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+    info = os.fstat(descriptor)
+    if not stat.S_ISREG(info.st_mode):
         os.close(descriptor)
         raise UnsafePathError(f"{relative} is not a regular file (FIFO, device or directory)")
+    if writable and info.st_nlink != 1:  # a hard link would carry the write outside the root
+        os.close(descriptor)
+        raise UnsafePathError(f"{relative} has other hard links; refusing to modify it in place")
     os.set_blocking(descriptor, True)
     return os.fdopen(descriptor, "r+b" if writable else "rb")
 
