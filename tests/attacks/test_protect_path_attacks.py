@@ -106,7 +106,8 @@ def test_unsafe_manifest_paths_are_refused_even_when_signed(
 
 @pytest.mark.parametrize(
     ("first", "second"),
-    [("a.txt", "a.txt"), ("a.txt", "A.TXT"), ("caf\u00e9", "cafe\u0301"), ("a.txt", "a.txt/x")],
+    [("a.txt", "a.txt"), ("a.txt", "A.TXT"), ("caf\u00e9", "cafe\u0301"), ("a.txt", "a.txt/x"),
+     ("a", "a.kenc/x")],
 )
 def test_duplicate_and_colliding_entries_are_refused(
     enc: pathlib.Path, kek: LocalKeyFile, tmp_path: pathlib.Path, first: str, second: str
@@ -197,6 +198,12 @@ def test_encrypt_refuses_links_and_colliding_names(
     with pytest.raises(UsageError, match="collide"):
         encrypt_tree(data, tmp_path / "e2", kek, OWNER)
     (data / "name.TXT").unlink()
+    (data / "Name.txt.kenc").mkdir()
+    (data / "Name.txt.kenc" / "x").write_text("stored where Name.txt's ciphertext goes")
+    with pytest.raises(UsageError, match="under another"):
+        encrypt_tree(data, tmp_path / "e4", kek, OWNER)
+    (data / "Name.txt.kenc" / "x").unlink()
+    (data / "Name.txt.kenc").rmdir()
     (data / "bad\nname").write_text("3")
     with pytest.raises(UsageError, match="control"):
         encrypt_tree(data, tmp_path / "e3", kek, OWNER)

@@ -36,6 +36,7 @@ from kastell.protect.manifest import (
     MANIFEST_FORMAT,
     EncryptedFile,
     ProtectManifest,
+    check_distinct,
     check_relative_path,
     folded,
     parse_signed_manifest,
@@ -196,6 +197,10 @@ def _source_files(source: str | os.PathLike[str]) -> tuple[int, list[str]]:
                 )
             seen[folded(relative)] = relative
             found.append(relative)
+        check_distinct(found)
+    except ValueError as error:
+        os.close(root)
+        raise UsageError(f"cannot encrypt {os.fspath(source)}: {error}") from None
     except BaseException:
         os.close(root)
         raise

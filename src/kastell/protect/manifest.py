@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -29,6 +29,7 @@ __all__ = [
     "PAYLOAD_TYPE",
     "EncryptedFile",
     "ProtectManifest",
+    "check_distinct",
     "check_relative_path",
     "decode_manifest",
     "encode_manifest",
@@ -74,6 +75,26 @@ def folded(path: str) -> str:
     return unicodedata.normalize("NFC", path).casefold()
 
 
+def check_distinct(paths: Iterable[str]) -> None:
+    """Raise ``ValueError`` if two paths collide once written (plaintext or encrypted).
+
+    Collisions: equal after NFC normalisation and case folding; a path lying under another
+    path; a path lying under another path's encrypted name (``a`` is stored as ``a.kenc``).
+    """
+    files: set[str] = set()
+    for path in paths:
+        key = folded(path)
+        if key in files:
+            raise ValueError(f"duplicate or case-colliding path {path!r}")
+        files.add(key)
+    taken = files | {key + ".kenc" for key in files}
+    for key in files:
+        parts = key.split("/")
+        for end in range(1, len(parts)):
+            if "/".join(parts[:end]) in taken:
+                raise ValueError(f"path {key!r} lies under another listed file")
+
+
 class EncryptedFile(BaseModel):
     """One file of an encrypted dataset, as recorded in its signed manifest."""
 
@@ -112,21 +133,9 @@ class ProtectManifest(BaseModel):
 
     @model_validator(mode="after")
     def _distinct_paths(self) -> ProtectManifest:
-        seen: set[str] = set()
-        ids: set[str] = set()
-        for entry in self.files:
-            key = folded(entry.path)
-            if key in seen:
-                raise ValueError(f"duplicate or case-colliding path {entry.path!r}")
-            if entry.file_id in ids:
-                raise ValueError(f"duplicate file id {entry.file_id}")
-            seen.add(key)
-            ids.add(entry.file_id)
-        for key in seen:  # a path may not also be a directory of another path
-            parts = key.split("/")
-            for end in range(1, len(parts)):
-                if "/".join(parts[:end]) in seen:
-                    raise ValueError(f"path {key!r} lies under another listed file")
+        check_distinct(entry.path for entry in self.files)
+        if len({entry.file_id for entry in self.files}) != len(self.files):
+            raise ValueError("duplicate file id")
         return self
 
     @property

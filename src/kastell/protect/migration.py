@@ -43,8 +43,8 @@ from kastell.protect.interface import (
 from kastell.protect.manifest import (
     MANIFEST_FORMAT,
     ProtectManifest,
+    check_distinct,
     check_relative_path,
-    folded,
 )
 from kastell.protect.stream import decrypt_stream, encrypt_stream
 
@@ -121,15 +121,12 @@ def _parse_v1(raw: bytes) -> _V1Manifest:
         first = error.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "(top level)"
         raise ManifestError(f"not a valid v1 manifest at {where}: {first['msg']}") from None
-    seen: set[str] = set()
-    for entry in manifest.files:
-        try:
+    try:
+        for entry in manifest.files:
             check_relative_path(entry.path)
-        except ValueError as error:
-            raise ManifestError(f"v1 manifest: {error}") from None
-        if folded(entry.path) in seen:
-            raise ManifestError(f"v1 manifest: duplicate or colliding path {entry.path!r}")
-        seen.add(folded(entry.path))
+        check_distinct(entry.path for entry in manifest.files)
+    except ValueError as error:
+        raise ManifestError(f"v1 manifest: {error}") from None
     return manifest
 
 
