@@ -53,6 +53,7 @@ __all__ = [
     "decrypt_tree",
     "encrypt_tree",
     "entry_for",
+    "header_matches",
     "load_manifest",
     "read_signed_manifest",
     "sealed_name",
@@ -132,6 +133,18 @@ def write_signed_manifest(root: int, manifest: ProtectManifest, signer: Signer) 
         handle.write(sign_manifest(manifest, signer))
 
 
+def header_matches(
+    header: fmt.DataHeader, manifest: ProtectManifest, entry: EncryptedFile
+) -> bool:
+    """Whether an encrypted file's authenticated header is the one ``entry`` lists."""
+    return (
+        header.path == entry.path
+        and header.file_id.hex() == entry.file_id
+        and header.dataset_id.hex() == manifest.dataset_id
+        and header.chunk_size == manifest.chunk_size
+    )
+
+
 def check_sealed(
     handle: BinaryIO, manifest: ProtectManifest, entry: EncryptedFile
 ) -> tuple[fmt.DataHeader, fmt.Slot]:
@@ -142,12 +155,7 @@ def check_sealed(
     """
     header, slots, raw = read_envelope(handle)
     where = entry.path
-    if (
-        header.path != entry.path
-        or header.file_id.hex() != entry.file_id
-        or header.dataset_id.hex() != manifest.dataset_id
-        or header.chunk_size != manifest.chunk_size
-    ):
+    if not header_matches(header, manifest, entry):
         raise TamperedError(
             f"{where}: the encrypted file belongs to another path, file or dataset "
             "(files swapped or replaced)"
@@ -172,8 +180,12 @@ def check_sealed(
 def _source_files(source: str | os.PathLike[str]) -> tuple[int, list[str]]:
     """Open the source root and list its files: (root fd, sorted relative paths)."""
     if os.path.isfile(source):
-        parent = os.path.dirname(os.path.abspath(source))
-        return _paths.open_root(parent), [os.path.basename(source)]
+        name = os.path.basename(source)
+        try:
+            check_relative_path(name)
+        except ValueError as error:
+            raise UsageError(f"cannot encrypt {name!r}: {error}") from None
+        return _paths.open_root(os.path.dirname(os.path.abspath(source))), [name]
     if not os.path.isdir(source):
         raise UsageError(f"no such file or directory: {os.fspath(source)}")
     root = _paths.open_root(source)

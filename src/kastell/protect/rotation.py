@@ -31,6 +31,7 @@ from kastell.protect.dataset import (
     SUFFIX,
     check_sealed,
     entry_for,
+    header_matches,
     read_signed_manifest,
     sealed_name,
     write_signed_manifest,
@@ -167,7 +168,7 @@ def _rewrap_one(
     if done:  # resumed: authenticate the new slot with the new KEK, erase the other one
         slot = done[0]
         new.unwrap(slot.wrapped, header.wrap_context(slot.generation))
-        if header.file_id.hex() != entry.file_id or header.path != entry.path:
+        if not header_matches(header, manifest, entry):
             raise TamperedError(f"{entry.path}: the encrypted file belongs to another entry")
         if any(raw[1 - slot.index]):
             try:
