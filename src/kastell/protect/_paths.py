@@ -93,11 +93,14 @@ def open_file(root: int, relative: str, *, writable: bool = False) -> BinaryIO:
 
 
 @contextlib.contextmanager
-def atomic_write(root: int, relative: str, *, mode: int = 0o644) -> Iterator[BinaryIO]:
+def atomic_write(
+    root: int, relative: str, *, mode: int = 0o644, durable: bool = True
+) -> Iterator[BinaryIO]:
     """Yield a new temporary file that replaces ``root/relative`` only if the block succeeds.
 
     The parent folders are created and opened without following symlinks; the temporary file
-    is created with ``O_EXCL`` in that folder and renamed there (atomically, after ``fsync``).
+    is created with ``O_EXCL`` in that folder and renamed there atomically (after ``fsync`` of
+    the file, and of the folder after the rename, when ``durable``).
     """
     *parents, name = relative.split("/")
     directory = open_dir(root, parents, create=True)
@@ -114,12 +117,14 @@ def atomic_write(root: int, relative: str, *, mode: int = 0o644) -> Iterator[Bin
             with handle:
                 yield handle
                 handle.flush()
-                os.fsync(handle.fileno())
+                if durable:
+                    os.fsync(handle.fileno())
             try:
                 os.rename(temporary, name, src_dir_fd=directory, dst_dir_fd=directory)
             except OSError as error:
                 raise ProtectIOError(f"cannot write {relative}: {error.strerror}") from None
-            os.fsync(directory)
+            if durable:
+                os.fsync(directory)
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(temporary, dir_fd=directory)

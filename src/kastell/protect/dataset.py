@@ -356,7 +356,8 @@ def _decrypt_checked(
     provider: KeyProvider,
     on_progress: Progress,
 ) -> None:
-    with _paths.atomic_write(output, entry.path, mode=0o600) as plain:
+    # not fsynced: a decrypted copy can be made again; the encrypted side is durable
+    with _paths.atomic_write(output, entry.path, mode=0o600, durable=False) as plain:
         try:
             result = decrypt_stream(
                 sealed, plain, provider, envelope=envelope, on_progress=on_progress
