@@ -14,6 +14,8 @@ from kastell.errors import UsageError
 from kastell.integrity.keys import KeyAlgorithm, generate_private_key
 from kastell.protect import (
     LocalKeyFile,
+    _paths,
+    _pipe,
     decrypt_tree,
     encrypt_tree,
     generate_kek_file,
@@ -58,8 +60,9 @@ def _decrypts(enc: pathlib.Path, key: LocalKeyFile, out: pathlib.Path) -> None:
 
 
 def _fail_on_call(monkeypatch: pytest.MonkeyPatch, name: str, failing: int) -> list[int]:
+    module = _pipe if name == "encrypt_stream" else rotation
     calls: list[int] = []
-    real = getattr(rotation, name)
+    real = getattr(module, name)
 
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         calls.append(1)
@@ -67,7 +70,7 @@ def _fail_on_call(monkeypatch: pytest.MonkeyPatch, name: str, failing: int) -> l
             raise ProtectIOError("simulated crash (disk full)")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(rotation, name, wrapper)
+    monkeypatch.setattr(module, name, wrapper)
     return calls
 
 
@@ -120,15 +123,15 @@ _KILL = textwrap.dedent(
     """
     import os, sys
     from kastell.integrity.keys import load_private_key
-    from kastell.protect import LocalKeyFile, rotate_tree, rotation
+    from kastell.protect import LocalKeyFile, _pipe, rotate_tree
     calls = []
-    real = rotation.encrypt_stream
+    real = _pipe.encrypt_stream
     def dying(*args, **kwargs):
         calls.append(1)
         if len(calls) == 2:
             os._exit(9)  # killed: no cleanup, no finally blocks
         return real(*args, **kwargs)
-    rotation.encrypt_stream = dying
+    _pipe.encrypt_stream = dying
     owner = load_private_key(open(sys.argv[2], "rb").read())
     rotate_tree(sys.argv[1], LocalKeyFile.load(sys.argv[3]), LocalKeyFile.load(sys.argv[4]),
                 owner, rekey=True)
@@ -159,7 +162,7 @@ def test_rekey_interrupted_after_the_switch_is_finished_by_a_rerun(
     def crash(*_: Any) -> None:
         raise ProtectIOError("simulated crash after the switch")
 
-    monkeypatch.setattr(rotation._paths, "remove_tree", crash)
+    monkeypatch.setattr(_paths, "remove_tree", crash)
     with pytest.raises(ProtectIOError):
         rotate_tree(enc, kek, new_kek, OWNER, rekey=True)
     assert any(p.startswith("extra: data-1/") for p in verify_tree(enc, TRUSTED).problems)
@@ -212,6 +215,6 @@ def test_kek_rotation_crash_between_slot_write_and_erase(
 def test_generation_exhausted_is_a_clear_error(
     enc: pathlib.Path, kek: LocalKeyFile, new_kek: LocalKeyFile, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(rotation.fmt, "MAX_GENERATION", 1)
+    monkeypatch.setattr(fmt, "MAX_GENERATION", 1)
     with pytest.raises(UsageError, match="exhausted"):
         rotate_tree(enc, kek, new_kek, OWNER)

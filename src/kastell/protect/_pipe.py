@@ -14,9 +14,17 @@ import threading
 from collections.abc import Callable
 from typing import BinaryIO, cast
 
-from kastell.protect.interface import ProtectError, ProtectIOError, StreamResult
+from kastell.protect import _format as fmt
+from kastell.protect.interface import (
+    KeyProvider,
+    ProtectError,
+    ProtectIOError,
+    StreamResult,
+    TamperedError,
+)
+from kastell.protect.stream import decrypt_stream, encrypt_stream
 
-__all__ = ["transcode"]
+__all__ = ["reencrypt", "transcode"]
 
 
 class _Handoff:
@@ -86,3 +94,39 @@ def transcode(
     if isinstance(decrypted, ProtectError | OSError):
         raise decrypted
     return decrypted, encrypted
+
+
+def reencrypt(
+    source: BinaryIO,
+    envelope: tuple[fmt.DataHeader, fmt.Slot],
+    target: BinaryIO,
+    old: KeyProvider,
+    new: KeyProvider,
+    *,
+    expected: tuple[str, str],
+    chunk_size: int,
+    path: str,
+    dataset_id: bytes,
+    generation: int,
+    on_progress: Callable[[int], None],
+) -> StreamResult:
+    """Decrypt ``source`` with ``old`` into a new file under ``new`` with a fresh data key.
+
+    ``expected`` is the recorded (plaintext SHA-256, ciphertext SHA-256) of the source: both
+    sides must match it, or ``TamperedError`` is raised (the caller discards ``target``).
+    """
+    decrypted, result = transcode(
+        lambda pipe: decrypt_stream(source, pipe, old, envelope=envelope),
+        lambda pipe: encrypt_stream(
+            pipe, target, new, chunk_size=chunk_size, path=path, dataset_id=dataset_id,
+            generation=generation, on_progress=on_progress,
+        ),
+    )
+    plaintext, ciphertext = expected
+    if (
+        decrypted.plaintext_sha256 != plaintext
+        or result.plaintext_sha256 != plaintext
+        or decrypted.ciphertext_sha256 != ciphertext
+    ):
+        raise TamperedError(f"{path}: content does not match its manifest")
+    return result

@@ -25,7 +25,7 @@ from kastell.errors import UsageError
 from kastell.integrity.interface import Signer
 from kastell.protect import _format as fmt
 from kastell.protect import _paths
-from kastell.protect._pipe import transcode
+from kastell.protect._pipe import reencrypt
 from kastell.protect.dataset import (
     MANIFEST_NAME,
     SUFFIX,
@@ -38,7 +38,6 @@ from kastell.protect.interface import (
     KeyProvider,
     ManifestError,
     StreamResult,
-    TamperedError,
 )
 from kastell.protect.manifest import (
     MANIFEST_FORMAT,
@@ -46,7 +45,6 @@ from kastell.protect.manifest import (
     check_distinct,
     check_relative_path,
 )
-from kastell.protect.stream import decrypt_stream, encrypt_stream
 
 __all__ = ["MigrationResult", "migrate_tree"]
 
@@ -217,19 +215,10 @@ def _migrate_one(
     with source:
         header = _read_v1_header(source)
         slots, _ = fmt.read_slots(source, header)
-        slot = slots[0]
         with _paths.atomic_write(output, f"data-1/{entry.path}{SUFFIX}") as sealed:
-            decrypted, result = transcode(
-                lambda pipe: decrypt_stream(source, pipe, provider, envelope=(header, slot)),
-                lambda pipe: encrypt_stream(
-                    pipe, sealed, provider, chunk_size=v1.chunk_size, path=entry.path,
-                    dataset_id=dataset_id, generation=1, on_progress=on_progress,
-                ),
+            return reencrypt(
+                source, (header, slots[0]), sealed, provider, provider,
+                expected=(entry.plaintext_sha256, entry.ciphertext_sha256),
+                chunk_size=v1.chunk_size, path=entry.path, dataset_id=dataset_id,
+                generation=1, on_progress=on_progress,
             )
-            if (
-                decrypted.plaintext_sha256 != entry.plaintext_sha256
-                or decrypted.ciphertext_sha256 != entry.ciphertext_sha256
-                or result.plaintext_sha256 != entry.plaintext_sha256
-            ):
-                raise TamperedError(f"{entry.path}: content does not match the v1 manifest")
-    return result

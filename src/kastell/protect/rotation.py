@@ -26,7 +26,7 @@ from kastell.integrity.interface import Signer
 from kastell.integrity.keys import PublicKey
 from kastell.protect import _format as fmt
 from kastell.protect import _paths
-from kastell.protect._pipe import transcode
+from kastell.protect._pipe import reencrypt
 from kastell.protect.dataset import (
     SUFFIX,
     check_sealed,
@@ -44,7 +44,7 @@ from kastell.protect.interface import (
     TamperedError,
 )
 from kastell.protect.manifest import EncryptedFile, ProtectManifest
-from kastell.protect.stream import decrypt_stream, encrypt_stream, read_envelope, rewrap_slot
+from kastell.protect.stream import decrypt_stream, read_envelope, rewrap_slot
 
 __all__ = ["rotate_tree"]
 
@@ -266,18 +266,10 @@ def _reencrypt(
     with source:
         envelope = check_sealed(source, manifest, entry)
         with _paths.atomic_write(root, target) as sealed:
-            decrypted, result = transcode(
-                lambda pipe: decrypt_stream(source, pipe, old, envelope=envelope),
-                lambda pipe: encrypt_stream(
-                    pipe, sealed, new, chunk_size=manifest.chunk_size, path=entry.path,
-                    dataset_id=bytes.fromhex(manifest.dataset_id), generation=generation,
-                    on_progress=on_progress,
-                ),
+            return reencrypt(
+                source, envelope, sealed, old, new,
+                expected=(entry.plaintext_sha256, entry.ciphertext_sha256),
+                chunk_size=manifest.chunk_size, path=entry.path,
+                dataset_id=bytes.fromhex(manifest.dataset_id), generation=generation,
+                on_progress=on_progress,
             )
-            if (
-                decrypted.plaintext_sha256 != entry.plaintext_sha256
-                or result.plaintext_sha256 != entry.plaintext_sha256
-                or decrypted.ciphertext_sha256 != entry.ciphertext_sha256
-            ):
-                raise TamperedError(f"{entry.path}: content does not match the signed manifest")
-    return result
