@@ -115,9 +115,9 @@ class WrappedKey:
 class KeyProvider(Protocol):
     """Wraps and unwraps data keys; a KMS or HSM implements this to keep the KEK outside.
 
-    ``context`` binds a wrapped key to one file (it holds the file id): a provider must
-    authenticate it (e.g. as AEAD associated data) so a wrapped key cannot be moved to another
-    file. ``unwrap`` must raise ``WrongKeyError`` when ``wrapped.kek_id`` is not its key and
+    ``context`` binds a wrapped key to one file and key slot (file id, header digest, slot
+    generation): a provider must authenticate it (e.g. as AEAD associated data) so a wrapped
+    key cannot be moved to another file or re-numbered. ``unwrap`` must raise ``WrongKeyError`` when ``wrapped.kek_id`` is not its key and
     ``TamperedError`` when authentication fails.
     """
 
