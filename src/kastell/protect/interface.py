@@ -117,8 +117,9 @@ class KeyProvider(Protocol):
 
     ``context`` binds a wrapped key to one file and key slot (file id, header digest, slot
     generation): a provider must authenticate it (e.g. as AEAD associated data) so a wrapped
-    key cannot be moved to another file or re-numbered. ``unwrap`` must raise ``WrongKeyError`` when ``wrapped.kek_id`` is not its key and
-    ``TamperedError`` when authentication fails.
+    key cannot be moved to another file or re-numbered. ``unwrap`` must raise
+    ``WrongKeyError`` when ``wrapped.kek_id`` is not its key and ``TamperedError`` when
+    authentication fails.
     """
 
     @property

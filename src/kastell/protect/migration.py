@@ -26,11 +26,11 @@ from kastell.integrity.interface import Signer
 from kastell.protect import _format as fmt
 from kastell.protect import _paths
 from kastell.protect._pipe import reencrypt
-from kastell.protect.dataset import (
+from kastell.protect.dataset import entry_for
+from kastell.protect.folder import (
     MANIFEST_NAME,
     SUFFIX,
     IntegrityMismatchError,
-    entry_for,
     write_signed_manifest,
 )
 from kastell.protect.interface import (

@@ -27,10 +27,10 @@ from kastell.integrity.keys import PublicKey
 from kastell.protect import _format as fmt
 from kastell.protect import _paths
 from kastell.protect._pipe import reencrypt
-from kastell.protect.dataset import (
+from kastell.protect.dataset import entry_for
+from kastell.protect.folder import (
     SUFFIX,
     check_sealed,
-    entry_for,
     header_matches,
     read_signed_manifest,
     sealed_name,
