@@ -230,6 +230,7 @@ def _reusable(
             if (
                 header.path != entry.path
                 or header.dataset_id.hex() != manifest.dataset_id
+                or header.chunk_size != manifest.chunk_size
                 or slot.generation != generation
                 or slot.wrapped.kek_id != new.key_id
                 or any(s.index != slot.index for s in slots)
