@@ -22,7 +22,7 @@ TEXT_MAY_IMPORT = {"errors", "types"}
 ALLOWED: dict[str, set[str]] = {
     "integrity": set(),
     "scan": set(),
-    "protect": set(),
+    "protect": {"integrity"},
     "audit": set(),
     "provenance": {"integrity", "scan"},
     "bom": {"integrity", "provenance"},
