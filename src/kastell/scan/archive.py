@@ -62,8 +62,13 @@ def _bomb(declared: int, compressed: int, name: str, blob: Blob,
 
 
 def zip_member_findings(archive: zipfile.ZipFile, blob: Blob, ctx: ScanContext) -> list[Finding]:
-    """Path, link and bomb findings over every member of a zip."""
-    findings: list[Finding] = []
+    """Path, link, bomb and reader-disagreement findings over every member of a zip."""
+    from kastell.scan._zip_layout import zip_ambiguities
+
+    findings: list[Finding] = [
+        ctx.finding("KS-SCAN-AMBIGUOUS", f"zip readers may disagree: {problem}", blob)
+        for problem in zip_ambiguities(archive)
+    ]
     total = 0
     for info in archive.infolist():
         findings.extend(member_path_findings(info.filename, blob, ctx))
@@ -174,6 +179,7 @@ class ArchiveScanner:
         formats=("zip", "tar"),
         version="1.0.0",
         rules=("KS-ARCHIVE-PATH-TRAVERSAL", "KS-ARCHIVE-ABSOLUTE-PATH", "KS-ARCHIVE-LINK",
+               "KS-SCAN-AMBIGUOUS",
                "KS-ARCHIVE-BOMB"),
         description="Zip-slip, absolute paths, links and bombs; scans members by content.",
     )

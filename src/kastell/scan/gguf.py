@@ -109,9 +109,13 @@ def parse_gguf(stream: IO[bytes], size: int, *, max_string: int = 100 << 20) -> 
     if n_kv * 13 > size or n_tensors * 24 > size:
         raise UnscannableInputError("GGUF counts cannot fit in the file")
     metadata: dict[str, Any] = {}
+    duplicates: list[tuple[str, Any]] = []
     for _ in range(n_kv):
         key = cursor.string(1 << 16)
-        metadata[key] = _value(cursor, cursor.unpack("<I"), max_string)
+        value = _value(cursor, cursor.unpack("<I"), max_string)
+        if key in metadata:
+            duplicates.append((key, metadata[key]))
+        metadata[key] = value
     tensors = []
     for _ in range(n_tensors):
         name = cursor.string(1 << 16)
@@ -121,6 +125,7 @@ def parse_gguf(stream: IO[bytes], size: int, *, max_string: int = 100 << 20) -> 
         dims = [cursor.unpack("<Q") for _ in range(n_dims)]
         tensors.append((name, dims, cursor.unpack("<I"), cursor.unpack("<Q")))
     metadata["__tensors__"] = tensors
+    metadata["__duplicates__"] = duplicates
     metadata["__data_start__"] = cursor.pos
     return metadata
 
@@ -154,8 +159,8 @@ class GgufScanner:
         name="gguf",
         formats=("gguf",),
         version="1.0.0",
-        rules=("KS-GGUF-INVALID", "KS-TEMPLATE-SANDBOX-ESCAPE", "KS-TEMPLATE-HIDDEN-INSTRUCTION",
-               "KS-TEMPLATE-UNPARSABLE"),
+        rules=("KS-GGUF-INVALID", "KS-SCAN-AMBIGUOUS", "KS-TEMPLATE-SANDBOX-ESCAPE",
+               "KS-TEMPLATE-HIDDEN-INSTRUCTION", "KS-TEMPLATE-UNPARSABLE"),
         description="Bounds-checked GGUF parse; checks every chat template in full.",
     )
 
@@ -166,7 +171,14 @@ class GgufScanner:
         with blob.opener() as stream:
             meta = parse_gguf(stream, blob.size, max_string=ctx.limits.max_header_bytes)
         findings = _tensor_findings(meta, blob.size, blob, ctx)
-        for key, value in meta.items():
+        duplicates: list[tuple[str, Any]] = meta["__duplicates__"]
+        for key in dict.fromkeys(key for key, _ in duplicates):
+            findings.append(ctx.finding(
+                "KS-SCAN-AMBIGUOUS", f"metadata key {key!r} appears more than once (readers "
+                "keep the first or the last)", blob))
+        # every value of a duplicated key is checked: a reader may keep any of them
+        entries = [*duplicates, *((k, v) for k, v in meta.items() if not k.startswith("__"))]
+        for key, value in entries:
             if key.startswith("tokenizer.chat_template") and isinstance(value, str):
                 for issue in check_template(value):
                     findings.append(ctx.finding(issue.rule_id, f"{key}: {issue.detail}", blob))

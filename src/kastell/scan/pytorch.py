@@ -68,7 +68,7 @@ class PyTorchScanner:
         version="1.0.0",
         rules=("KS-PICKLE-DANGEROUS-CALLABLE", "KS-PICKLE-UNLISTED-CALLABLE",
                "KS-TORCHSCRIPT-CODE", "KS-ARCHIVE-PATH-TRAVERSAL", "KS-ARCHIVE-LINK",
-               "KS-ARCHIVE-BOMB"),
+               "KS-ARCHIVE-BOMB", "KS-SCAN-AMBIGUOUS", "KS-PICKLE-AMBIGUOUS"),
         description="Scans every pickle of a checkpoint; never reads tensor payloads.",
     )
 
