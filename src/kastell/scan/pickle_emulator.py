@@ -20,10 +20,10 @@ from __future__ import annotations
 import dataclasses
 import pickletools
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import IO, Any
 
-from kastell.scan._frames import FramedSource, FrameError
+from kastell.scan._frames import FramedSource
 from kastell.scan._joblib_layout import joblib_array_layout, joblib_wrapper
 from kastell.scan._pickle_values import (
     KEEP_ITEMS,
@@ -323,44 +323,56 @@ def _pairs(items: list[Any]) -> list[tuple[Any, Any]]:
     return list(zip(items[::2], items[1::2], strict=False))
 
 
-def _ops(reader: FramedSource) -> Iterator[tuple[str, Any, int]]:
-    try:
-        for opcode, arg, pos in pickletools.genops(reader):  # type: ignore[arg-type]
-            yield opcode.name, arg, pos if pos is not None else -1
-    except (ValueError, EOFError, OverflowError, MemoryError) as error:
-        raise _MalformedError(str(error)) from None
+_BY_CODE: dict[bytes, tuple[str, Callable[[Any], Any] | None]] = {
+    op.code.encode("latin-1"): (op.name, op.arg.reader if op.arg is not None else None)
+    for op in pickletools.opcodes
+}
+"""Opcode byte -> (name, argument reader), from ``pickletools`` (the stdlib's own table)."""
 
 
 def _run(reader: FramedSource, machine: _Machine, depth: int) -> tuple[int, int]:
     """Emulate up to STOP; return (opcodes, frame bytes left after STOP)."""
+    try:
+        return _loop(reader, machine, depth)
+    except (ValueError, EOFError, OverflowError, MemoryError) as error:
+        raise _MalformedError(str(error)) from None
+
+
+def _loop(reader: FramedSource, machine: _Machine, depth: int) -> tuple[int, int]:
     bounds = machine.bounds
-    table, stack = machine.table, machine.stack
+    table, stack, by_code = machine.table, machine.stack, _BY_CODE
+    max_stack = bounds.max_stack
+    read, tell = reader.read, reader.tell
     count = 0
-    for name, arg, pos in _ops(reader):
+    while True:
+        pos = tell()
+        code = read(1)
+        entry = by_code.get(code)
+        if entry is None:
+            raise _MalformedError(f"opcode {code!r} unknown at byte {pos}" if code
+                                  else "pickle ended before STOP")
+        name, arg_reader = entry
+        arg = arg_reader(reader) if arg_reader is not None else None
         count += 1
         if not count & 0xFFF:
-            _check_bounds(count, len(stack), bounds)
+            _check_bounds(count, bounds)
         handler = table.get(name)
         if handler is not None:
             handler(arg, pos)
         elif name == "STOP":
             return count, reader.end_pickle()
         elif name == "FRAME":
-            try:
-                reader.start_frame(int(arg))
-            except FrameError as error:
-                raise _MalformedError(str(error)) from None
+            reader.start_frame(int(arg or 0))
         else:
             raise _MalformedError(f"opcode {name} is not supported")
-        if len(stack) > bounds.max_stack:
-            raise _MalformedError(f"stack over {bounds.max_stack} items (bound max_stack)")
+        if len(stack) > max_stack:
+            raise _MalformedError(f"stack over {max_stack} items (bound max_stack)")
         if name == "BUILD" and stack and joblib_wrapper(stack[-1]):
             count += _skip_joblib_array(reader, machine, stack[-1], depth)
             stack[-1] = UNKNOWN  # joblib replaces the wrapper with the array
-    raise _MalformedError("pickle ended before STOP")
 
 
-def _check_bounds(count: int, depth: int, bounds: PickleBounds) -> None:
+def _check_bounds(count: int, bounds: PickleBounds) -> None:
     if count > bounds.max_ops:
         raise _MalformedError(f"more than {bounds.max_ops} opcodes (bound max_pickle_ops)")
     if bounds.deadline is not None and time.process_time() > bounds.deadline:
