@@ -8,6 +8,7 @@ variants) are checked in full by ``chat_template.check_template``.
 from __future__ import annotations
 
 import struct
+import time
 from typing import IO, Any, ClassVar
 
 from kastell.scan.chat_template import check_template
@@ -93,11 +94,18 @@ def _value(cursor: _Cursor, kind: int, limit: int, depth: int = 0) -> Any:
     raise UnscannableInputError(f"GGUF value type {kind} is not valid here")
 
 
-def parse_gguf(stream: IO[bytes], size: int, *, max_string: int = 100 << 20) -> dict[str, Any]:
+def _check_deadline(index: int, deadline: float | None) -> None:
+    if deadline is not None and not index & 0xFFF and time.process_time() > deadline:
+        raise UnscannableInputError("CPU budget of the file used up (bound cpu_seconds)")
+
+
+def parse_gguf(stream: IO[bytes], size: int, *, max_string: int = 100 << 20,
+               deadline: float | None = None) -> dict[str, Any]:
     """Parse the header, metadata and tensor infos; return metadata plus ``__tensors__``.
 
     Raises:
-        UnscannableInputError: bad magic or version, or any length out of bounds.
+        UnscannableInputError: bad magic or version, any length out of bounds, or the CPU
+            deadline (``time.process_time()``) passed.
     """
     cursor = _Cursor(stream, size)
     if cursor.take(4) != b"GGUF":
@@ -110,14 +118,16 @@ def parse_gguf(stream: IO[bytes], size: int, *, max_string: int = 100 << 20) -> 
         raise UnscannableInputError("GGUF counts cannot fit in the file")
     metadata: dict[str, Any] = {}
     duplicates: list[tuple[str, Any]] = []
-    for _ in range(n_kv):
+    for index in range(n_kv):
+        _check_deadline(index, deadline)
         key = cursor.string(1 << 16)
         value = _value(cursor, cursor.unpack("<I"), max_string)
         if key in metadata:
             duplicates.append((key, metadata[key]))
         metadata[key] = value
     tensors = []
-    for _ in range(n_tensors):
+    for index in range(n_tensors):
+        _check_deadline(index, deadline)
         name = cursor.string(1 << 16)
         n_dims = cursor.unpack("<I")
         if n_dims > _MAX_DIMS:
@@ -160,7 +170,8 @@ class GgufScanner:
         formats=("gguf",),
         version="1.0.0",
         rules=("KS-GGUF-INVALID", "KS-SCAN-AMBIGUOUS", "KS-TEMPLATE-SANDBOX-ESCAPE",
-               "KS-TEMPLATE-HIDDEN-INSTRUCTION", "KS-TEMPLATE-UNPARSABLE"),
+               "KS-TEMPLATE-UNLISTED", "KS-TEMPLATE-HIDDEN-INSTRUCTION",
+               "KS-TEMPLATE-UNPARSABLE"),
         description="Bounds-checked GGUF parse; checks every chat template in full.",
     )
 
@@ -169,7 +180,8 @@ class GgufScanner:
         if blob.size is None:
             raise UnscannableInputError("GGUF size unknown")
         with blob.opener() as stream:
-            meta = parse_gguf(stream, blob.size, max_string=ctx.limits.max_header_bytes)
+            meta = parse_gguf(stream, blob.size, max_string=ctx.limits.max_header_bytes,
+                              deadline=ctx.deadline)
         findings = _tensor_findings(meta, blob.size, blob, ctx)
         duplicates: list[tuple[str, Any]] = meta["__duplicates__"]
         for key in dict.fromkeys(key for key, _ in duplicates):

@@ -118,7 +118,7 @@ class ScanLimits:
     """Largest emulated pickle stack (items)."""
     max_pickle_memo: int = 2_000_000
     """Largest emulated pickle memo (entries)."""
-    cpu_seconds: float = 1.5
+    cpu_seconds: float = 1.2
     """CPU budget of one file (the larger of this and ``cpu_seconds_per_mib`` x size)."""
     cpu_seconds_per_mib: float = 0.05
     """CPU budget per MiB of file, for large files."""

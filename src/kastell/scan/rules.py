@@ -84,6 +84,8 @@ RULES: dict[str, Rule] = {
               "Chat template uses a Jinja2 sandbox-escape construct", _CODE),
         _rule("KS-TEMPLATE-HIDDEN-INSTRUCTION", Severity.HIGH,
               "Chat template hides instructions or invisible text", _TEMPLATE),
+        _rule("KS-TEMPLATE-UNLISTED", Severity.HIGH,
+              "Chat template uses a construct outside the allowlist", _CODE),
         _rule("KS-TEMPLATE-UNPARSABLE", Severity.MEDIUM,
               "Chat template is not valid Jinja2", _SUPPLY),
         _rule("KS-GGUF-INVALID", Severity.HIGH, "GGUF structure is inconsistent", _SUPPLY),
