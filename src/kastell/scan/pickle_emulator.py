@@ -1,6 +1,6 @@
 """Static analysis of pickle streams (protocols 0-5) by emulating the pickle machine.
 
-Nothing is ever unpickled. The opcodes come from ``pickletools.genops``; this module keeps the
+Nothing is ever unpickled. Opcodes are decoded with ``pickletools``' table; this module keeps the
 machine's stack and memo with symbolic values, so that it sees every import (``GLOBAL``,
 ``STACK_GLOBAL`` from memo entries, ``INST``), every call (``REDUCE``, ``OBJ``, ``NEWOBJ``,
 ``NEWOBJ_EX``), ``BUILD`` states that plant ``__setstate__``, extension-registry codes

@@ -148,10 +148,13 @@ def scan_pickle_stream(
             break
         if not concatenated or reader.at_end():
             break
-        if len(analyses) >= _MAX_CONCATENATED or (
-                ctx.deadline is not None and time.process_time() > ctx.deadline):
-            reasons.append(f"more than {len(analyses)} concatenated pickles within the bounds "
-                           "(bound cpu_seconds)")
+        if len(analyses) >= _MAX_CONCATENATED:
+            reasons.append(f"more than {_MAX_CONCATENATED} concatenated pickles (bound "
+                           "max_concatenated_pickles)")
+            break
+        if ctx.deadline is not None and time.process_time() > ctx.deadline:
+            reasons.append(f"CPU budget of the file used up after {len(analyses)} "
+                           "concatenated pickles (bound cpu_seconds)")
             break
     return ScanOutcome(findings=tuple(findings), unscannable=tuple(reasons), format=fmt)
 
