@@ -86,12 +86,19 @@ def assessment_summary(doc: Mapping[str, Any], written: Sequence[str]) -> str:
     ]
     for step in doc["steps"]:
         lines.append(f"  {step['outcome']:<12} {step['name']:<16} {step['detail']}")
-    lines.append("controls by framework (satisfied / failing / missing / needs attestation):")
+    lines.append("applicable controls by framework (satisfied / failing / missing / "
+                 "needs attestation):")
     for framework, counts in doc["summary"].items():
         lines.append(
             f"  {framework:<16} {counts['satisfied']:>3} / {counts['failing']:>3} / "
             f"{counts['missing']:>3} / {counts['needs_attestation']:>3}"
         )
+    findings = doc.get("findings") or {}
+    lines.append(f"findings: {findings.get('open', 0)} open, {findings.get('accepted', 0)} "
+                 f"accepted, {findings.get('inconclusive', 0)} inconclusive")  # fmt: skip
+    for item in [i for i in findings.get("items", ()) if i["state"] != "accepted"][:10]:
+        lines.append(f"  {item['state']:<12} {item['severity']:<8} {item['id']:<34} "
+                     f"owner {item['owner']}, due {item['due']}")  # fmt: skip
     catalog = doc["catalog"]
     lines.append(f"catalog {catalog['name']} {catalog['version']} ({catalog['status']}): "
                  f"{len(catalog['caveats'])} caveat(s) shown in the report - not legal advice")

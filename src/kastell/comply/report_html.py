@@ -16,7 +16,7 @@ __all__ = ["render_report_html"]
 
 _OUTCOME_CLASS = {"passed": "pass", "failed": "fail", "not_checked": "incomplete",
                   "skipped": "muted"}  # fmt: skip
-_VERDICT_CLASS = {"pass": "pass", "fail": "fail"}
+_VERDICT_CLASS = {"pass": "pass", "fail": "fail", "inconclusive": "incomplete"}
 
 
 def _template() -> str:
@@ -45,6 +45,17 @@ def _redteam_chart(doc: Mapping[str, Any]) -> Markup:
     return render_bar_chart(bars, title="Attack success rate by category (95% CI)")
 
 
+def _deadlines(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Dates from which more controls of the catalog start to apply to this deployment."""
+    groups: dict[tuple[str, str, str | None], int] = {}
+    for c in doc["controls"]:
+        if c.get("applicability") == "applies_later" and c.get("applies_from"):
+            key = (str(c["applies_from"]), str(c["framework"]), c.get("applies_from_alternative"))
+            groups[key] = groups.get(key, 0) + 1
+    return [{"date": d, "framework": f, "alternative": a, "count": n}
+            for (d, f, a), n in sorted(groups.items(), key=lambda kv: kv[0][:2])]  # fmt: skip
+
+
 def render_report_html(doc: Mapping[str, Any], generated_at: dt.datetime) -> str:
     """HTML from ``assessment_document()`` output."""
     return render_page(
@@ -56,4 +67,5 @@ def render_report_html(doc: Mapping[str, Any], generated_at: dt.datetime) -> str
         verdict_class=_VERDICT_CLASS.get(doc["verdict"], "incomplete"),
         summary_chart=_summary_chart(doc),
         redteam_chart=_redteam_chart(doc),
+        deadlines=_deadlines(doc),
     )
