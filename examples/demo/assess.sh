@@ -140,8 +140,11 @@ fi
 # every decision is in the log, anchored by the checkpoint the guard signed on shutdown
 kastell audit verify "$OUT/audit.sqlite" --key "$OUT/keys/audit.pub" --require-anchored
 # Incident candidates from the guard's own records (extraction alert, burst of blocked attacks).
+# No regime is claimed: blocked attacks had no impact, and NIS2 significance needs a criterion
+# of Art. 23(3) / IR 2024/2690 (kastell incident update ID --regime nis2-significant
+# --fact significance=nis2-23.3.a). The descriptor's scope names the reporting entity.
 kastell incident open --from-audit-log "$OUT/audit.sqlite" --burst-threshold "$BURST" \
-  --regime nis2-significant --tz Europe/Berlin --store "$OUT/evidence.sqlite"
+  --descriptor "$DEMO/deployment.yaml" --tz Europe/Berlin --store "$OUT/evidence.sqlite"
 
 step "8/8 kastell assess"
 # risk acceptances, signed for the exact bytes of the descriptor (any change voids them)

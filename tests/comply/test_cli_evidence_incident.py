@@ -121,7 +121,8 @@ def _open(store: str, *extra: str) -> int:
 
 
 def test_incident_lifecycle(store: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert _open(store, "--regime", "nis2-significant", "--format", "json") == 0
+    assert _open(store, "--regime", "nis2-significant", "--fact", "significance=nis2-23.3.a",
+                 "--format", "json") == 0  # fmt: skip
     (opened,) = _json(capsys)  # type: ignore[misc]
     assert opened["id"] == "INC-20261024-001"
     due = {c["key"]: c["due"] for c in opened["clocks"]}
@@ -265,6 +266,8 @@ def test_incident_open_from_guard_events(
                 "5",
                 "--regime",
                 "cra-severe-incident",
+                "--fact",
+                "significance=cra-14.5.a",
                 "--store",
                 store,
                 "--format",
@@ -278,6 +281,10 @@ def test_incident_open_from_guard_events(
     opened = _json(capsys)
     assert [i["source"] for i in opened] == ["canary_leak", "blocked_attack_burst"]  # type: ignore[index]
     assert opened[1]["evidence_refs"] == ["b0", "b1", "b2", "b3", "b4"]  # type: ignore[index]
+    # a canary leak is classed as asked; a burst of *blocked* attacks never is by itself
+    assert opened[0]["regimes"] == ["cra-severe-incident"]  # type: ignore[index]
+    assert opened[1]["regimes"] == []  # type: ignore[index]
+    assert opened[1]["clocks"] == []  # type: ignore[index]
 
 
 def test_incident_open_from_malformed_events(

@@ -42,7 +42,9 @@ def _remaining(delta: dt.timedelta) -> str:
 
 def clock_line(clock: Clock) -> str:
     """One clock: state, due time, legal basis."""
-    if clock.due is None:
+    if clock.rule.period.unit == "undue_delay":
+        when = "without undue delay"
+    elif clock.due is None:
         when = f"starts at {clock.start_event}"
     else:
         when = f"due {clock.due.isoformat(timespec='minutes')}"
@@ -68,6 +70,9 @@ def incident_block(incident: Incident, clocks: Sequence[Clock]) -> str:
         when = nxt.due.isoformat(timespec="minutes") if nxt.due else "?"
         left = f" ({_remaining(nxt.remaining)})" if nxt.remaining is not None else ""
         lines.append(f"  next: {nxt.rule.step} ({nxt.rule.basis}) due {when}{left}")
+    from kastell.comply.clocks import clock_exclusions
+
+    lines += [f"  not applicable: {reason}" for reason in clock_exclusions(incident)]
     late = overdue(clocks)
     if late:
         lines.append(f"  OVERDUE: {', '.join(f'{c.rule.step} ({c.rule.basis})' for c in late)}")

@@ -10,7 +10,7 @@ from typing import Any
 
 from kastell.comply.annex_iv import annex_iv_skeleton
 from kastell.comply.assess import Assessment
-from kastell.comply.clocks import Clock
+from kastell.comply.clocks import Clock, clock_exclusions
 from kastell.comply.evaluate import applies_later, summarize
 from kastell.comply.interface import Control, ControlResult, StepResult, StoredEvidence
 from kastell.comply.scope import Applicability, ControlScope
@@ -212,7 +212,8 @@ def _document(assessment: Assessment) -> dict[str, Any]:
         "residency": _step_data(assessment.steps, "residency"),
         "incidents": [
             {**incident.to_dict(), **_incident_times(incident),
-             "clocks": [clock_entry(c, in_utc=True) for c in clocks]}
+             "clocks": [clock_entry(c, in_utc=True) for c in clocks],
+             "not_applicable": list(clock_exclusions(incident))}
             for incident, clocks in assessment.incidents
         ],
         "evidence": [evidence_entry(r) for r in assessment.evidence],
