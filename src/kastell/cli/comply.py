@@ -127,30 +127,41 @@ def evidence_show(
 @click.argument("kind")
 @click.argument("path", type=click.Path(path_type=pathlib.Path))
 @STORE_OPTION
-@click.option("--title", help="What the document is (default: the file name).")
-@click.option("--by", "attested_by", envvar="KASTELL_ATTESTED_BY", help="Who attests it.")
+@click.option("--title", required=True, help="What the document is.")
+@click.option("--control", "controls", multiple=True, required=True,
+              help="Catalog control id the document is evidence for (repeat; capped).")
+@click.option("--by", "--attester", "attester", envvar="KASTELL_ATTESTED_BY", required=True,
+              help="Who attests the document (a person).")
+@click.option("--attester-role", required=True, help="The attester's role (e.g. CISO).")
+@click.option("--approver", required=True, help="Who approved it (another person).")
+@click.option("--approver-role", required=True, help="The approver's role.")
+@click.option("--valid-until", required=True, type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="Review date (YYYY-MM-DD); afterwards the document no longer counts.")
 @NOW_OPTION
 @FORMAT_OPTION
-def evidence_add(kind: str, path: pathlib.Path, store: str, title: str | None,
-                 attested_by: str | None, now_text: str | None, output_format: str) -> int:
-    """Record a document (policy, oversight procedure, ...) as evidence of KIND, with its digest."""
+def evidence_add(kind: str, path: pathlib.Path, store: str, title: str,
+                 controls: tuple[str, ...], attester: str, attester_role: str, approver: str,
+                 approver_role: str, valid_until: dt.datetime, now_text: str | None,
+                 output_format: str) -> int:  # fmt: skip
+    """Record a document (policy, procedure, ...) as evidence of KIND for the named controls."""
     from kastell.comply.evidence_store import EvidenceStore
     from kastell.comply.interface import EvidenceInputError
     from kastell.comply.report_document import evidence_entry
-    from kastell.comply.steps import record_manual_evidence
+    from kastell.comply.steps import ManualRecord, record_manual_evidence
 
     if not path.exists():
         raise EvidenceInputError(f"{path} does not exist")
-    result = record_manual_evidence(
-        [(_kind(kind), path, title)], now_from(now_text), attested_by or "kastell evidence add"
-    )
+    record_in = ManualRecord(_kind(kind), path, title, controls, attester, attester_role,
+                             approver, approver_role, valid_until.date())  # fmt: skip
+    result = record_manual_evidence([record_in], now_from(now_text))
     item = result.evidence[0]
     with EvidenceStore.open(store) as opened:
         record = opened.record(item, result.payloads[str(item.payload_digest)])
     if output_format == "json":
         emit_json(evidence_entry(record))
     else:
-        click.echo(f"recorded evidence #{record.id}: {kind} {path.name} {item.payload_digest}")
+        click.echo(f"recorded evidence #{record.id}: {kind} {path.name} {item.payload_digest} "
+                   f"for {', '.join(controls)}")  # fmt: skip
     return 0
 
 

@@ -39,6 +39,7 @@ from kastell.comply.residency import (
 )
 from kastell.comply.scope import ControlScope, applicable_ids, scope_controls
 from kastell.comply.steps import (
+    ManualRecord,
     check_residency_step,
     record_manual_evidence,
     scan_model_files,
@@ -259,7 +260,9 @@ def _signed_residency(d: Descriptor) -> Mapping[str, Mapping[str, str]] | None:
 
 
 def _manual(d: Descriptor, now: dt.datetime, _: Subject | None) -> StepResult:
-    docs = [(m.kind, d.resolve(m.path), m.title) for m in d.evidence.manual]
+    docs = [ManualRecord(m.kind, d.resolve(m.path), m.title, m.controls, m.attester,
+                         m.attester_role, m.approver, m.approver_role, m.valid_until)
+            for m in d.evidence.manual]  # fmt: skip
     if not docs:
         return _skipped("manual evidence", "no evidence.manual documents in the descriptor")
     return record_manual_evidence(docs, now)

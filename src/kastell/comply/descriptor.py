@@ -7,6 +7,7 @@ Relative paths are resolved against the descriptor's directory.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import os
 import pathlib
@@ -197,12 +198,28 @@ class ResidencyModel(pydantic.BaseModel):
 
 
 class ManualEvidenceModel(pydantic.BaseModel):
-    """An organisational document to record as evidence during the assessment."""
+    """An organisational document to record as evidence, bound to the controls it covers."""
 
     model_config = _STRICT
     kind: EvidenceKind
     path: pathlib.Path
-    title: str | None = None
+    title: str = pydantic.Field(min_length=3)
+    controls: tuple[str, ...] = pydantic.Field(min_length=1)
+    """Catalog control ids this document is evidence for (capped by the catalog's rule)."""
+    attester: str = pydantic.Field(min_length=2)
+    attester_role: str = pydantic.Field(min_length=2)
+    approver: str = pydantic.Field(min_length=2)
+    approver_role: str = pydantic.Field(min_length=2)
+    valid_until: dt.date
+    """After this day the document no longer counts (review date)."""
+
+    @pydantic.model_validator(mode="after")
+    def _four_eyes(self) -> ManualEvidenceModel:
+        if self.attester.strip().casefold() == self.approver.strip().casefold():
+            raise ValueError("attester and approver must be different people")
+        if len(set(self.controls)) != len(self.controls):
+            raise ValueError("a control is named twice")
+        return self
 
 
 class EvidenceModel(pydantic.BaseModel):

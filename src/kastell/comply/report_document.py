@@ -11,7 +11,7 @@ from typing import Any
 from kastell.comply.annex_iv import annex_iv_skeleton
 from kastell.comply.assess import Assessment
 from kastell.comply.clocks import Clock, clock_exclusions
-from kastell.comply.evaluate import applies_later, summarize
+from kastell.comply.evaluate import applies_later, expired, summarize
 from kastell.comply.interface import Control, ControlResult, StepResult, StoredEvidence
 from kastell.comply.scope import Applicability, ControlScope
 
@@ -58,6 +58,10 @@ def evidence_entry(record: StoredEvidence) -> dict[str, Any]:
         "payload_ref": e.payload_ref,
         "produced_at": utc(e.produced_at),
         "title": e.summary.get("title"),
+        "controls": list(e.summary.get("controls") or []),
+        "attested_by": e.summary.get("attested_by"),
+        "approved_by": e.summary.get("approved_by"),
+        "valid_until": e.summary.get("valid_until"),
         "producer": e.producer,
         "passed": e.summary.get("passed"),
     }
@@ -186,6 +190,7 @@ def _document(assessment: Assessment) -> dict[str, Any]:
             "status": catalog.status,
             "caveats": list(catalog.caveats),
             "frameworks": dict(catalog.frameworks),
+            "max_controls_per_document": catalog.max_controls_per_document,
             "application_dates": [
                 {
                     "framework": d.framework,
@@ -216,7 +221,8 @@ def _document(assessment: Assessment) -> dict[str, Any]:
              "not_applicable": list(clock_exclusions(incident))}
             for incident, clocks in assessment.incidents
         ],
-        "evidence": [evidence_entry(r) for r in assessment.evidence],
+        "evidence": [{**evidence_entry(r), "expired": expired(r, assessment.finished_at)}
+                     for r in assessment.evidence],
         "annex_iv": [
             {
                 "point": s.spec.point,
