@@ -133,8 +133,14 @@ def _clock(rule: ClockRule, incident: Incident, now: dt.datetime) -> Clock:
 
 
 def clock_exclusions(incident: Incident) -> tuple[str, ...]:
-    """Why some of the incident's regimes start no clock (date of application, scope)."""
-    return tuple(dict.fromkeys(reason for _, reason in _excluded(incident)))
+    """Why some clocks of the incident's regimes do not apply (date of application, scope)."""
+    regimes = set(incident.regimes)
+    if regimes & _AIA:
+        regimes.add(Regime.AIA_SERIOUS)
+    keys = [rule.key for rule in CLOCK_RULES if rule.regime in regimes]
+    return tuple(dict.fromkeys(
+        reason for prefix, reason in _excluded(incident) if any(k.startswith(prefix) for k in keys)
+    ))  # fmt: skip
 
 
 def _excluded(incident: Incident) -> list[tuple[str, str]]:

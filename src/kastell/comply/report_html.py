@@ -35,14 +35,18 @@ def _summary_chart(doc: Mapping[str, Any]) -> Markup:
 
 def _redteam_chart(doc: Mapping[str, Any]) -> Markup:
     categories = (doc.get("redteam") or {}).get("categories") or []
+    findings = (doc.get("findings") or {}).get("items") or []
+    over = {i["id"] for i in findings if i["source"] == "redteam" and i["state"] != "inconclusive"}
     bars = [
-        Bar(str(c["name"]), float(c["attack_success_rate"]),
-            c.get("ci_low"), c.get("ci_high"), bool(c.get("gate_failed")))
+        Bar(str(c["name"]), float(c["attack_success_rate"]), c.get("ci_low"), c.get("ci_high"),
+            bool(c.get("gate_failed")) or f"redteam:{c['name']}" in over)
         for c in categories
     ]  # fmt: skip
     if not bars:
         return Markup("")
-    return render_bar_chart(bars, title="Attack success rate by category (95% CI)")
+    return render_bar_chart(
+        bars, title="Attack success rate by category (95% CI); highlighted: over the risk appetite"
+    )
 
 
 def _deadlines(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
