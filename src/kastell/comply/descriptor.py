@@ -238,8 +238,8 @@ class OutputModel(pydantic.BaseModel):
 
     model_config = _STRICT
     dir: pathlib.Path = pathlib.Path("kastell-report")
-    formats: tuple[Literal["html", "json", "md", "pdf"], ...] = ("html", "json", "md")
-    """``pdf`` needs Chromium (printed from the HTML report)."""
+    formats: tuple[Literal["html", "json", "md", "pdf", "oscal"], ...] = ("html", "json", "md")
+    """``pdf`` needs Chromium (printed from the HTML report); ``oscal`` needs kastell[oscal]."""
     signing_key: pathlib.Path | None = None
     """Private key (PEM) that signs the report bundle (``kastell verify-report`` checks it)."""
     signing_key_passphrase_env: str | None = None

@@ -122,6 +122,13 @@ def write_report(
         for fmt in [*wanted, "manifest"] if manifest else wanted:
             if fmt == "pdf":
                 continue
+            if fmt == "oscal":
+                from kastell.comply.oscal import OSCAL_FILES, oscal_documents
+
+                for name, text in zip(OSCAL_FILES, oscal_documents(doc), strict=True):
+                    (out_dir / name).write_text(text, encoding="utf-8")
+                    written.append(out_dir / name)
+                continue
             path = out_dir / REPORT_FILES[fmt]
             text = renderers[fmt]()
             temporary = path.with_suffix(path.suffix + ".tmp")
