@@ -13,6 +13,7 @@ from kastell.comply.assess import Assessment
 from kastell.comply.clocks import Clock, clock_exclusions
 from kastell.comply.evaluate import applies_later, expired, summarize
 from kastell.comply.interface import Control, ControlResult, StepResult, StoredEvidence
+from kastell.comply.lifecycle import lifecycle_map
 from kastell.comply.scope import Applicability, ControlScope
 
 __all__ = [
@@ -161,7 +162,9 @@ def assessment_document(assessment: Assessment) -> dict[str, Any]:
     Absolute paths of existing files are shown relative to the descriptor's directory, so a
     report does not disclose (or depend on) the layout of the machine that produced it.
     """
-    return _relative(_document(assessment), assessment.descriptor.base_dir)  # type: ignore[no-any-return]
+    doc = _document(assessment)
+    doc["lifecycle"] = lifecycle_map(doc["controls"], doc["findings"]["items"])
+    return _relative(doc, assessment.descriptor.base_dir)  # type: ignore[no-any-return]
 
 
 def _document(assessment: Assessment) -> dict[str, Any]:
