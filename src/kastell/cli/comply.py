@@ -311,19 +311,19 @@ def verify_report(bundle: pathlib.Path, keys: tuple[pathlib.Path, ...], output_f
     """
     from kastell.comply.report_bundle import SIGNATURE_FILE, verify_report_dir
     from kastell.errors import CheckError, UsageError
-    from kastell.integrity.interface import MalformedBundleError
+    from kastell.integrity.interface import IntegrityError
     from kastell.integrity.keys import read_public_key
 
     if not bundle.is_dir():
         raise UsageError(f"{bundle} is not a report directory")
-    trusted = [read_public_key(k) for k in keys]
+    trusted = [read_public_key(k) for k in keys]  # a bad key file is a usage error (exit 2)
     if not (bundle / SIGNATURE_FILE).is_file():
         note(f"{bundle} has no {SIGNATURE_FILE}: the report is not signed")
         return 1
     try:
         result = verify_report_dir(bundle, trusted)
-    except MalformedBundleError as error:
-        note(f"not a valid report signature: {error.message}")
+    except IntegrityError as error:  # malformed, unsupported or not signed by a trusted key
+        note(f"the report signature does not verify: {error.message}")
         return 1
     except OSError as error:
         raise CheckError(f"cannot read the report bundle: {error}") from None
