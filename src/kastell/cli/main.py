@@ -37,6 +37,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "audit": ("audit", "audit", "Verify and export the hash-chained audit log."),
     "evidence": ("comply", "evidence", "List, show and add compliance evidence."),
     "assess": ("comply", "assess", "Assess a deployment against the control catalog."),
+    "verify-report": ("comply", "verify_report", "Verify a signed assessment report bundle."),
+    "accept-risk": ("comply", "accept_risk", "Sign risk acceptances bound to a descriptor."),
     "incident": ("incident", "incident", "Open incidents and track their legal reporting clocks."),
 }
 

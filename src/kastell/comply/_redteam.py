@@ -66,7 +66,8 @@ def _findings(
     return found
 
 
-def _category_mappings() -> dict[str, tuple[ControlId, ...]]:
+def category_mappings() -> dict[str, tuple[ControlId, ...]]:
+    """Red-team category (and probe id) -> the control ids its probes map to."""
     from kastell.redteam.probes.registry import PROBES
 
     table: dict[str, dict[ControlId, None]] = {}
@@ -209,7 +210,7 @@ def run_redteam_step(d: Descriptor, now: dt.datetime, subject: Subject | None) -
     report = result.to_dict()
     code = result.exit_code()
     outcome = _OUTCOMES.get(code, StepOutcome.NOT_CHECKED)
-    findings = _findings(report, _category_mappings())
+    findings = _findings(report, category_mappings())
     overall = report["summary"]["overall"]
     passed = None if outcome is StepOutcome.NOT_CHECKED else outcome is StepOutcome.PASSED
     detail = (
