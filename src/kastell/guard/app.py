@@ -30,11 +30,12 @@ from kastell.guard._asgi import (
     send_error,
     send_json,
 )
-from kastell.guard.exchange import BadRequestError, ChatExchange, parse_chat_body
+from kastell.guard.exchange import ChatExchange
 from kastell.guard.interface import UpstreamError
 from kastell.guard.openapi import openapi_document
 from kastell.guard.ratelimit import RateLimitUnavailableError
 from kastell.guard.refusals import Refusal, client_source
+from kastell.guard.request_body import BadRequestError, parse_chat_request
 from kastell.guard.runtime import GuardRuntime, TenantRuntime
 
 __all__ = ["GuardApp"]
@@ -202,7 +203,7 @@ class GuardApp:
                 self.runtime.limits.max_body_bytes,
                 int(declared) if declared and declared.isdigit() else None,
             )
-            body = parse_chat_body(raw)
+            request = parse_chat_request(raw, tenant.policy.unknown_request_fields)
         except BodyTooLarge:
             limit = self.runtime.limits.max_body_bytes
             await send_error(
@@ -220,11 +221,11 @@ class GuardApp:
             await send_json(send, 400, body)
             return
         session = header(scope, b"x-kastell-session")
-        exchange = ChatExchange(self.runtime, tenant, body, _request_id(scope), session, started)
+        exchange = ChatExchange(self.runtime, tenant, request, _request_id(scope), session, started)
         disconnected = asyncio.Event()
         watcher = (
             asyncio.create_task(_watch_disconnect(receive, disconnected))
-            if body.get("stream")
+            if request.body.get("stream")
             else None
         )
         try:

@@ -115,6 +115,11 @@ class PolicySettings(_Strict):
     """A system prompt the gateway prepends (also watched for leakage)."""
     full_text_audit: bool = False
     """Keep full prompt/answer text in the audit log (default: digests and redacted text)."""
+    unknown_request_fields: Literal["refuse", "drop", "screen"] = "refuse"
+    """A request key the guard's field map does not name: 400, removed, or screened as text."""
+    unknown_answer_fields: Literal["drop", "screen", "refuse"] = "drop"
+    """An answer key the map does not name: removed (listed in the record), relayed only if
+    its text passes screening, or the whole answer refused (502)."""
 
     @field_validator("actions")
     @classmethod
