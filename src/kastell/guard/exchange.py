@@ -12,16 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import time
 from typing import Any
 
 from kastell.audit.interface import AuditEvent, EventType
 from kastell.guard import _records as rec
-from kastell.guard._asgi import Send, error_body, send_error, send_json, sse
-from kastell.guard.answer_screen import screen_completion
+from kastell.guard._asgi import Send, error_body, send_error, send_json, send_raw_json, sse
+from kastell.guard.answer_shape import AnswerShapeError
 from kastell.guard.canaries import plant_canary
 from kastell.guard.interface import Action, Detection, Direction, ScanContext, UpstreamError
+from kastell.guard.offload import ScreenedAnswer, screen_answer
 from kastell.guard.pipeline import message_texts
 from kastell.guard.request_body import BadRequestError, ChatRequest, parse_chat_body
 from kastell.guard.request_screen import RequestVerdict, screen_request
@@ -76,7 +76,12 @@ class ChatExchange:
 
     async def run(self, send: Send, disconnected: asyncio.Event) -> int:
         """Handle the exchange; return the HTTP status sent."""
-        verdict = screen_request(self.tenant.screener, self.request)
+        pool = self.runtime.screening
+        verdict = (
+            await pool.request(self.tenant.screener, self.tenant.name, self.request)
+            if pool is not None
+            else screen_request(self.tenant.screener, self.request)
+        )
         found = [d for _, d in verdict.detections]
         self._rule_hits(Direction.INPUT, verdict.action, found)
         raw_prompt, audit_prompt = self._prompt_text()
@@ -205,24 +210,24 @@ class ChatExchange:
     ) -> int:
         upstream = self.runtime.upstreams[self.tenant.upstream]
         try:
-            answer = await upstream.complete(body)
+            raw = await upstream.complete(body)
         except UpstreamError as error:
             return await self._upstream_failed(send, error, common)
+        screened = await self._screen_answer(context, raw)
+        if screened.error is not None:
+            return await self._upstream_failed(send, AnswerShapeError(screened.error), common)
         rules = [d.rule_id for _, d in verdict.detections]
         action = verdict.action
-        screened = screen_completion(self.tenant.screener, context, answer)
-        for choice in screened.choices:
-            self._rule_hits(Direction.OUTPUT, choice.action, list(choice.detections))
-            rules += [d.rule_id for d in choice.detections]
-            action = max(action, choice.action)
-            if choice.action is Action.BLOCK:
-                await self._incident(list(choice.detections), common)
-        answer = screened.answer
-        answer_texts = [rec.audit_copy(text) for text in screened.sent_texts]
-        sent = json.dumps(answer, separators=(",", ":"))
+        for choice_action, detections in (*screened.choices, screened.unknown):
+            self._rule_hits(Direction.OUTPUT, choice_action, list(detections))
+            rules += [d.rule_id for d in detections]
+            action = max(action, choice_action)
+            if choice_action is Action.BLOCK:
+                await self._incident(list(detections), common)
+        details = {**screened.details, **self._request_details()}
         common = {
             **common,
-            "redacted_text": f"{common['redacted_text']}\n---\n" + "\n".join(answer_texts),
+            "redacted_text": f"{common['redacted_text']}\n---\n" + "\n".join(screened.audit_texts),
         }
         await self._audit(
             rec.event(
@@ -230,15 +235,27 @@ class ChatExchange:
                 action=action,
                 rules=rules,
                 status=200,
-                response_digest=rec.sha256_digest(sent),
+                response_digest=screened.digest,
                 latency_us=int((time.perf_counter() - self.started) * 1e6),
-                details=screened.details() or None,
+                details=details or None,
                 **common,
             )
         )
-        await send_json(send, 200, answer)
+        await send_raw_json(send, 200, screened.body)
         self._count(200)
         return 200
+
+    async def _screen_answer(self, context: ScanContext, raw: bytes) -> ScreenedAnswer:
+        unknown = self.tenant.policy.unknown_answer_fields
+        pool = self.runtime.screening
+        if pool is None:
+            return screen_answer(self.tenant.screener, context, raw, unknown)
+        return await pool.answer(self.tenant.screener, self.tenant.name, context, raw, unknown)
+
+    def _request_details(self) -> dict[str, str]:
+        """The request's unknown fields dropped by policy, for the records' ``details``."""
+        dropped = self.request.dropped
+        return {"request_dropped_fields": ",".join(sorted(dropped))} if dropped else {}
 
     async def _stream(
         self,
@@ -257,9 +274,18 @@ class ChatExchange:
             self._audit(rec.event(EventType.REQUEST, action=verdict.action, rules=rules, **common))
         )
         chunks = upstream.stream(body)
+        relay = StreamRelay(
+            self.tenant.screener,
+            context,
+            self.runtime.limits.stream_holdback_chars,
+            self.tenant.policy.unknown_answer_fields,
+        )
         try:
             first = await anext(chunks, None)
+            if first is not None:
+                relay.check(first)  # a malformed first chunk is a 502 before any byte is sent
         except UpstreamError as error:
+            await chunks.aclose()  # type: ignore[attr-defined]
             await recorded
             return await self._upstream_failed(send, error, common)
         except BaseException:
@@ -271,9 +297,6 @@ class ChatExchange:
             await chunks.aclose()  # type: ignore[attr-defined]
             raise
         await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
-        relay = StreamRelay(
-            self.tenant.screener, context, self.runtime.limits.stream_holdback_chars
-        )
         try:
             await relay.relay(send, chunks, first, disconnected)
         except UpstreamError as error:
@@ -322,6 +345,7 @@ class ChatExchange:
                     "sent_chars": len(sent),
                     "sent_tool_calls": result.sent_tool_calls,
                     **relay.details(),
+                    **self._request_details(),
                 },
                 **{**common, "redacted_text": redacted},
             )

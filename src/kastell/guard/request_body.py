@@ -278,6 +278,8 @@ class ChatRequest:
     """(path, text, frozen) of every text outside the messages' own fields, in body order."""
     dropped: tuple[str, ...] = ()
     """Dotted paths of the unknown fields removed (policy ``drop``)."""
+    size: int = 0
+    """Bytes of the raw body (decides whether screening runs inline or in a worker)."""
 
 
 def _reject_constant(name: str) -> float:
@@ -370,7 +372,7 @@ def parse_chat_request(raw: bytes, unknown: UnknownRequestFields = "refuse") -> 
         raise BadRequestError(str(error), str(top) if top is not None else None) from None
     extra, dropped = _apply_unknown(body, walk, unknown)
     texts = [(path, value, frozen) for path, value, frozen in walk.texts] + extra
-    return ChatRequest(body, tuple(texts), tuple(dropped))
+    return ChatRequest(body, tuple(texts), tuple(dropped), len(raw))
 
 
 def parse_chat_body(raw: bytes, unknown: UnknownRequestFields = "refuse") -> dict[str, Any]:
