@@ -74,6 +74,8 @@ class Response:
     status: int
     headers: dict[str, str]
     body: bytes = b""
+    pieces: list[bytes] = dataclasses.field(default_factory=list)
+    """The body as received, when the caller asked not to join it (``join=False``)."""
 
 
 class _ClosedEarly(Exception):  # noqa: N818 - internal, always mapped to the pool's error
@@ -299,9 +301,13 @@ class Http1Pool:
         self._idle.append(conn)
 
     async def request(
-        self, method: str, path: str, headers: dict[str, str], body: bytes
+        self, method: str, path: str, headers: dict[str, str], body: bytes, *, join: bool = True
     ) -> Response:
-        """Send a request and read the whole response (within ``timeout_s``)."""
+        """Send a request and read the whole response (within ``timeout_s``).
+
+        With ``join=False`` the body is left in ``Response.pieces`` as received: joining a
+        large body is one long copy on the event loop, which a caller may do elsewhere.
+        """
         async with self._slots:
             conn: _Conn | None = None
             try:
@@ -323,7 +329,10 @@ class Http1Pool:
                     conn.close()
                 raise
             head = parser.response()
-            head.body = b"".join(pieces)
+            if join:
+                head.body = b"".join(pieces)
+            else:
+                head.pieces = pieces
             self._release(conn, parser)
             return head
 

@@ -32,6 +32,7 @@ from kastell.guard._asgi import (
 )
 from kastell.guard.exchange import ChatExchange
 from kastell.guard.interface import UpstreamError
+from kastell.guard.offload import ScreeningUnavailableError
 from kastell.guard.openapi import openapi_document
 from kastell.guard.ratelimit import RateLimitUnavailableError
 from kastell.guard.refusals import Refusal, client_source
@@ -95,6 +96,8 @@ class GuardApp:
             )
         except RateLimitUnavailableError as error:
             await self._safe_error(send, 503, error.message, "rate_limit_unavailable")
+        except ScreeningUnavailableError as error:
+            await self._safe_error(send, 503, error.message, "screening_unavailable")
 
     async def _safe_error(self, send: Send, status: int, message: str, code: str) -> None:
         # the response may already have started (streaming): then the connection just ends

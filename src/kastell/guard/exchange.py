@@ -17,11 +17,11 @@ from typing import Any
 
 from kastell.audit.interface import AuditEvent, EventType
 from kastell.guard import _records as rec
-from kastell.guard._asgi import Send, error_body, send_error, send_json, send_raw_json, sse
+from kastell.guard._asgi import Send, error_body, send_error, send_json, sse
 from kastell.guard.answer_shape import AnswerShapeError
 from kastell.guard.canaries import plant_canary
 from kastell.guard.interface import Action, Detection, Direction, ScanContext, UpstreamError
-from kastell.guard.offload import ScreenedAnswer, screen_answer
+from kastell.guard.offload import ScreenedAnswer, screen_answer, send_answer
 from kastell.guard.pipeline import message_texts
 from kastell.guard.request_body import BadRequestError, ChatRequest, parse_chat_body
 from kastell.guard.request_screen import RequestVerdict, screen_request
@@ -241,15 +241,15 @@ class ChatExchange:
                 **common,
             )
         )
-        await send_raw_json(send, 200, screened.body)
+        await send_answer(send, screened)
         self._count(200)
         return 200
 
-    async def _screen_answer(self, context: ScanContext, raw: bytes) -> ScreenedAnswer:
+    async def _screen_answer(self, context: ScanContext, raw: list[bytes]) -> ScreenedAnswer:
         unknown = self.tenant.policy.unknown_answer_fields
         pool = self.runtime.screening
         if pool is None:
-            return screen_answer(self.tenant.screener, context, raw, unknown)
+            return screen_answer(self.tenant.screener, context, b"".join(raw), unknown)
         return await pool.answer(self.tenant.screener, self.tenant.name, context, raw, unknown)
 
     def _request_details(self) -> dict[str, str]:

@@ -167,10 +167,11 @@ class TextVerdict:
 class Upstream(Protocol):
     """An OpenAI-compatible model endpoint the gateway forwards to."""
 
-    async def complete(self, body: Mapping[str, Any]) -> bytes:
+    async def complete(self, body: Mapping[str, Any]) -> list[bytes]:
         """Send a non-streaming chat completion; return the raw JSON of a 200 answer.
 
-        The guard parses and checks it (``answer_shape``), off the event loop when large.
+        The body comes in the pieces it arrived in; the guard joins, parses and checks it
+        (``answer_shape``), off the event loop when it is large.
         """
         ...
 

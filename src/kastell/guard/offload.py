@@ -10,6 +10,13 @@ hop to a process would cost more than the screening (docs/benchmarks.md).
 
 The same functions run inline and in the workers (``screen_answer``, ``screen_request``), so
 a verdict never depends on where it was computed.
+
+A large answer never crosses the process boundary as one object: copying or pickling tens of
+megabytes holds the interpreter lock for as long as it takes. It is written into shared memory
+a megabyte at a time (the loop runs between the steps), and the screened answer comes back the
+same way and is sent to the client in one-megabyte pieces (``send_answer``). The audit record
+keeps at most ``AUDIT_TEXT_CHARS`` characters of each choice's text; its digest covers all of
+what was sent.
 """
 
 from __future__ import annotations
@@ -19,10 +26,12 @@ import concurrent.futures
 import dataclasses
 import json
 import multiprocessing
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from multiprocessing import shared_memory
 from typing import Any, TypeVar
 
 from kastell.guard import _records as rec
+from kastell.guard._asgi import JSON_HEADERS, send_raw_json
 from kastell.guard.answer_screen import screen_completion
 from kastell.guard.answer_shape import (
     AnswerShapeError,
@@ -32,16 +41,34 @@ from kastell.guard.answer_shape import (
     unknown_texts,
 )
 from kastell.guard.config import GuardConfig
-from kastell.guard.interface import Action, Detection, Direction, ScanContext
+from kastell.guard.interface import Action, Detection, Direction, GuardError, ScanContext
 from kastell.guard.pipeline import Screener
 from kastell.guard.request_body import ChatRequest
 from kastell.guard.request_screen import RequestVerdict
 from kastell.guard.request_screen import screen_request as _screen_request
 from kastell.types import Digest
 
-__all__ = ["ScreenedAnswer", "ScreeningPool", "screen_answer"]
+__all__ = [
+    "AUDIT_TEXT_CHARS",
+    "ScreenedAnswer",
+    "ScreeningPool",
+    "ScreeningUnavailableError",
+    "screen_answer",
+    "send_answer",
+]
+
+AUDIT_TEXT_CHARS = 65_536
+"""Characters of each choice's sent text kept (redacted) in the audit record."""
+_STEP = 1 << 20
+"""Bytes copied (or sent) between two turns of the event loop."""
 
 _T = TypeVar("_T")
+
+
+class ScreeningUnavailableError(GuardError):
+    """A screening worker died or the pool was stopped: the exchange fails closed (503)."""
+
+    default_hint = "Check the gateway's memory and CPU limits; it restarts the workers itself."
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,7 +76,7 @@ class ScreenedAnswer:
     """A non-streamed answer, checked and screened: what to send and what to record."""
 
     body: bytes
-    """The JSON to send (blocked choices withheld, redactions applied)."""
+    """The JSON to send (blocked choices withheld, redactions applied); empty if ``shared``."""
     choices: tuple[tuple[Action, tuple[Detection, ...]], ...]
     """The action and detections of every screened choice."""
     unknown: tuple[Action, tuple[Detection, ...]]
@@ -61,6 +88,8 @@ class ScreenedAnswer:
     """SHA-256 of ``body``."""
     error: str | None = None
     """Why the answer is not a well-formed chat completion (then nothing else is set)."""
+    shared: tuple[str, int] | None = None
+    """(name, size) of the shared memory holding the body (large answers from a worker)."""
 
 
 def _failed(why: str) -> ScreenedAnswer:
@@ -97,10 +126,16 @@ def screen_answer(
         body=body,
         choices=tuple((c.action, c.detections) for c in screened.choices),
         unknown=unknown_verdict,
-        audit_texts=tuple(rec.audit_copy(text) for text in screened.sent_texts),
+        audit_texts=tuple(rec.audit_copy(_capped(text)) for text in screened.sent_texts),
         details=details,
         digest=rec.sha256_digest(body),
     )
+
+
+def _capped(text: str) -> str:
+    if len(text) <= AUDIT_TEXT_CHARS:
+        return text
+    return f"{text[:AUDIT_TEXT_CHARS]}[... {len(text) - AUDIT_TEXT_CHARS} characters not kept]"
 
 
 _SCREENERS: dict[str, Screener] = {}
@@ -114,9 +149,67 @@ def _start_worker(config: GuardConfig) -> None:
 
 
 def _answer_job(
-    tenant: str, context: ScanContext, raw: bytes, unknown: UnknownAnswerFields
+    tenant: str, context: ScanContext, name: str, size: int, unknown: UnknownAnswerFields
 ) -> ScreenedAnswer:
-    return screen_answer(_SCREENERS[tenant], context, raw, unknown)
+    memory = shared_memory.SharedMemory(name)
+    try:
+        raw = bytes(_view(memory)[:size])
+    finally:
+        memory.close()
+    answer = screen_answer(_SCREENERS[tenant], context, raw, unknown)
+    if answer.error is not None or not answer.body:
+        return answer
+    out = shared_memory.SharedMemory(create=True, size=len(answer.body))
+    try:
+        _view(out)[: len(answer.body)] = answer.body
+    finally:
+        out.close()
+    return dataclasses.replace(answer, body=b"", shared=(out.name, len(answer.body)))
+
+
+def _view(memory: shared_memory.SharedMemory) -> memoryview:
+    view = memory.buf
+    if view is None:  # pragma: no cover - only after close()
+        raise ScreeningUnavailableError("shared memory closed")
+    return view
+
+
+async def _to_shared(pieces: Sequence[bytes], size: int) -> shared_memory.SharedMemory:
+    """The pieces written into new shared memory, yielding to the loop after each megabyte."""
+    memory = shared_memory.SharedMemory(create=True, size=max(size, 1))
+    try:
+        at = since = 0
+        for piece in pieces:
+            _view(memory)[at : at + len(piece)] = piece
+            at += len(piece)
+            since += len(piece)
+            if since >= _STEP:
+                since = 0
+                await asyncio.sleep(0)
+    except BaseException:
+        memory.close()
+        memory.unlink()
+        raise
+    return memory
+
+
+async def send_answer(send: Any, answer: ScreenedAnswer) -> None:
+    """Send a screened answer (200); a shared one in one-megabyte pieces, then release it."""
+    if answer.shared is None:
+        await send_raw_json(send, 200, answer.body)
+        return
+    name, size = answer.shared
+    memory = shared_memory.SharedMemory(name)
+    try:
+        headers = [*JSON_HEADERS, (b"content-length", str(size).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        for at in range(0, size, _STEP):
+            piece = bytes(_view(memory)[at : min(at + _STEP, size)])
+            await send({"type": "http.response.body", "body": piece, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+    finally:
+        memory.close()
+        memory.unlink()
 
 
 def _request_job(tenant: str, request: ChatRequest) -> RequestVerdict:
@@ -149,20 +242,26 @@ class ScreeningPool:
             return await loop.run_in_executor(self._pool(), job, *args)
         except concurrent.futures.BrokenExecutor:
             self.close()  # a worker died (killed, out of memory): the next job gets a new pool
-            raise
+            raise ScreeningUnavailableError("a screening worker stopped") from None
 
     async def answer(
         self,
         screener: Screener,
         tenant: str,
         context: ScanContext,
-        raw: bytes,
+        pieces: Sequence[bytes],
         unknown: UnknownAnswerFields,
     ) -> ScreenedAnswer:
-        """Screen an answer: inline if small, else in a worker."""
-        if len(raw) <= self.inline_bytes:
-            return screen_answer(screener, context, raw, unknown)
-        return await self._run(_answer_job, tenant, context, raw, unknown)
+        """Screen an answer: inline if small, else in a worker (see the module docstring)."""
+        size = sum(len(piece) for piece in pieces)
+        if size <= self.inline_bytes:
+            return screen_answer(screener, context, b"".join(pieces), unknown)
+        memory = await _to_shared(pieces, size)
+        try:
+            return await self._run(_answer_job, tenant, context, memory.name, size, unknown)
+        finally:
+            memory.close()
+            memory.unlink()
 
     async def request(
         self, screener: Screener, tenant: str, request: ChatRequest

@@ -78,14 +78,14 @@ class HttpUpstream:
             document["model"] = self.model
         return json.dumps(document, separators=(",", ":")).encode("utf-8")
 
-    async def complete(self, body: Mapping[str, Any]) -> bytes:
-        """POST /chat/completions and return the raw JSON of a 200 answer (parsed by the guard)."""
+    async def complete(self, body: Mapping[str, Any]) -> list[bytes]:
+        """POST /chat/completions; return the raw JSON of a 200 answer, in pieces as received."""
         response = await self.pool.request(
-            "POST", "/chat/completions", self._headers, self._body(body)
+            "POST", "/chat/completions", self._headers, self._body(body), join=False
         )
         if response.status != 200:
-            _parse(response.status, response.body)  # raises the upstream's error
-        return response.body
+            _parse(response.status, b"".join(response.pieces))  # raises the upstream's error
+        return response.pieces
 
     async def stream(self, body: Mapping[str, Any]) -> AsyncIterator[dict[str, Any]]:
         """POST a streaming request; yield each SSE ``data`` object until ``[DONE]``."""
