@@ -9,6 +9,7 @@ route for the whole screening (22 s for 60 MB in the issue's report).
 from __future__ import annotations
 
 import contextlib
+import pathlib
 import socket
 import subprocess
 import sys
@@ -18,8 +19,9 @@ from collections.abc import Iterator
 
 import httpx
 
+from ._process import served_gateway
 from ._servers import free_port
-from .conftest import KEY, Gateway
+from .conftest import KEY, make_config
 
 AUTH = {"Authorization": f"Bearer {KEY}"}
 CHAT = {"model": "mock-gpt", "messages": [{"role": "user", "content": "Write a long story."}]}
@@ -82,19 +84,23 @@ def _healthz_ms(port: int) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-def test_healthz_stays_fast_while_a_50mb_answer_is_screened(gateway: Gateway) -> None:
+def test_healthz_stays_fast_while_a_50mb_answer_is_screened(tmp_path: pathlib.Path) -> None:
     limits = {"max_answer_bytes": 64 * 1024 * 1024}
     with _big_upstream() as upstream_url:
-        upstreams = {"main": {"type": "openai", "base_url": upstream_url, "timeout_s": 600}}
-        with gateway(upstreams=upstreams, limits=limits) as (url, app):
+        config = make_config(upstream_url.removesuffix("/v1"), limits=limits)
+        config["upstreams"]["main"]["timeout_s"] = 600
+        with served_gateway(config, tmp_path) as url:
             port = int(url.rsplit(":", 1)[1])
-            outcome: list[int] = []
+            outcome: list[object] = []
 
             def chat() -> None:
-                response = httpx.post(
-                    f"{url}/v1/chat/completions", json=CHAT, headers=AUTH, timeout=600
-                )
-                outcome.append(response.status_code)
+                try:
+                    response = httpx.post(
+                        f"{url}/v1/chat/completions", json=CHAT, headers=AUTH, timeout=600
+                    )
+                    outcome.append(response.status_code)
+                except httpx.HTTPError as error:  # the gateway stops under it: expected
+                    outcome.append(type(error).__name__)
 
             client = threading.Thread(target=chat)
             client.start()
@@ -104,17 +110,13 @@ def test_healthz_stays_fast_while_a_50mb_answer_is_screened(gateway: Gateway) ->
                 timings.append(_healthz_ms(port))
                 time.sleep(0.02)
             still_screening = client.is_alive()
-            assert app.runtime.screening is not None
-            app.runtime.screening.close()  # abandon the job: the exchange fails closed (503)
-            client.join(timeout=30)
-    assert still_screening, "the answer was screened before the probes ended"
-    assert outcome == [503]
+        client.join(timeout=30)  # the gateway stopped: its workers were stopped with it
+    assert still_screening, f"the answer was screened before the probes ended: {outcome}"
     assert len(timings) > 50
     # The bound is the gateway's, not the machine's: on a shared machine (load average 15 on two
     # cores when this was written) the OS alone can delay a probe, so nine in ten must answer
     # within 50 ms and none may wait for the screening (which takes minutes for 50 MB).
     ordered = sorted(timings)
-    assert ordered[len(ordered) * 9 // 10] < 50, (
-        f"90th percentile {ordered[len(ordered) * 9 // 10]:.1f} ms"
-    )
+    p90 = ordered[len(ordered) * 9 // 10]
+    assert p90 < 50, f"90th percentile {p90:.1f} ms"
     assert ordered[-1] < 250, f"slowest /healthz {ordered[-1]:.1f} ms"

@@ -73,9 +73,7 @@ class GuardApp:
             elif path == "/healthz" and method == "GET":
                 await send_json(send, 200, {"status": "ok"})
             elif path == "/metrics" and method == "GET":
-                body = self.runtime.metrics.render().encode()
-                await send({"type": "http.response.start", "status": 200, "headers": _TEXT_HEADERS})
-                await send({"type": "http.response.body", "body": body})
+                await self._metrics(scope, send)
             elif path == "/openapi.json" and method == "GET":
                 await send_json(send, 200, json.loads(self._openapi))
             elif path in ("/v1/chat/completions", "/v1/models", "/healthz", "/metrics"):
@@ -98,6 +96,33 @@ class GuardApp:
             await self._safe_error(send, 503, error.message, "rate_limit_unavailable")
         except ScreeningUnavailableError as error:
             await self._safe_error(send, 503, error.message, "screening_unavailable")
+
+    async def _metrics(self, scope: Scope, send: Send) -> None:
+        """``/metrics`` for a scraper with a metrics key, or anyone if configured public.
+
+        By default it is not served on the gateway's port at all (404): it names tenants, rule
+        hits and canary alerts. ``metrics.listen`` serves it on another address instead.
+        """
+        keys = self.runtime.metrics_keys
+        if not self.runtime.metrics_public:
+            if keys is None:
+                await send_error(
+                    send, 404, "no route /metrics", "invalid_request_error", "not_found"
+                )
+                return
+            scheme, _, key = (header(scope, b"authorization") or "").partition(" ")
+            if scheme.lower() != "bearer" or keys.tenant_for(key.strip()) is None:
+                await send_error(
+                    send,
+                    401,
+                    "A metrics key is required.",
+                    "invalid_request_error",
+                    "invalid_api_key",
+                )
+                return
+        body = self.runtime.metrics.render().encode()
+        await send({"type": "http.response.start", "status": 200, "headers": _TEXT_HEADERS})
+        await send({"type": "http.response.body", "body": body})
 
     async def _safe_error(self, send: Send, status: int, message: str, code: str) -> None:
         # the response may already have started (streaming): then the connection just ends
@@ -201,11 +226,12 @@ class GuardApp:
             return
         declared = header(scope, b"content-length")
         try:
-            raw = await read_body(
-                receive,
-                self.runtime.limits.max_body_bytes,
-                int(declared) if declared and declared.isdigit() else None,
-            )
+            async with asyncio.timeout(self.runtime.limits.body_timeout_s):
+                raw = await read_body(
+                    receive,
+                    self.runtime.limits.max_body_bytes,
+                    int(declared) if declared and declared.isdigit() else None,
+                )
             request = parse_chat_request(raw, tenant.policy.unknown_request_fields)
         except BodyTooLarge:
             limit = self.runtime.limits.max_body_bytes
@@ -218,6 +244,13 @@ class GuardApp:
             )
             return
         except ClientGone:
+            return
+        except TimeoutError:
+            seconds = self.runtime.limits.body_timeout_s
+            message = f"The request body did not arrive within {seconds:g} s."
+            # the rest of the body may still come: the connection cannot carry another request
+            close = [(b"connection", b"close")]
+            await send_error(send, 408, message, "invalid_request_error", "request_timeout", close)
             return
         except BadRequestError as error:
             body = error_body(str(error), "invalid_request_error", "invalid_request", error.param)
