@@ -260,6 +260,7 @@ REQUEST_MAP: dict[str, Check] = {
             ),
         }
     ),
+    "response_format": nullable(_RESPONSE_FORMAT),
     "tools": nullable(list_of(_TOOL)),
     "tool_choice": nullable(either((str, enum("none", "auto", "required")), (dict, whole_text))),
     "functions": nullable(list_of(_FUNCTION_DEFINITION)),
