@@ -13,8 +13,15 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kastell.audit.interface import EventType
+from kastell.guard.interface import ScanContext
+from kastell.guard.offload import screen_answer
+from kastell.guard.pipeline import Screener
+from kastell.guard.policy import RuleActionPolicy
+from kastell.guard.scanners.registry import all_rules, default_scanners
 
 from ._servers import serve_in_thread
 from ._tool_calls import SECRET, chunk
@@ -22,6 +29,7 @@ from .conftest import KEY, Gateway, read_records
 from .test_output_tool_calls import ToolCallUpstream, _frames
 
 AUTH = {"Authorization": f"Bearer {KEY}"}
+_SCREENER = Screener(default_scanners(), RuleActionPolicy(all_rules()))
 CHAT = {"model": "mock-gpt", "messages": [{"role": "user", "content": "Hi"}]}
 _HEAD = {"id": "c", "object": "chat.completion", "created": 1, "model": "mock-gpt"}
 _OK_CHOICE = {
@@ -175,3 +183,32 @@ def test_unknown_chunk_fields_are_dropped_and_listed(
     assert SECRET not in response.text
     record = [r for r in read_records(audit_path) if r.event.event_type is EventType.RESPONSE][-1]
     assert "x_trace" in record.event.details["dropped_fields"]
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+_ANSWERISH = st.fixed_dictionaries(
+    {
+        "object": st.sampled_from(["chat.completion", "x"]),
+        "choices": _JSON | st.lists(_JSON, max_size=2),
+    },
+    optional={"usage": _JSON, "id": _JSON, "x": _JSON},
+)
+
+
+@settings(max_examples=200, deadline=1000)
+@given(_ANSWERISH | _JSON)
+def test_screen_answer_is_total(document: Any) -> None:
+    # any upstream JSON ends in a screened answer or a named shape error, never an exception
+    raw = json.dumps(document).encode()
+    for unknown in ("drop", "screen", "refuse"):
+        result = screen_answer(_SCREENER, ScanContext(role="assistant"), raw, unknown)  # type: ignore[arg-type]
+        if result.error is None:
+            sent = json.loads(result.body)
+            assert sent["object"] == "chat.completion"
+            assert isinstance(sent["choices"], list)
