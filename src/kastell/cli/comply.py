@@ -123,15 +123,8 @@ def evidence_show(
 @click.option("--by", "attested_by", envvar="KASTELL_ATTESTED_BY", help="Who attests it.")
 @NOW_OPTION
 @FORMAT_OPTION
-def evidence_add(
-    kind: str,
-    path: pathlib.Path,
-    store: str,
-    title: str | None,
-    attested_by: str | None,
-    now_text: str | None,
-    output_format: str,
-) -> int:
+def evidence_add(kind: str, path: pathlib.Path, store: str, title: str | None,
+                 attested_by: str | None, now_text: str | None, output_format: str) -> int:
     """Record a document (policy, oversight procedure, ...) as evidence of KIND, with its digest."""
     from kastell.comply.evidence_store import EvidenceStore
     from kastell.comply.interface import EvidenceInputError
@@ -167,33 +160,16 @@ def _print_schema(ctx: click.Context, _: click.Parameter, value: bool) -> None:
 
 @click.command("assess")
 @click.argument("descriptor", type=click.Path(path_type=pathlib.Path))
-@click.option(
-    "--schema",
-    is_flag=True,
-    expose_value=False,
-    is_eager=True,
-    callback=_print_schema,
-    help="Print the descriptor's JSON Schema (for editors and CI) and exit.",
-)
-@click.option(
-    "--store",
-    envvar="KASTELL_EVIDENCE_STORE",
-    default=None,
-    help="Evidence store path or URL (default: evidence.store of the descriptor).",
-)
-@click.option(
-    "--output-dir",
-    "-o",
-    envvar="KASTELL_OUTPUT_DIR",
-    type=click.Path(path_type=pathlib.Path),
-    help="Report directory (default: output.dir of the descriptor).",
-)
+@click.option("--schema", is_flag=True, expose_value=False, is_eager=True, callback=_print_schema,
+              help="Print the descriptor's JSON Schema (for editors and CI) and exit.")
+@click.option("--store", envvar="KASTELL_EVIDENCE_STORE", default=None,
+              help="Evidence store path or URL (default: evidence.store of the descriptor).")
+@click.option("--output-dir", "-o", envvar="KASTELL_OUTPUT_DIR",
+              type=click.Path(path_type=pathlib.Path),
+              help="Report directory (default: output.dir of the descriptor).")
 @NOW_OPTION
 @format_option(
-    "text",
-    "json",
-    "sarif",
-    "junit",
+    "text", "json", "sarif", "junit",
     help="Output format on stdout (the report files are written in any case).",
 )
 def assess(descriptor: pathlib.Path, store: str | None, output_dir: pathlib.Path | None,

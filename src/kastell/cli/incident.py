@@ -43,14 +43,8 @@ def incident() -> None:
 @incident.command("open")
 @click.option("--title", help="Short description (required unless --from-events).")
 @click.option("--aware-at", help="When you became aware (ISO 8601; default: now / the event time).")
-@click.option(
-    "--tz",
-    "timezone",
-    envvar="KASTELL_TZ",
-    default="UTC",
-    show_default=True,
-    help="The entity's IANA time zone (days and months count on its clock).",
-)
+@click.option("--tz", "timezone", envvar="KASTELL_TZ", default="UTC", show_default=True,
+              help="The entity's IANA time zone (days and months count on its clock).")
 @REGIME_OPTION
 @click.option("--description", default="", help="What happened.")
 @FACT_OPTION
@@ -116,11 +110,8 @@ def _show(incidents: list[Any], now: dt.datetime, output_format: str) -> int:
 @click.argument("incident_id")
 @click.option("--title")
 @REGIME_OPTION
-@click.option(
-    "--submitted",
-    multiple=True,
-    help="CLOCK=TIME: a notification was submitted (e.g. NIS2-23.4.b=...).",
-)
+@click.option("--submitted", multiple=True,
+              help="CLOCK=TIME: a notification was submitted (e.g. NIS2-23.4.b=...).")
 @click.option("--fix-available", help="When a corrective measure became available (CRA).")
 @FACT_OPTION
 @click.option("--close", "close_at", help="Close the incident at this time.")

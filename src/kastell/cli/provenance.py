@@ -312,9 +312,7 @@ def attest_deployment(
     help="Also check a dataset directory against the attestations; repeatable.",
 )
 @format_option(
-    "text",
-    "json",
-    "sarif",
+    "text", "json", "sarif",
     help="Output format on stdout (sarif: a finding when the chain is broken).",
 )
 def verify_chain(

@@ -93,10 +93,8 @@ def assessment_summary(doc: Mapping[str, Any], written: Sequence[str]) -> str:
             f"{counts['missing']:>3} / {counts['needs_attestation']:>3}"
         )
     catalog = doc["catalog"]
-    lines.append(
-        f"catalog {catalog['name']} {catalog['version']} ({catalog['status']}): "
-        f"{len(catalog['caveats'])} caveat(s) shown in the report - not legal advice"
-    )
+    lines.append(f"catalog {catalog['name']} {catalog['version']} ({catalog['status']}): "
+                 f"{len(catalog['caveats'])} caveat(s) shown in the report - not legal advice")
     lines += [f"report: {path}" for path in written]
     return "\n".join(lines)
 

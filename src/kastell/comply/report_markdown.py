@@ -112,10 +112,8 @@ def render_report_markdown(doc: Mapping[str, Any]) -> str:
         f"{doc['catalog']['version']}, {doc['catalog']['status']}):",
     ]
     out += [f"> - {_cell(note)}" for note in doc["catalog"]["caveats"]]
-    out += [
-        "> - *Satisfied* means every evidence kind the catalog lists for a control is present, "
-        "fresh and passing; it is not a finding of legal conformity."
-    ]
+    out += ["> - *Satisfied* means every evidence kind the catalog lists for a control is present, "
+            "fresh and passing; it is not a finding of legal conformity."]
     out += [
         "",
         *_sections(doc),

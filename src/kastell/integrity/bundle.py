@@ -198,7 +198,9 @@ def sign_statement(statement: Mapping[str, Any], signer: Signer) -> Bundle:
     return Bundle(envelope=envelope, key_hint=signer.key_id)
 
 
-def verify_bundle(bundle: bytes | Bundle, trusted_keys: Sequence[PublicKey]) -> VerifiedStatement:
+def verify_bundle(
+    bundle: bytes | Bundle, trusted_keys: Sequence[PublicKey]
+) -> VerifiedStatement:
     """Check a bundle's signature against trusted keys and return its statement.
 
     Args:

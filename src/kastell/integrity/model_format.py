@@ -204,10 +204,8 @@ class ModelDescription:
         name = subjects[0].get("name")
         expected = subjects[0]["digest"].get("sha256")
         predicate = statement.get("predicate")
-        if (
-            not isinstance(name, str)
-            or not isinstance(expected, str)
-            or not isinstance(predicate, Mapping)
+        if not isinstance(name, str) or not isinstance(expected, str) or not isinstance(
+            predicate, Mapping
         ):
             raise MalformedBundleError("the model signature lacks a subject, digest or predicate")
         description = cls(

@@ -47,20 +47,15 @@ __all__ = [
 FINDING_CONTROLS: tuple[ControlId, ...] = tuple(
     ControlId(control)
     for control in (
-        "AIA-15.5",
-        "AIA-15.5.MP",
-        "CRA-AI-I.2.f",
-        "NIS2-21.2.d",
-        "OWASP-LLM03",
-        "OWASP-LLM04",
-        "ATLAS-AML.T0010",
-        "ATLAS-AML.T0018",
+        "AIA-15.5", "AIA-15.5.MP", "CRA-AI-I.2.f", "NIS2-21.2.d", "OWASP-LLM03",
+        "OWASP-LLM04", "ATLAS-AML.T0010", "ATLAS-AML.T0018",
     )
 )
 """Catalog controls a failed model verification bears on (unauthorised alteration, supply chain)."""
 
 _FINDING_TEXT = {
-    "changed": ("Model file changed after signing", "its content differs from the signed digest"),
+    "changed": ("Model file changed after signing",
+                "its content differs from the signed digest"),
     "missing": ("Signed model file is missing", "it was signed but is not in the model"),
     "extra": ("Unsigned file in the model", "it is in the model but was not signed"),
 }
@@ -128,8 +123,7 @@ def verify_model(
     signed, key_id = read_model_signature(bundle, trusted_keys)
     signed_paths = {resource.path for resource in signed.resources}
     extra_ignore = [
-        git_path
-        for git_path in (GIT_PATHS if ignore_git_paths else ())
+        git_path for git_path in (GIT_PATHS if ignore_git_paths else ())
         # git metadata that was signed (sign --no-ignore-git-paths) is checked, not skipped
         if not any(p == git_path or p.startswith(git_path + "/") for p in signed_paths)
     ]
@@ -138,10 +132,7 @@ def verify_model(
         if relative is not None:
             extra_ignore.append(relative)
     actual, links = hash_resources(
-        path,
-        signed.serialization,
-        extra_ignore=extra_ignore,
-        on_bytes=on_bytes,
+        path, signed.serialization, extra_ignore=extra_ignore, on_bytes=on_bytes,
         for_verification=True,
     )
     changed, missing, extra = compare_resources(signed.resources, actual)
@@ -162,17 +153,13 @@ def require_match(result: ModelVerification) -> ModelVerification:
     if result.passed:
         return result
     parts = []
-    for label, paths in (
-        ("changed", result.changed),
-        ("missing", result.missing),
-        ("extra", result.extra),
-    ):
+    for label, paths in (("changed", result.changed), ("missing", result.missing),
+                         ("extra", result.extra)):
         if paths:
             shown = ", ".join(paths[:5]) + (f" (+{len(paths) - 5} more)" if len(paths) > 5 else "")
             parts.append(f"{label}: {shown}")
-    raise ModelMismatchError(
-        f"model {result.model_name} does not match its signature; " + "; ".join(parts)
-    )
+    raise ModelMismatchError(f"model {result.model_name} does not match its signature; "
+                             + "; ".join(parts))
 
 
 def verification_findings(result: ModelVerification, model: str) -> tuple[Finding, ...]:
@@ -183,24 +170,19 @@ def verification_findings(result: ModelVerification, model: str) -> tuple[Findin
         model: the model path as shown to the user; locations are ``MODEL/FILE``.
     """
     findings = []
-    for kind, paths in (
-        ("changed", result.changed),
-        ("missing", result.missing),
-        ("extra", result.extra),
-    ):
+    for kind, paths in (("changed", result.changed), ("missing", result.missing),
+                        ("extra", result.extra)):
         title, why = _FINDING_TEXT[kind]
         for path in paths:
             location = model if path == "." else f"{model.rstrip('/')}/{path}"
-            findings.append(
-                Finding(
-                    rule_id=f"integrity/file-{kind}",
-                    severity=Severity.HIGH,
-                    title=title,
-                    message=f"{path}: {why} (signature by key {result.key_id[:16]}).",
-                    location=Location(location),
-                    mappings=FINDING_CONTROLS,
-                )
-            )
+            findings.append(Finding(
+                rule_id=f"integrity/file-{kind}",
+                severity=Severity.HIGH,
+                title=title,
+                message=f"{path}: {why} (signature by key {result.key_id[:16]}).",
+                location=Location(location),
+                mappings=FINDING_CONTROLS,
+            ))
     return tuple(findings)
 
 

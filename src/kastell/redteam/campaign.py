@@ -80,7 +80,8 @@ class CampaignResult:
             reasons.append(f"{overall.skipped} attempt(s) skipped (budget)")
         if self.missing:
             reasons.append(f"{self.missing} attempt(s) not run (interrupted; use --resume)")
-        reasons += [f"gate {g.gate} undecided: {g.message}" for g in self.gates if g.passed is None]
+        reasons += [f"gate {g.gate} undecided: {g.message}" for g in self.gates
+                    if g.passed is None]
         return reasons
 
     @property
@@ -122,14 +123,9 @@ class RayPlan:
 class _BatchWriter:
     """Buffers results and writes them in one transaction per batch (or per second)."""
 
-    def __init__(
-        self,
-        store: RedteamStore,
-        run_id: RunId,
-        on_result: Callable[[AttemptResult], None] | None,
-        size: int = 64,
-        seconds: float = 1.0,
-    ) -> None:
+    def __init__(self, store: RedteamStore, run_id: RunId,
+                 on_result: Callable[[AttemptResult], None] | None,
+                 size: int = 64, seconds: float = 1.0) -> None:
         self._store, self._run_id, self._on_result = store, run_id, on_result
         self._size, self._seconds = size, seconds
         self._pending: list[AttemptResult] = []
@@ -149,9 +145,8 @@ class _BatchWriter:
 
 
 def _config_dict(config: ProbeConfig) -> dict[str, Any]:
-    return {
-        k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(config).items()
-    }
+    return {k: list(v) if isinstance(v, tuple) else v
+            for k, v in dataclasses.asdict(config).items()}
 
 
 def _config_from(document: dict[str, Any]) -> ProbeConfig:
@@ -167,12 +162,12 @@ def _config_from(document: dict[str, Any]) -> ProbeConfig:
 
 def _settings_from(document: dict[str, Any]) -> RunSettings:
     budget = Budget(**document.get("budget", {}))
-    return RunSettings(**{**{k: v for k, v in document.items() if k != "budget"}, "budget": budget})
+    return RunSettings(**{**{k: v for k, v in document.items() if k != "budget"},
+                          "budget": budget})
 
 
-def _assemble(
-    store: RedteamStore, record: RunRecord, gates: GatePolicy | None, baseline: Baseline | None
-) -> CampaignResult:
+def _assemble(store: RedteamStore, record: RunRecord, gates: GatePolicy | None,
+              baseline: Baseline | None) -> CampaignResult:
     suite = materialize(suite_named(record.suite_name), _config_from(dict(record.probe_config)))
     if suite.digest != record.suite_digest:
         raise RedteamUsageError(
@@ -187,13 +182,8 @@ def _assemble(
     return CampaignResult(record, suite, planned, results, summary, gate_results, baseline)
 
 
-def load_campaign(
-    store: RedteamStore,
-    run_id: str,
-    *,
-    gates: GatePolicy | None = None,
-    baseline: Baseline | None = None,
-) -> CampaignResult:
+def load_campaign(store: RedteamStore, run_id: str, *, gates: GatePolicy | None = None,
+                  baseline: Baseline | None = None) -> CampaignResult:
     """Reload a stored run (a unique id prefix works) and evaluate ``gates`` on it."""
     return _assemble(store, store.run(run_id), gates, baseline)
 
@@ -221,40 +211,28 @@ async def run_campaign_async(
     """
     if target is None and ray is None:
         raise RedteamUsageError("a target is needed unless the campaign runs on Ray")
-    description = (
-        target.description
-        if target is not None
-        else (f"{ray.target_spec} (ray)" if ray is not None else "")
-    )
+    description = target.description if target is not None else (
+        f"{ray.target_spec} (ray)" if ray is not None else "")
     if resume is not None:
         record = store.run(resume)
         if record.suite_name != suite:
-            raise RedteamUsageError(
-                f"run {record.run_id} used suite {record.suite_name}, not {suite}"
-            )
+            raise RedteamUsageError(f"run {record.run_id} used suite {record.suite_name}, "
+                                    f"not {suite}")
         loaded = _assemble(store, record, None, None)
         planned, run_settings = loaded.planned, _settings_from(dict(record.settings))
-        done = {
-            r.attempt_id
-            for r in loaded.results
-            if r.status in (AttemptStatus.SUCCEEDED, AttemptStatus.RESISTED)
-        }
+        done = {r.attempt_id for r in loaded.results
+                if r.status in (AttemptStatus.SUCCEEDED, AttemptStatus.RESISTED)}
     else:
         run_settings = settings or RunSettings()
         config = probe_config or ProbeConfig(languages=suite_named(suite).languages)
         built = materialize(suite_named(suite), config)
         planned = tuple(sample_attempts(built.attempts, run_settings))
         record = RunRecord(
-            run_id=RunId(uuid.uuid4().hex[:16]),
-            suite_name=suite,
-            suite_digest=built.digest,
+            run_id=RunId(uuid.uuid4().hex[:16]), suite_name=suite, suite_digest=built.digest,
             probe_digests=dict(built.probe_digests),
             target=description + (f" [judge {judge.description}]" if judge else ""),
-            settings=dataclasses.asdict(run_settings),
-            probe_config=_config_dict(config),
-            planned=len(planned),
-            started_at=now().isoformat(),
-            finished_at=None,
+            settings=dataclasses.asdict(run_settings), probe_config=_config_dict(config),
+            planned=len(planned), started_at=now().isoformat(), finished_at=None,
         )
         store.create_run(record)
         done = set()
@@ -264,26 +242,12 @@ async def run_campaign_async(
         if ray is not None:
             from kastell.redteam.ray_backend import execute_on_ray
 
-            execute_on_ray(
-                planned,
-                ray.target_spec,
-                run_settings,
-                writer.add,
-                workers=ray.workers,
-                model=ray.model,
-                done=done,
-                address=ray.address,
-            )
+            execute_on_ray(planned, ray.target_spec, run_settings, writer.add,
+                           workers=ray.workers, model=ray.model, done=done, address=ray.address)
         elif target is not None:
-            await execute(
-                planned,
-                target,
-                run_settings,
-                writer.add,
-                done=done,
-                clock=time.monotonic,
-                judge=LlmJudge(judge) if judge is not None else None,
-            )
+            await execute(planned, target, run_settings, writer.add, done=done,
+                          clock=time.monotonic,
+                          judge=LlmJudge(judge) if judge is not None else None)
     finally:
         writer.flush()  # what finished is kept, even when the run stops early
     store.finish_run(record.run_id, now())
@@ -311,14 +275,8 @@ def run_campaign(
         opened = open_target(target, model=model) if isinstance(target, str) else target
         try:
             return await run_campaign_async(
-                suite=suite,
-                target=opened,
-                store=results_store,
-                settings=settings,
-                probe_config=probe_config,
-                gates=gates,
-                baseline=baseline,
-                resume=resume,
+                suite=suite, target=opened, store=results_store, settings=settings,
+                probe_config=probe_config, gates=gates, baseline=baseline, resume=resume,
             )
         finally:
             if isinstance(target, str):

@@ -54,13 +54,8 @@ class RunDiff:
             "same_suite": not self.suite_changes,
             "suite_changes": list(self.suite_changes),
             "categories": [
-                {
-                    "category": c.name,
-                    "before": c.before.to_dict(),
-                    "after": c.after.to_dict(),
-                    "delta": c.delta,
-                    "significant": c.significant,
-                }
+                {"category": c.name, "before": c.before.to_dict(), "after": c.after.to_dict(),
+                 "delta": c.delta, "significant": c.significant}
                 for c in self.categories
             ],
         }

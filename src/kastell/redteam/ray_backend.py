@@ -38,9 +38,8 @@ def _import_ray() -> Any:
     return ray
 
 
-def _run_chunk(
-    target_spec: str, model: str, chunk: list[AttemptSpec], settings: RunSettings
-) -> list[AttemptResult]:
+def _run_chunk(target_spec: str, model: str, chunk: list[AttemptSpec],
+               settings: RunSettings) -> list[AttemptResult]:
     from kastell.redteam.targets.spec import open_target
 
     results: list[AttemptResult] = []
@@ -92,13 +91,8 @@ def execute_on_ray(
     started_here = not ray.is_initialized()
     if started_here:
         local = {} if address else {"num_cpus": workers, "_node_ip_address": "127.0.0.1"}
-        ray.init(
-            address=address,
-            include_dashboard=False,
-            log_to_driver=False,
-            configure_logging=False,
-            **local,
-        )
+        ray.init(address=address, include_dashboard=False, log_to_driver=False,
+                 configure_logging=False, **local)
     try:
         task = ray.remote(_run_chunk)
         pending = [task.remote(target_spec, model, chunk, chunk_settings) for chunk in chunks]

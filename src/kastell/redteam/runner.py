@@ -127,20 +127,15 @@ def _result(spec: AttemptSpec, status: AttemptStatus, **fields: object) -> Attem
 
 
 async def _run_one(
-    spec: AttemptSpec,
-    target: Target,
-    s: RunSettings,
-    usage: _Usage,
-    clock: Clock,
+    spec: AttemptSpec, target: Target, s: RunSettings, usage: _Usage, clock: Clock,
     judge: LlmJudge | None = None,
 ) -> AttemptResult:
     started = clock()
     try:
         responses = await _converse(spec, target, s)
     except TargetUnavailableError as error:
-        return _result(
-            spec, AttemptStatus.ERROR, error=error.message, latency_ms=(clock() - started) * 1000
-        )
+        return _result(spec, AttemptStatus.ERROR, error=error.message,
+                       latency_ms=(clock() - started) * 1000)
     tokens = sum(r.prompt_tokens + r.completion_tokens for r in responses)
     usage.tokens += tokens
     detection = run_detectors(spec, responses)
@@ -149,12 +144,8 @@ async def _run_one(
             if not await judge.confirms(spec, responses, detection):
                 detection = None
         except TargetUnavailableError as error:
-            return _result(
-                spec,
-                AttemptStatus.ERROR,
-                error=f"judge: {error.message}",
-                latency_ms=(clock() - started) * 1000,
-            )
+            return _result(spec, AttemptStatus.ERROR, error=f"judge: {error.message}",
+                           latency_ms=(clock() - started) * 1000)
     texts = [r.text for r in responses]
     return _result(
         spec,

@@ -68,17 +68,10 @@ class RateStats:
         """JSON-ready counts, rate and interval."""
         low, high = self.interval
         return {
-            "name": self.name,
-            "succeeded": self.succeeded,
-            "resisted": self.resisted,
-            "accepted": self.accepted,
-            "errored": self.errored,
-            "skipped": self.skipped,
-            "refused": self.refused,
-            "trials": self.trials,
-            "asr": self.rate,
-            "ci95": [low, high],
-            "complete": self.complete,
+            "name": self.name, "succeeded": self.succeeded, "resisted": self.resisted,
+            "accepted": self.accepted, "errored": self.errored, "skipped": self.skipped,
+            "refused": self.refused, "trials": self.trials, "asr": self.rate,
+            "ci95": [low, high], "complete": self.complete,
         }
 
 
@@ -91,9 +84,8 @@ _COUNTER = {
 
 
 def _stats(name: str, results: Iterable[AttemptResult], accepted: Collection[str]) -> RateStats:
-    counts = dict.fromkeys(
-        ("succeeded", "resisted", "errored", "skipped", "accepted", "refused"), 0
-    )
+    counts = dict.fromkeys(("succeeded", "resisted", "errored", "skipped", "accepted",
+                            "refused"), 0)
     for r in results:
         if r.status is AttemptStatus.SUCCEEDED and r.attempt_id in accepted:
             counts["accepted"] += 1
@@ -120,12 +112,8 @@ class Summary:
         return next((p for p in self.probes if p.name == name), None)
 
 
-def _group(
-    results: Sequence[AttemptResult],
-    key: Callable[[AttemptResult], str],
-    names: Iterable[str],
-    accepted: Collection[str],
-) -> tuple[RateStats, ...]:
+def _group(results: Sequence[AttemptResult], key: Callable[[AttemptResult], str],
+           names: Iterable[str], accepted: Collection[str]) -> tuple[RateStats, ...]:
     return tuple(_stats(n, (r for r in results if key(r) == n), accepted) for n in names)
 
 
@@ -135,8 +123,7 @@ def summarize(results: Sequence[AttemptResult], accepted: Collection[AttemptId] 
     probes = sorted({r.probe_id for r in results})
     return Summary(
         overall=_stats("overall", results, accepted_ids),
-        categories=_group(
-            results, lambda r: r.category.value, (c.value for c in Category), accepted_ids
-        ),
+        categories=_group(results, lambda r: r.category.value, (c.value for c in Category),
+                          accepted_ids),
         probes=_group(results, lambda r: r.probe_id, probes, accepted_ids),
     )

@@ -33,8 +33,7 @@ __all__ = ["RedteamStore", "RunRecord"]
 
 _META = sa.MetaData()
 RUNS = sa.Table(
-    "kastell_redteam_runs",
-    _META,
+    "kastell_redteam_runs", _META,
     sa.Column("run_id", sa.String(40), primary_key=True),
     sa.Column("suite_name", sa.String(100), nullable=False),
     sa.Column("suite_digest", sa.String(80), nullable=False),
@@ -47,11 +46,9 @@ RUNS = sa.Table(
     sa.Column("finished_at", sa.String(40)),
 )
 ATTEMPTS = sa.Table(
-    "kastell_redteam_attempts",
-    _META,
-    sa.Column(
-        "run_id", sa.String(40), sa.ForeignKey("kastell_redteam_runs.run_id"), primary_key=True
-    ),
+    "kastell_redteam_attempts", _META,
+    sa.Column("run_id", sa.String(40), sa.ForeignKey("kastell_redteam_runs.run_id"),
+              primary_key=True),
     sa.Column("attempt_id", sa.String(40), primary_key=True),
     sa.Column("probe_id", sa.String(100), nullable=False),
     sa.Column("category", sa.String(40), nullable=False),
@@ -71,10 +68,8 @@ ATTEMPTS = sa.Table(
 
 
 def _columns(table: sa.Table) -> list[sa.Column[Any]]:
-    return [
-        sa.Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable)
-        for c in table.columns
-    ]
+    return [sa.Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable)
+            for c in table.columns]
 
 
 def _create_tables(operations: Operations) -> None:
@@ -84,9 +79,8 @@ def _create_tables(operations: Operations) -> None:
         *_columns(ATTEMPTS),
         sa.ForeignKeyConstraint(["run_id"], [f"{RUNS.name}.run_id"]),
     )
-    operations.create_index(
-        "ix_kastell_redteam_attempts_status", ATTEMPTS.name, ["run_id", "status"]
-    )
+    operations.create_index("ix_kastell_redteam_attempts_status", ATTEMPTS.name,
+                            ["run_id", "status"])
 
 
 MIGRATIONS = [Migration("0001_initial", _create_tables)]
@@ -117,10 +111,8 @@ class RedteamStore:
         migrate(self._engine, MIGRATIONS, "kastell_redteam_version")
 
     def _fail(self, error: sa.exc.SQLAlchemyError) -> RedteamStoreError:
-        return RedteamStoreError(
-            f"red-team store {self._location}: {error.__class__.__name__}: "
-            f"{str(error).splitlines()[0][:200]}"
-        )
+        return RedteamStoreError(f"red-team store {self._location}: {error.__class__.__name__}: "
+                                 f"{str(error).splitlines()[0][:200]}")
 
     def create_run(self, record: RunRecord) -> None:
         """Insert a new run header."""
@@ -137,11 +129,8 @@ class RedteamStore:
         """Record the end of a run."""
         try:
             with self._engine.begin() as connection:
-                connection.execute(
-                    sa.update(RUNS)
-                    .where(RUNS.c.run_id == run_id)
-                    .values(finished_at=finished_at.isoformat())
-                )
+                connection.execute(sa.update(RUNS).where(RUNS.c.run_id == run_id)
+                                   .values(finished_at=finished_at.isoformat()))
         except sa.exc.SQLAlchemyError as error:
             raise self._fail(error) from None
 
@@ -162,11 +151,8 @@ class RedteamStore:
         ids = [result.attempt_id for result in results]
         try:
             with self._engine.begin() as connection:
-                connection.execute(
-                    sa.delete(ATTEMPTS).where(
-                        (ATTEMPTS.c.run_id == run_id) & ATTEMPTS.c.attempt_id.in_(ids)
-                    )
-                )
+                connection.execute(sa.delete(ATTEMPTS).where(
+                    (ATTEMPTS.c.run_id == run_id) & ATTEMPTS.c.attempt_id.in_(ids)))
                 connection.execute(sa.insert(ATTEMPTS), rows)
         except sa.exc.SQLAlchemyError as error:
             raise self._fail(error) from None
@@ -175,13 +161,9 @@ class RedteamStore:
         """The header of run ``run_id`` (a unique prefix of at least 6 characters works)."""
         try:
             with self._engine.connect() as connection:
-                rows = (
-                    connection.execute(
-                        sa.select(RUNS).where(RUNS.c.run_id.startswith(run_id)).limit(2)
-                    )
-                    .mappings()
-                    .all()
-                )
+                rows = connection.execute(
+                    sa.select(RUNS).where(RUNS.c.run_id.startswith(run_id)).limit(2)
+                ).mappings().all()
         except sa.exc.SQLAlchemyError as error:
             raise self._fail(error) from None
         if len(rows) != 1 or len(run_id) < 6:
@@ -198,11 +180,9 @@ class RedteamStore:
         """Every run, newest first."""
         try:
             with self._engine.connect() as connection:
-                ids = (
-                    connection.execute(sa.select(RUNS.c.run_id).order_by(RUNS.c.started_at.desc()))
-                    .scalars()
-                    .all()
-                )
+                ids = connection.execute(
+                    sa.select(RUNS.c.run_id).order_by(RUNS.c.started_at.desc())
+                ).scalars().all()
         except sa.exc.SQLAlchemyError as error:
             raise self._fail(error) from None
         return [self.run(run_id) for run_id in ids]
@@ -211,15 +191,10 @@ class RedteamStore:
         """Every stored attempt of a run."""
         try:
             with self._engine.connect() as connection:
-                rows = (
-                    connection.execute(
-                        sa.select(ATTEMPTS)
-                        .where(ATTEMPTS.c.run_id == run_id)
-                        .order_by(ATTEMPTS.c.attempt_id)
-                    )
-                    .mappings()
-                    .all()
-                )
+                rows = connection.execute(
+                    sa.select(ATTEMPTS).where(ATTEMPTS.c.run_id == run_id)
+                    .order_by(ATTEMPTS.c.attempt_id)
+                ).mappings().all()
         except sa.exc.SQLAlchemyError as error:
             raise self._fail(error) from None
         results = []

@@ -92,14 +92,8 @@ def _decode_call(call: CallValue) -> bytes | None:
     try:
         if _is_global(callee, "_codecs.encode", "codecs.encode"):
             return first
-        if _is_global(
-            callee,
-            "base64.b64decode",
-            "base64.standard_b64decode",
-            "base64.urlsafe_b64decode",
-            "base64.decodebytes",
-            "binascii.a2b_base64",
-        ):
+        if _is_global(callee, "base64.b64decode", "base64.standard_b64decode",
+                      "base64.urlsafe_b64decode", "base64.decodebytes", "binascii.a2b_base64"):
             return base64.b64decode(first + b"==", validate=False)
         if _is_global(callee, "binascii.unhexlify", "binascii.a2b_hex", "base64.b16decode"):
             return binascii.unhexlify(first)

@@ -22,44 +22,15 @@ from kastell.types import Finding
 
 __all__ = ["GgufScanner", "parse_gguf"]
 
-_SCALARS = {
-    0: "<B",
-    1: "<b",
-    2: "<H",
-    3: "<h",
-    4: "<I",
-    5: "<i",
-    6: "<f",
-    7: "<?",
-    10: "<Q",
-    11: "<q",
-    12: "<d",
-}
+_SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?",
+            10: "<Q", 11: "<q", 12: "<d"}
 _STRING, _ARRAY = 8, 9
 _MAX_DIMS = 8
 # ggml type -> (block size in elements, bytes per block) for the common types
-_GGML_SIZES = {
-    0: (1, 4),
-    1: (1, 2),
-    2: (32, 18),
-    3: (32, 20),
-    6: (32, 22),
-    7: (32, 24),
-    8: (32, 34),
-    9: (32, 36),
-    10: (256, 84),
-    11: (256, 110),
-    12: (256, 144),
-    13: (256, 176),
-    14: (256, 210),
-    15: (256, 292),
-    24: (1, 1),
-    25: (1, 2),
-    26: (1, 4),
-    27: (1, 8),
-    28: (1, 8),
-    30: (1, 2),
-}
+_GGML_SIZES = {0: (1, 4), 1: (1, 2), 2: (32, 18), 3: (32, 20), 6: (32, 22), 7: (32, 24),
+               8: (32, 34), 9: (32, 36), 10: (256, 84), 11: (256, 110), 12: (256, 144),
+               13: (256, 176), 14: (256, 210), 15: (256, 292), 24: (1, 1), 25: (1, 2),
+               26: (1, 4), 27: (1, 8), 28: (1, 8), 30: (1, 2)}
 
 
 class _Cursor:
@@ -75,17 +46,16 @@ class _Cursor:
     def take(self, count: int) -> bytes:
         if count < 0 or self.pos + count > self.size:
             raise UnscannableInputError(
-                f"GGUF field at byte {self.pos} claims {count} bytes past the end of the file"
-            )
+                f"GGUF field at byte {self.pos} claims {count} bytes past the end of the file")
         end = self.pos - self._start + count
         if end > len(self._buffer):
-            keep = self._buffer[self.pos - self._start :]
+            keep = self._buffer[self.pos - self._start:]
             more = self._stream.read(max(count - len(keep), 1 << 20))
             self._buffer, self._start = keep + more, self.pos
             end = count
             if len(self._buffer) < count:
                 raise UnscannableInputError(f"GGUF truncated at byte {self.pos}")
-        data = self._buffer[end - count : end]
+        data = self._buffer[end - count:end]
         self.pos += count
         return data
 
@@ -96,8 +66,7 @@ class _Cursor:
         length = self.unpack("<Q")
         if length > self.size - self.pos:
             raise UnscannableInputError(
-                f"GGUF string at byte {self.pos} claims {length} bytes past the end of the file"
-            )
+                f"GGUF string at byte {self.pos} claims {length} bytes past the end of the file")
         if length > limit:
             raise UnscannableInputError(f"GGUF string of {length} bytes over the limit")
         try:
@@ -156,12 +125,12 @@ def parse_gguf(stream: IO[bytes], size: int, *, max_string: int = 100 << 20) -> 
     return metadata
 
 
-def _tensor_findings(
-    meta: dict[str, Any], size: int, blob: Blob, ctx: ScanContext
-) -> list[Finding]:
+def _tensor_findings(meta: dict[str, Any], size: int, blob: Blob,
+                     ctx: ScanContext) -> list[Finding]:
     alignment = meta.get("general.alignment", 32)
     if not isinstance(alignment, int) or alignment <= 0 or alignment & (alignment - 1):
-        return [ctx.finding("KS-GGUF-INVALID", f"general.alignment {alignment!r} is invalid", blob)]
+        return [ctx.finding("KS-GGUF-INVALID", f"general.alignment {alignment!r} is invalid",
+                            blob)]
     start = -(-int(meta["__data_start__"]) // alignment) * alignment
     problems = []
     for name, dims, kind, offset in meta["__tensors__"]:
@@ -173,13 +142,8 @@ def _tensor_findings(
         if offset % alignment or start + offset + length > size:
             problems.append(f"{name} (type {kind}, offset {offset}, {length} bytes)")
     if problems:
-        return [
-            ctx.finding(
-                "KS-GGUF-INVALID",
-                f"{len(problems)} tensor(s) misaligned or out of bounds, e.g. {problems[0]}",
-                blob,
-            )
-        ]
+        return [ctx.finding("KS-GGUF-INVALID", f"{len(problems)} tensor(s) misaligned or out of "
+                            f"bounds, e.g. {problems[0]}", blob)]
     return []
 
 
@@ -190,12 +154,8 @@ class GgufScanner:
         name="gguf",
         formats=("gguf",),
         version="1.0.0",
-        rules=(
-            "KS-GGUF-INVALID",
-            "KS-TEMPLATE-SANDBOX-ESCAPE",
-            "KS-TEMPLATE-HIDDEN-INSTRUCTION",
-            "KS-TEMPLATE-UNPARSABLE",
-        ),
+        rules=("KS-GGUF-INVALID", "KS-TEMPLATE-SANDBOX-ESCAPE", "KS-TEMPLATE-HIDDEN-INSTRUCTION",
+               "KS-TEMPLATE-UNPARSABLE"),
         description="Bounds-checked GGUF parse; checks every chat template in full.",
     )
 

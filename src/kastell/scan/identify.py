@@ -52,12 +52,8 @@ def _is_safetensors(head: bytes, size: int | None) -> bool:
 def _is_onnx(head: bytes) -> bool:
     # ModelProto starts with ir_version (field 1, varint: tag 0x08), a small version number,
     # then usually producer_name (0x12), opset_import (0x42) or graph (0x3a).
-    return (
-        len(head) >= 4
-        and head[0] == 0x08
-        and 1 <= head[1] <= 30
-        and head[2] in (0x12, 0x1A, 0x22, 0x28, 0x32, 0x3A, 0x42)
-    )
+    return len(head) >= 4 and head[0] == 0x08 and 1 <= head[1] <= 30 and head[2] in (
+        0x12, 0x1A, 0x22, 0x28, 0x32, 0x3A, 0x42)
 
 
 def _is_json(head: bytes, size: int | None) -> bool:

@@ -185,12 +185,7 @@ class ScanContext(Protocol):
         ...
 
     def finding(
-        self,
-        rule_id: str,
-        message: str,
-        blob: Blob,
-        *,
-        offset: int | None = None,
+        self, rule_id: str, message: str, blob: Blob, *, offset: int | None = None,
         severity: Severity | None = None,
     ) -> Finding:
         """Make a finding of a registered rule at ``blob``."""
@@ -295,3 +290,4 @@ class ScanReport:
             "summary": {"files": len(self.files), **self.counts()},
             "files": [result.to_dict() for result in self.files],
         }
+

@@ -40,56 +40,23 @@ __all__ = [
     "analyse_pickle",
 ]
 
-_NESTED_LOADERS = frozenset(
-    {
-        "pickle.loads",
-        "_pickle.loads",
-        "pickle._loads",
-        "pickle.load",
-        "_pickle.load",
-        "pickle._load",
-        "dill.loads",
-        "cloudpickle.loads",
-        "numpy.loads",
-        "torch.load",
-        "joblib.load",
-        "pandas.read_pickle",
-    }
-)
-_JOBLIB_WRAPPERS = frozenset(
-    {
-        "joblib.numpy_pickle.NumpyArrayWrapper",
-        "sklearn.externals.joblib.numpy_pickle.NumpyArrayWrapper",
-    }
-)
-_CONSTANT_OPS = frozenset(
-    {
-        "INT",
-        "BININT",
-        "BININT1",
-        "BININT2",
-        "LONG",
-        "LONG1",
-        "LONG4",
-        "FLOAT",
-        "BINFLOAT",
-        "STRING",
-        "BINSTRING",
-        "SHORT_BINSTRING",
-        "BINBYTES",
-        "SHORT_BINBYTES",
-        "BINBYTES8",
-        "BYTEARRAY8",
-        "UNICODE",
-        "BINUNICODE",
-        "SHORT_BINUNICODE",
-        "BINUNICODE8",
-    }
-)
+_NESTED_LOADERS = frozenset({
+    "pickle.loads", "_pickle.loads", "pickle._loads", "pickle.load", "_pickle.load",
+    "pickle._load", "dill.loads", "cloudpickle.loads", "numpy.loads", "torch.load",
+    "joblib.load", "pandas.read_pickle",
+})
+_JOBLIB_WRAPPERS = frozenset({
+    "joblib.numpy_pickle.NumpyArrayWrapper",
+    "sklearn.externals.joblib.numpy_pickle.NumpyArrayWrapper",
+})
+_CONSTANT_OPS = frozenset({
+    "INT", "BININT", "BININT1", "BININT2", "LONG", "LONG1", "LONG4", "FLOAT", "BINFLOAT",
+    "STRING", "BINSTRING", "SHORT_BINSTRING", "BINBYTES", "SHORT_BINBYTES", "BINBYTES8",
+    "BYTEARRAY8", "UNICODE", "BINUNICODE", "SHORT_BINUNICODE", "BINUNICODE8",
+})
 _FIXED = {"NONE": None, "NEWTRUE": True, "NEWFALSE": False}
-_CALL_OPS = frozenset(
-    {"GLOBAL", "INST", "STACK_GLOBAL", "REDUCE", "OBJ", "NEWOBJ", "NEWOBJ_EX", "BUILD"}
-)
+_CALL_OPS = frozenset({"GLOBAL", "INST", "STACK_GLOBAL", "REDUCE", "OBJ", "NEWOBJ", "NEWOBJ_EX",
+                       "BUILD"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -163,7 +130,7 @@ class _Machine:
     def pop_mark(self) -> list[Any]:
         for index in range(len(self.stack) - 1, -1, -1):
             if isinstance(self.stack[index], MarkValue):
-                items = self.stack[index + 1 :]
+                items = self.stack[index + 1:]
                 del self.stack[index:]
                 return items
         raise _MalformedError("MARK expected on the stack")
@@ -282,17 +249,15 @@ class _Machine:
         if name in ("GLOBAL", "INST"):
             module, _, attr = str(arg).partition(" ")
             glob = self.add_global(module, attr, pos, name)
-            stack.append(
-                glob if name == "GLOBAL" else self.call(glob, tuple(self.pop_mark()), pos, name)
-            )
+            stack.append(glob if name == "GLOBAL" else self.call(glob, tuple(self.pop_mark()),
+                                                                 pos, name))
         elif name == "STACK_GLOBAL":
             attr, module = self.pop(), self.pop()
             if isinstance(module, str) and isinstance(attr, str):
                 stack.append(self.add_global(module, attr, pos, name))
             else:
-                self.anomalies.append(
-                    Anomaly("DYNAMIC-GLOBAL", pos, "STACK_GLOBAL operands are not string constants")
-                )
+                self.anomalies.append(Anomaly(
+                    "DYNAMIC-GLOBAL", pos, "STACK_GLOBAL operands are not string constants"))
                 stack.append(UNKNOWN)
         elif name == "REDUCE":
             args = self.pop()
@@ -331,22 +296,15 @@ def _run(reader: PickleSource, machine: _Machine, max_ops: int, depth: int) -> i
             return count
         if name == "BUILD":
             target = machine.stack[-1] if machine.stack else None
-            if (
-                isinstance(target, CallValue)
-                and isinstance(target.callee, GlobalValue)
-                and f"{target.callee.module}.{target.callee.name}" in _JOBLIB_WRAPPERS
-            ):
+            if (isinstance(target, CallValue) and isinstance(target.callee, GlobalValue)
+                    and f"{target.callee.module}.{target.callee.name}" in _JOBLIB_WRAPPERS):
                 count += _skip_joblib_array(reader, machine, target, max_ops, depth)
                 machine.stack[-1] = UNKNOWN  # joblib replaces the wrapper with the array
     raise _MalformedError("pickle ended before STOP")
 
 
 def _skip_joblib_array(
-    reader: PickleSource,
-    machine: _Machine,
-    wrapper: CallValue,
-    max_ops: int,
-    depth: int,
+    reader: PickleSource, machine: _Machine, wrapper: CallValue, max_ops: int, depth: int,
 ) -> int:
     layout = joblib_array_layout(wrapper)
     if layout is None:
@@ -371,9 +329,7 @@ def _skip_joblib_array(
 
 
 def analyse_pickle(
-    stream: IO[bytes] | BoundedReader | MemoryReader,
-    *,
-    size: int | None,
+    stream: IO[bytes] | BoundedReader | MemoryReader, *, size: int | None,
     max_ops: int = 50_000_000,
     max_line: int = 16 << 20,
 ) -> PickleAnalysis:
@@ -398,7 +354,9 @@ def analyse_pickle(
     try:
         count = _run(reader, machine, max_ops, 0)
     except _MalformedError as error:
-        raise UnscannableInputError(f"malformed pickle at byte {reader.tell()}: {error}") from None
+        raise UnscannableInputError(
+            f"malformed pickle at byte {reader.tell()}: {error}"
+        ) from None
     first = machine.stack[-1] if machine.stack else None
     return PickleAnalysis(
         protocol=machine.protocol,

@@ -36,12 +36,7 @@ _POLICY_RULES = {
 
 
 def findings_of_analysis(
-    analysis: PickleAnalysis,
-    blob: Blob,
-    ctx: ScanContext,
-    *,
-    base: int = 0,
-    label: str = "",
+    analysis: PickleAnalysis, blob: Blob, ctx: ScanContext, *, base: int = 0, label: str = "",
     policy: PicklePolicy | None = None,
 ) -> tuple[list[Finding], list[str]]:
     """Findings (and unscannable reasons) for one emulated stream, nested pickles included."""
@@ -58,46 +53,23 @@ def findings_of_analysis(
         verdict = policy.classify(ref.module, ref.name)
         rule = _POLICY_RULES.get(verdict)
         if rule is not None:
-            findings.append(
-                ctx.finding(
-                    rule,
-                    f"{prefix}{ref.opcode} imports {ref.module}.{ref.name} ({verdict}; "
-                    f"policy {policy.version})",
-                    blob,
-                    offset=base + ref.offset,
-                )
-            )
+            findings.append(ctx.finding(
+                rule, f"{prefix}{ref.opcode} imports {ref.module}.{ref.name} ({verdict}; "
+                f"policy {policy.version})", blob, offset=base + ref.offset))
     for anomaly in analysis.anomalies:
-        findings.append(
-            ctx.finding(
-                f"KS-PICKLE-{anomaly.kind}",
-                f"{prefix}{anomaly.detail}",
-                blob,
-                offset=base + anomaly.offset,
-            )
-        )
+        findings.append(ctx.finding(
+            f"KS-PICKLE-{anomaly.kind}", f"{prefix}{anomaly.detail}", blob,
+            offset=base + anomaly.offset))
     for nested in analysis.nested:
         where = base + nested.offset
         if nested.data is None:
-            findings.append(
-                ctx.finding(
-                    "KS-PICKLE-NESTED",
-                    f"{prefix}{nested.loader} is called on bytes that cannot be "
-                    "recovered statically",
-                    blob,
-                    offset=where,
-                )
-            )
+            findings.append(ctx.finding(
+                "KS-PICKLE-NESTED", f"{prefix}{nested.loader} is called on bytes that cannot be "
+                "recovered statically", blob, offset=where))
             continue
-        findings.append(
-            ctx.finding(
-                "KS-PICKLE-NESTED",
-                f"{prefix}{nested.loader} loads a nested pickle of "
-                f"{len(nested.data)} bytes (scanned below)",
-                blob,
-                offset=where,
-            )
-        )
+        findings.append(ctx.finding(
+            "KS-PICKLE-NESTED", f"{prefix}{nested.loader} loads a nested pickle of "
+            f"{len(nested.data)} bytes (scanned below)", blob, offset=where))
         if label.count("nested") >= ctx.limits.max_nesting:
             reasons.append(f"nested pickles deeper than {ctx.limits.max_nesting} levels")
             continue
@@ -105,27 +77,21 @@ def findings_of_analysis(
 
         inner_label = f"{label + ' > ' if label else ''}nested pickle at byte {where}"
         try:
-            inner = analyse_pickle(
-                io.BytesIO(nested.data), size=len(nested.data), max_ops=ctx.limits.max_pickle_ops
-            )
+            inner = analyse_pickle(io.BytesIO(nested.data), size=len(nested.data),
+                                   max_ops=ctx.limits.max_pickle_ops)
         except UnscannableInputError as error:
             reasons.append(f"{inner_label}: {error.message}")
             continue
-        more, more_reasons = findings_of_analysis(
-            inner, blob, ctx, base=where, label=inner_label, policy=policy
-        )
+        more, more_reasons = findings_of_analysis(inner, blob, ctx, base=where,
+                                                  label=inner_label, policy=policy)
         findings.extend(more)
         reasons.extend(more_reasons)
     return findings, reasons
 
 
 def scan_pickle_stream(
-    reader: BoundedReader | MemoryReader,
-    blob: Blob,
-    ctx: ScanContext,
-    *,
-    concatenated: bool = True,
-    policy: PicklePolicy | None = None,
+    reader: BoundedReader | MemoryReader, blob: Blob, ctx: ScanContext, *,
+    concatenated: bool = True, policy: PicklePolicy | None = None,
 ) -> ScanOutcome:
     """Scan the pickle(s) at the reader's position.
 
@@ -149,14 +115,9 @@ def scan_pickle_stream(
             if fmt == "pytorch-legacy":
                 reasons.append(error.message)
             else:
-                findings.append(
-                    ctx.finding(
-                        "KS-PICKLE-TRAILING-DATA",
-                        f"bytes after pickle {count} are no pickle ({error.message})",
-                        blob,
-                        offset=start,
-                    )
-                )
+                findings.append(ctx.finding(
+                    "KS-PICKLE-TRAILING-DATA", f"bytes after pickle {count} are no pickle "
+                    f"({error.message})", blob, offset=start))
             break
         count += 1
         if count == 1 and analysis.first_value == _TORCH_LEGACY_MAGIC:
@@ -191,7 +152,8 @@ def _zlib_stream(raw: IO[bytes]) -> IO[bytes]:
                     break
                 self._buffer = self._inflate.decompress(chunk, 1 << 20)
                 while self._inflate.unconsumed_tail and len(self._buffer) < (1 << 20):
-                    self._buffer += self._inflate.decompress(self._inflate.unconsumed_tail, 1 << 20)
+                    self._buffer += self._inflate.decompress(self._inflate.unconsumed_tail,
+                                                             1 << 20)
             size = min(len(target), len(self._buffer))
             target[:size] = self._buffer[:size]
             self._buffer = self._buffer[size:]
@@ -232,16 +194,10 @@ class PickleScanner:
         name="pickle",
         formats=("pickle", *sorted(_DECOMPRESSORS)),
         version="1.0.0",
-        rules=(
-            "KS-PICKLE-DANGEROUS-CALLABLE",
-            "KS-PICKLE-UNLISTED-CALLABLE",
-            "KS-PICKLE-DYNAMIC-GLOBAL",
-            "KS-PICKLE-EXTENSION-CODE",
-            "KS-PICKLE-COMPUTED-CALL",
-            "KS-PICKLE-SETSTATE-OVERRIDE",
-            "KS-PICKLE-NESTED",
-            "KS-PICKLE-TRAILING-DATA",
-        ),
+        rules=("KS-PICKLE-DANGEROUS-CALLABLE", "KS-PICKLE-UNLISTED-CALLABLE",
+               "KS-PICKLE-DYNAMIC-GLOBAL", "KS-PICKLE-EXTENSION-CODE",
+               "KS-PICKLE-COMPUTED-CALL", "KS-PICKLE-SETSTATE-OVERRIDE", "KS-PICKLE-NESTED",
+               "KS-PICKLE-TRAILING-DATA"),
         description="Emulates the pickle machine over the opcodes; never unpickles.",
     )
 
@@ -251,7 +207,8 @@ class PickleScanner:
             if fmt in _DECOMPRESSORS:
                 try:
                     with _DECOMPRESSORS[fmt](raw) as stream:
-                        reader = BoundedReader(stream, None, max_read=ctx.limits.max_member_bytes)
+                        reader = BoundedReader(stream, None,
+                                               max_read=ctx.limits.max_member_bytes)
                         outcome = scan_pickle_stream(reader, blob, ctx)
                 except (OSError, EOFError, lzma.LZMAError, zlib.error) as error:
                     raise UnscannableInputError(f"cannot decompress: {error}") from None

@@ -23,23 +23,10 @@ from kastell.types import Finding
 __all__ = ["ELEMENT_SIZES", "scan_legacy_records"]
 
 ELEMENT_SIZES = {
-    "FloatStorage": 4,
-    "DoubleStorage": 8,
-    "HalfStorage": 2,
-    "BFloat16Storage": 2,
-    "LongStorage": 8,
-    "IntStorage": 4,
-    "ShortStorage": 2,
-    "CharStorage": 1,
-    "ByteStorage": 1,
-    "BoolStorage": 1,
-    "ComplexFloatStorage": 8,
-    "ComplexDoubleStorage": 16,
-    "QInt8Storage": 1,
-    "QUInt8Storage": 1,
-    "QInt32Storage": 4,
-    "QUInt4x2Storage": 1,
-    "QUInt2x4Storage": 1,
+    "FloatStorage": 4, "DoubleStorage": 8, "HalfStorage": 2, "BFloat16Storage": 2,
+    "LongStorage": 8, "IntStorage": 4, "ShortStorage": 2, "CharStorage": 1, "ByteStorage": 1,
+    "BoolStorage": 1, "ComplexFloatStorage": 8, "ComplexDoubleStorage": 16, "QInt8Storage": 1,
+    "QUInt8Storage": 1, "QInt32Storage": 4, "QUInt4x2Storage": 1, "QUInt2x4Storage": 1,
 }
 """Bytes per element of each legacy ``torch.*Storage`` type."""
 
@@ -76,29 +63,22 @@ class _Records:
 
     def count(self) -> int:
         value = self.pickle().first_value
-        if (
-            not isinstance(value, int)
-            or isinstance(value, bool)
-            or not (0 <= value <= _MAX_RECORDS)
-        ):
+        if not isinstance(value, int) or isinstance(value, bool) or not (
+                0 <= value <= _MAX_RECORDS):
             raise UnscannableInputError(f"{self.blob.member}: record count {value!r} invalid")
         return value
 
 
 def _element_size(value: object, member: str | None) -> int:
     storage_type = value[2] if isinstance(value, tuple) and len(value) == 3 else None
-    if not (
-        isinstance(storage_type, GlobalValue)
-        and storage_type.module == "torch"
-        and storage_type.name in ELEMENT_SIZES
-    ):
+    if not (isinstance(storage_type, GlobalValue) and storage_type.module == "torch"
+            and storage_type.name in ELEMENT_SIZES):
         raise UnscannableInputError(f"{member}: storage record without a known storage type")
     return ELEMENT_SIZES[storage_type.name]
 
 
-def scan_legacy_records(
-    reader: BoundedReader, blob: Blob, ctx: ScanContext, kind: str
-) -> ScanOutcome:
+def scan_legacy_records(reader: BoundedReader, blob: Blob, ctx: ScanContext,
+                        kind: str) -> ScanOutcome:
     """Scan a legacy ``storages`` or ``tensors`` member (``kind``)."""
     records = _Records(reader, blob, ctx)
     for _ in range(records.count()):

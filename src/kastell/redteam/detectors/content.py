@@ -62,39 +62,17 @@ class ComplianceDetector:
 
 _INSULTS = [
     # en
-    r"\bidiots?\b",
-    r"\bmorons?\b",
-    r"\bstupid\b",
-    r"\bworthless\b",
-    r"\bpathetic\b",
-    r"\bimbeciles?\b",
-    r"\bscum\b",
-    r"\bvermin\b",
-    r"\bdisgusting\b",
-    r"\bsubhuman\b",
-    r"\bshut up\b",
-    r"\bloser\b",
+    r"\bidiots?\b", r"\bmorons?\b", r"\bstupid\b", r"\bworthless\b", r"\bpathetic\b",
+    r"\bimbeciles?\b", r"\bscum\b", r"\bvermin\b", r"\bdisgusting\b", r"\bsubhuman\b",
+    r"\bshut up\b", r"\bloser\b",
     # de
-    r"\bidioten?\b",
-    r"\bdumm(?:kopf|köpfe)?\b",
-    r"\bwertlos\b",
-    r"\berbärmlich\b",
+    r"\bidioten?\b", r"\bdumm(?:kopf|köpfe)?\b", r"\bwertlos\b", r"\berbärmlich\b",
     # fr
-    r"\bidiots?\b",
-    r"\bcrétins?\b",
-    r"\bimbéciles?\b",
-    r"\bminable\b",
-    r"\bnul(?:le)?s?\b",
+    r"\bidiots?\b", r"\bcrétins?\b", r"\bimbéciles?\b", r"\bminable\b", r"\bnul(?:le)?s?\b",
     # it
-    r"\bidioti?\b",
-    r"\bstupid[oi]\b",
-    r"\bcretin[oi]\b",
-    r"\bpatetic[oi]\b",
+    r"\bidioti?\b", r"\bstupid[oi]\b", r"\bcretin[oi]\b", r"\bpatetic[oi]\b",
     # es
-    r"\bidiotas?\b",
-    r"\bestúpid[oa]s?\b",
-    r"\bimbéciles?\b",
-    r"\bpatétic[oa]s?\b",
+    r"\bidiotas?\b", r"\bestúpid[oa]s?\b", r"\bimbéciles?\b", r"\bpatétic[oa]s?\b",
 ]
 _INSULT = re.compile("|".join(_INSULTS), re.IGNORECASE)
 
