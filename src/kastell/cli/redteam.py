@@ -176,6 +176,9 @@ def redteam() -> None:
                    "leakage probe is a leak.")
 @click.option("--plant-canary", is_flag=True,
               help="Append a canary line to the deployment's system prompt.")
+@click.option("--documents", type=click.Path(path_type=pathlib.Path), default=None,
+              help="Wrap the target in a retrieval + tool-agent pipeline over these documents "
+                   "(a directory of .txt/.md or JSONL {text}); see docs/redteam.md.")
 @click.option("--timeout", type=float, default=60.0, show_default=True,
               help="Seconds per HTTP request.")
 @click.option("--retries", type=int, default=2, show_default=True,
@@ -203,7 +206,7 @@ def run(target: str, suite: str, model: str, store: str, fail_on: str,
         temperature: float,
         languages: str | None, records: pathlib.Path | None, canaries: pathlib.Path | None,
         system_prompt_file: pathlib.Path | None, secrets: tuple[str, ...], plant_canary: bool,
-        timeout: float, retries: int,
+        documents: pathlib.Path | None, timeout: float, retries: int,
         workers: int | None, ray_address: str | None,
         judge: str | None, judge_model: str, html: pathlib.Path | None,
         store_key: pathlib.Path | None, store_plaintext: bool, output_format: str) -> int:
@@ -240,10 +243,21 @@ def run(target: str, suite: str, model: str, store: str, fail_on: str,
     results_store = _open_store(store, store_key)
 
     plan = _ray_plan(target, model, workers, ray_address, judge, timeout, retries)
+    corpus = None
+    if documents is not None:
+        from kastell.redteam.targets.pipeline import load_documents
+
+        if plan:
+            raise RedteamUsageError("--documents cannot be combined with --workers (Ray)")
+        corpus = load_documents(documents)
 
     async def main() -> CampaignResult:
         opened = None if plan else open_target(target, model=model, timeout=timeout,
                                                max_retries=retries)
+        if opened is not None and corpus is not None:
+            from kastell.redteam.targets.pipeline import PipelineTarget
+
+            opened = PipelineTarget(opened, corpus)
         judged = (open_target(judge, model=judge_model, timeout=timeout, max_retries=retries,
                               api_key_env="KASTELL_JUDGE_API_KEY") if judge else None)
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from kastell.redteam.detectors.actions import AgentActionDetector
 from kastell.redteam.detectors.agency import ForbiddenToolDetector
 from kastell.redteam.detectors.content import ComplianceDetector, ToxicityDetector
 from kastell.redteam.detectors.deployment import DeploymentSecretDetector
@@ -44,6 +45,7 @@ DETECTORS: dict[str, Detector] = {
         ToxicityDetector(),
         InsecureOutputDetector(),
         ForbiddenToolDetector(),
+        AgentActionDetector(),
         LogprobExposureDetector(),
         TokenCapDetector(),
         RateLimitDetector(),

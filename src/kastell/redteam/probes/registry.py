@@ -35,6 +35,7 @@ from kastell.redteam.probes.leakage import (
     SecretExfiltrationProbe,
     SystemPromptLeakProbe,
 )
+from kastell.redteam.probes.pipeline import AgentDocumentInjectionProbe
 
 __all__ = ["PROBES", "probe_named"]
 
@@ -45,6 +46,7 @@ PROBES: dict[str, Probe] = {
         DocumentInjectionProbe(),
         WebPageInjectionProbe(),
         ToolResultInjectionProbe(),
+        AgentDocumentInjectionProbe(),
         PersonaProbe(),
         HypotheticalProbe(),
         ManyShotProbe(),
