@@ -101,12 +101,16 @@ def _open(path: Path, data_dir: Path | None, trust: Path | None, exclude: tuple[
               help="Earlier version (path or attestation): screen only added/changed records.")
 @click.option("--since-data", type=click.Path(file_okay=False, path_type=Path),
               help="Dataset directory of --since when it is an attestation.")
+@click.option("--workers", type=click.IntRange(1, 1024), envvar="KASTELL_DATA_WORKERS",
+              help="Screen the text families on Ray with this many workers (per file).")
+@click.option("--ray-address", envvar="KASTELL_RAY_ADDRESS",
+              help="Existing Ray cluster to use with --workers (default: start one locally).")
 def scan(path: Path, data_dir: Path | None, trust: Path | None, output_format: str,
          output: Path | None, label_field: str | None, response_field: str | None,
          skip: tuple[str, ...], exclude: tuple[str, ...], fail_on: tuple[str, ...],
          embedding: str, triggers_out: Path | None, keys: tuple[Path, ...],
          statement: Path | None, report_path: Path | None, since: Path | None,
-         since_data: Path | None) -> int:
+         since_data: Path | None, workers: int | None, ray_address: str | None) -> int:
     """Screen PATH (file or directory) or a dataset ATTESTATION for poisoning.
 
     Exit codes: 0 every family ran and stayed within its limit, 1 a limit was exceeded or the
@@ -119,6 +123,8 @@ def scan(path: Path, data_dir: Path | None, trust: Path | None, output_format: s
 
     if statement is not None and (not keys or report_path is None):
         raise DatascanUsageError("--statement needs --key and --report")
+    if workers is not None and since is not None:
+        raise DatascanUsageError("--workers cannot be combined with --since yet")
     options = ScreenOptions(label_field=label_field, response_field=response_field,
                             skip=frozenset(Family(s) for s in skip), embedding=embedding)
     gate = parse_fail_on(fail_on)
@@ -130,8 +136,14 @@ def scan(path: Path, data_dir: Path | None, trust: Path | None, output_format: s
 
             old, _, _ = _open(since, since_data, trust, exclude, advance)
             only, delta_of = diff_versions(old, files).delta, str(old.digest)
+        precomputed = None
+        if workers is not None:
+            from kastell.datascan.ray_backend import RAY_FAMILIES, text_families_on_ray
+
+            wanted = [f for f in RAY_FAMILIES if f not in options.skip]
+            precomputed = text_families_on_ray(files, wanted, workers, ray_address)
         report = screen(files, options, name=name, on_bytes=advance, only=only,
-                        delta_of=delta_of)
+                        delta_of=delta_of, precomputed=precomputed)
     document = report_dict(report, gate)
     report_json = (json.dumps(document, indent=2) + "\n").encode("utf-8")
     if report_path is not None:

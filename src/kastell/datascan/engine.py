@@ -43,8 +43,10 @@ def answer_fields(options: ScreenOptions) -> frozenset[str]:
     return frozenset(names)
 
 
-def build_detectors(options: ScreenOptions) -> list[RecordDetector]:
-    """The datascan-own detectors for the families not skipped."""
+def build_detectors(options: ScreenOptions,
+                    done: frozenset[Family] = frozenset()) -> list[RecordDetector]:
+    """The detectors for the families neither skipped nor ``done`` elsewhere (e.g. on Ray)."""
+    options = dataclasses.replace(options, skip=options.skip | done)
     leave_out = answer_fields(options)
 
     def answer(record: Record) -> str | None:
@@ -113,11 +115,13 @@ def screen(
     on_bytes: Callable[[int], None] = lambda n: None,
     delta_of: str | None = None,
     only: Mapping[str, frozenset[int]] | None = None,
+    precomputed: Mapping[Family, FamilyOutcome] | None = None,
 ) -> ScreeningReport:
     """Screen every record of ``dataset`` (or only the ``only`` records) and return the report.
 
     ``only`` maps a file to the indices of its records to screen (a version delta, see
     ``kastell.datascan.diff``); ``delta_of`` then names the earlier version's digest.
+    ``precomputed`` holds families already screened elsewhere (the Ray backend's text families).
 
     Raises:
         MalformedDatasetError: a record cannot be parsed (nothing is skipped).
@@ -125,7 +129,8 @@ def screen(
         DetectorUnavailableError: a detector's dependency is missing and it was not skipped.
     """
     options = options or ScreenOptions()
-    detectors = build_detectors(options)
+    precomputed = dict(precomputed or {})
+    detectors = build_detectors(options, frozenset(precomputed))
     if extra is not None:
         detectors.extend(d for d in extra(options) if d.family not in options.skip)
     counts = dict.fromkeys((item.path for item in dataset.files), 0)
@@ -136,6 +141,7 @@ def screen(
             detector.observe(ordinal, record)
         ordinal += 1
     outcomes = {d.family: d.finish() for d in detectors}
+    outcomes.update(precomputed)
     for detector in detectors:
         if isinstance(detector, TriggerDetector) and Family.FLOODING in outcomes:
             _explain_by_flooding(detector, outcomes)
