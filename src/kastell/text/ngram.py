@@ -101,20 +101,22 @@ class NgramModel:
         z = self.bias + (dot / math.sqrt(norm) if norm > 0.0 else 0.0)
         return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
 
-    def screen_probability(self, text: str) -> float:
+    def screen_probability(self, text: str, *, stop_at: float | None = None) -> float:
         """The highest probability over the normalising views and overlapping windows.
 
         The views are those of ``kastell.text.views`` that keep the text's words (as written,
         normalised, de-spaced, de-leeted); a view longer than ``WINDOW_CHARS`` is scored whole
         and in windows of ``WINDOW_CHARS`` characters stepping by half of it, so a short
         injection after pages of benign text is scored on its own neighbourhood. Nothing is
-        truncated: every character is in at least one window.
+        truncated: every character is in at least one window. With ``stop_at``, scoring stops at
+        the first score reaching it (the decision is made).
         """
         best = 0.0
         for view in screen_views(text).by_kind(decoded=False):
-            best = max(best, self.probability(view.text))
-            for window in _windows(view.text):
-                best = max(best, self.probability(window))
+            for piece in (view.text, *_windows(view.text)):
+                best = max(best, self.probability(piece))
+                if stop_at is not None and best >= stop_at:
+                    return best
         return best
 
 

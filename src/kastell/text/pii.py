@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from kastell.text import _checksums as checks
 from kastell.text.interface import Family, TextMatch
-from kastell.text.views import screen_views
+from kastell.text.views import screen_views, shape_views
 
 __all__ = ["PII_KINDS", "find_pii"]
 
@@ -52,6 +52,9 @@ _PATTERNS: list[tuple[str, re.Pattern[str], _Validator | None]] = [
         checks.dutch_bsn_ok,
     ),
 ]
+
+_PII_MARKERS = re.compile(r"@|\d\W{0,2}\d")
+"""Every PII shape has an ``@`` or digits; texts with neither skip the ROT13/reversed views."""
 
 PII_KINDS = tuple(kind for kind, _, _ in _PATTERNS)
 """The kinds ``find_pii`` reports (``TextMatch.rule``)."""
@@ -98,7 +101,7 @@ def find_pii(text: str) -> list[TextMatch]:
     text). Identifiers with a checksum are reported only when it holds.
     """
     found: list[TextMatch] = []
-    for view in screen_views(text).views:
+    for view in shape_views(screen_views(text), _PII_MARKERS):
         kinds = {m.rule for m in found}
         whole_view = not view.positions and view.name != "plain"
         for kind, span in _find_in(view.text):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from kastell.text.interface import Family, TextMatch, View
-from kastell.text.views import screen_views
+from kastell.text.views import screen_views, shape_views
 
 __all__ = ["SECRET_KINDS", "find_secrets"]
 
@@ -87,6 +87,9 @@ def _compact_hits(view: View) -> list[TextMatch]:
     return found
 
 
+_SECRET_MARKERS = re.compile(r"[A-Za-z0-9_/+=-]{16}|-----")
+"""Every secret shape holds a 16+ character token or a PEM line; other texts skip ROT13/reversed."""
+
 SECRET_KINDS = tuple(kind for kind, _ in _PATTERNS)
 """The kinds ``find_secrets`` reports (``TextMatch.rule``)."""
 
@@ -98,7 +101,7 @@ def find_secrets(text: str) -> list[TextMatch]:
     kind found already is not reported again from a transformed or decoded view.
     """
     found: list[TextMatch] = []
-    for view in screen_views(text).views:
+    for view in shape_views(screen_views(text), _SECRET_MARKERS):
         kinds = {m.rule for m in found}
         whole_view = not view.positions and view.name != "plain"
         for kind, pattern in _PATTERNS:

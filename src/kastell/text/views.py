@@ -38,7 +38,15 @@ from kastell.text.normalize import (
     skeleton_with_map,
 )
 
-__all__ = ["DEFAULT_BOUNDS", "Bounds", "ViewSet", "decoded_views", "screen_views", "text_views"]
+__all__ = [
+    "DEFAULT_BOUNDS",
+    "Bounds",
+    "ViewSet",
+    "decoded_views",
+    "screen_views",
+    "shape_views",
+    "text_views",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,6 +75,21 @@ class ViewSet:
 
 
 _NORMALISING = frozenset({"plain", "normalised", "spaced", "leet"})
+_WHOLE_TRANSFORMS = frozenset({"rot13", "reversed"})
+
+
+def shape_views(views: ViewSet, needs: re.Pattern[str]) -> tuple[View, ...]:
+    """The views worth reading for a shape detector (PII, secrets).
+
+    All of them, except the whole-text ROT13 and reversed readings when no normalising view
+    holds ``needs`` (what every one of the detector's shapes contains): ROT13 and reversal keep
+    digits, ``@`` and token lengths, so without them there is nothing to find there.
+    """
+    if any(needs.search(v.text) for v in views.by_kind(decoded=False)):
+        return views.views
+    return tuple(v for v in views.views if v.name not in _WHOLE_TRANSFORMS)
+
+
 _LETTERS = re.compile(r"[A-Za-z]")
 _MAYBE_ENCODED = re.compile(
     r"[A-Za-z0-9+/=_-]{12,}|[!-~]{15,}|[%=&\\][0-9A-Za-z#{]|[01]{8}|(?:[0-9a-fA-F]{2}[\s:,]){6}"

@@ -42,7 +42,7 @@ class NgramInjectionClassifier:
         """Return a detection when the probability reaches the model's threshold."""
         if context.role == "assistant" or not text.strip():
             return []
-        p = self.model.screen_probability(text)
+        p = self.model.screen_probability(text, stop_at=self.model.threshold)
         if p >= self.model.threshold:
             return [
                 Detection(
