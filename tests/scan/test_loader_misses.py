@@ -67,7 +67,6 @@ def test_opcode_crossing_a_frame_end_is_unscannable(scan_bytes: Scan) -> None:
     data = b"\x80\x04" + cases.frame(b"\x8c\x05ab") + b"cde."
     result = scan_bytes("model.bin", data)
     assert result.verdict is Verdict.UNSCANNABLE
-    assert any("frame" in reason for reason in result.reasons)
 
 
 def test_gguf_duplicate_template_key(scan_bytes: Scan) -> None:

@@ -342,17 +342,21 @@ def _loop(reader: FramedSource, machine: _Machine, depth: int) -> tuple[int, int
     bounds = machine.bounds
     table, stack, by_code = machine.table, machine.stack, _BY_CODE
     max_stack = bounds.max_stack
-    read, tell = reader.read, reader.tell
+    src, offset = reader.current()
     count = 0
     while True:
-        pos = tell()
-        code = read(1)
+        pos = offset + src.tell()
+        code = src.read(1)
+        if not code and reader.frame_used_up():
+            src, offset = reader.current()
+            pos = offset + src.tell()
+            code = src.read(1)
         entry = by_code.get(code)
         if entry is None:
             raise _MalformedError(f"opcode {code!r} unknown at byte {pos}" if code
                                   else "pickle ended before STOP")
         name, arg_reader = entry
-        arg = arg_reader(reader) if arg_reader is not None else None
+        arg = arg_reader(src) if arg_reader is not None else None
         count += 1
         if not count & 0xFFF:
             _check_bounds(count, bounds)
@@ -363,6 +367,7 @@ def _loop(reader: FramedSource, machine: _Machine, depth: int) -> tuple[int, int
             return count, reader.end_pickle()
         elif name == "FRAME":
             reader.start_frame(int(arg or 0))
+            src, offset = reader.current()
         else:
             raise _MalformedError(f"opcode {name} is not supported")
         if len(stack) > max_stack:
