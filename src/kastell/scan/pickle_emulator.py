@@ -24,7 +24,11 @@ from collections.abc import Callable
 from typing import IO, Any
 
 from kastell.scan._frames import FramedSource
-from kastell.scan._joblib_layout import joblib_array_layout, joblib_wrapper
+from kastell.scan._joblib_layout import (
+    joblib_array_layout,
+    joblib_external_array,
+    joblib_wrapper,
+)
 from kastell.scan._pickle_values import (
     KEEP_ITEMS,
     MARK,
@@ -372,9 +376,22 @@ def _loop(reader: FramedSource, machine: _Machine, depth: int) -> tuple[int, int
             raise _MalformedError(f"opcode {name} is not supported")
         if len(stack) > max_stack:
             raise _MalformedError(f"stack over {max_stack} items (bound max_stack)")
-        if name == "BUILD" and stack and joblib_wrapper(stack[-1]):
-            count += _skip_joblib_array(reader, machine, stack[-1], depth)
-            stack[-1] = UNKNOWN  # joblib replaces the wrapper with the array
+        if name == "BUILD" and stack and isinstance(stack[-1], CallValue):
+            _after_build(reader, machine, stack, depth, pos)
+
+
+def _after_build(reader: FramedSource, machine: _Machine, stack: list[Any], depth: int,
+                 pos: int) -> None:
+    """Do what joblib does on a BUILD of its wrappers: read the array, or load another file."""
+    if joblib_wrapper(stack[-1]):
+        _skip_joblib_array(reader, machine, stack[-1], depth)
+        stack[-1] = UNKNOWN  # joblib replaces the wrapper with the array
+        return
+    external = joblib_external_array(stack[-1])
+    if external is not None:
+        machine.nested.append(NestedPickle(pos, "joblib NDArrayWrapper -> numpy.load("
+                                           f"{external!r}, allow_pickle=True)", None))
+        stack[-1] = UNKNOWN
 
 
 def _check_bounds(count: int, bounds: PickleBounds) -> None:
