@@ -142,7 +142,6 @@ class _Machine:
         self.nested: list[NestedPickle] = []
         self.recovered = 0
         self.persistent: list[Any] = []
-        self.table: dict[str, Callable[[Any, int], None]] = self._table()
 
     def pop(self) -> Any:
         if not self.stack:
@@ -188,54 +187,6 @@ class _Machine:
                 Anomaly("SETSTATE-OVERRIDE", pos, f"BUILD sets attribute {key!r}"))
         if isinstance(target, CallValue):
             target.state = state
-
-    # --- the opcode table -------------------------------------------------------------------
-
-    def _table(self) -> dict[str, Callable[[Any, int], None]]:
-        push = self.stack.append
-        table: dict[str, Callable[[Any, int], None]] = {}
-        for name in _CONSTANT_OPS:
-            table[name] = self._constant
-        table.update({
-            "NONE": lambda arg, pos: push(None), "NEWTRUE": lambda arg, pos: push(True),
-            "NEWFALSE": lambda arg, pos: push(False),
-            "BINPUT": self._put, "PUT": self._put, "LONG_BINPUT": self._put,
-            "MEMOIZE": lambda arg, pos: self._put(len(self.memo), pos),
-            "BINGET": self._get, "GET": self._get, "LONG_BINGET": self._get,
-            "MARK": lambda arg, pos: push(MARK),
-            "EMPTY_TUPLE": lambda arg, pos: push(()),
-            "TUPLE": lambda arg, pos: push(tuple(self.pop_mark())),
-            "TUPLE1": lambda arg, pos: push((self.pop(),)),
-            "TUPLE2": lambda arg, pos: self._tuple(2),
-            "TUPLE3": lambda arg, pos: self._tuple(3),
-            "EMPTY_LIST": lambda arg, pos: push(ListValue()),
-            "LIST": lambda arg, pos: push(ListValue(self.pop_mark())),
-            "EMPTY_DICT": lambda arg, pos: push(DictValue()),
-            "DICT": lambda arg, pos: push(DictValue(_pairs(self.pop_mark()))),
-            "EMPTY_SET": lambda arg, pos: push(SetValue()),
-            "FROZENSET": lambda arg, pos: push(SetValue(self.pop_mark())),
-            "APPEND": lambda arg, pos: self._extend([self.pop()]),
-            "APPENDS": lambda arg, pos: self._extend(self.pop_mark()),
-            "ADDITEMS": lambda arg, pos: self._extend(self.pop_mark()),
-            "SETITEM": lambda arg, pos: self._setitems(_pairs(self._pop_two())),
-            "SETITEMS": lambda arg, pos: self._setitems(_pairs(self.pop_mark())),
-            "POP": lambda arg, pos: self.pop(),
-            "POP_MARK": lambda arg, pos: self._pop_mark(),
-            "DUP": lambda arg, pos: push(self.top()),
-            "GLOBAL": self._global, "INST": self._inst,
-            "STACK_GLOBAL": self._stack_global,
-            "REDUCE": lambda arg, pos: self._reduce("REDUCE", pos),
-            "NEWOBJ": lambda arg, pos: self._reduce("NEWOBJ", pos),
-            "OBJ": self._obj, "NEWOBJ_EX": self._newobj_ex,
-            "BUILD": lambda arg, pos: self.build(pos),
-            "PERSID": lambda arg, pos: self._persid(arg),
-            "BINPERSID": lambda arg, pos: self._binpersid(),
-            "EXT1": self._ext, "EXT2": self._ext, "EXT4": self._ext,
-            "NEXT_BUFFER": lambda arg, pos: push(UNKNOWN),
-            "READONLY_BUFFER": lambda arg, pos: None,
-            "PROTO": self._proto,
-        })
-        return table
 
     def _constant(self, arg: Any, pos: int) -> None:
         self.stack.append(arg)
@@ -323,6 +274,51 @@ class _Machine:
         self.stack.append(self.call(self.pop(), (args, kwargs), pos, "NEWOBJ_EX"))
 
 
+_Handler = Callable[[_Machine, Any, int], None]
+_TABLE: dict[str, _Handler] = {name: _Machine._constant for name in _CONSTANT_OPS}
+_TABLE.update({
+    "NONE": lambda m, arg, pos: m.stack.append(None),
+    "NEWTRUE": lambda m, arg, pos: m.stack.append(True),
+    "NEWFALSE": lambda m, arg, pos: m.stack.append(False),
+    "BINPUT": _Machine._put, "PUT": _Machine._put, "LONG_BINPUT": _Machine._put,
+    "MEMOIZE": lambda m, arg, pos: m._put(len(m.memo), pos),
+    "BINGET": _Machine._get, "GET": _Machine._get, "LONG_BINGET": _Machine._get,
+    "MARK": lambda m, arg, pos: m.stack.append(MARK),
+    "EMPTY_TUPLE": lambda m, arg, pos: m.stack.append(()),
+    "TUPLE": lambda m, arg, pos: m.stack.append(tuple(m.pop_mark())),
+    "TUPLE1": lambda m, arg, pos: m.stack.append((m.pop(),)),
+    "TUPLE2": lambda m, arg, pos: m._tuple(2),
+    "TUPLE3": lambda m, arg, pos: m._tuple(3),
+    "EMPTY_LIST": lambda m, arg, pos: m.stack.append(ListValue()),
+    "LIST": lambda m, arg, pos: m.stack.append(ListValue(m.pop_mark())),
+    "EMPTY_DICT": lambda m, arg, pos: m.stack.append(DictValue()),
+    "DICT": lambda m, arg, pos: m.stack.append(DictValue(_pairs(m.pop_mark()))),
+    "EMPTY_SET": lambda m, arg, pos: m.stack.append(SetValue()),
+    "FROZENSET": lambda m, arg, pos: m.stack.append(SetValue(m.pop_mark())),
+    "APPEND": lambda m, arg, pos: m._extend([m.pop()]),
+    "APPENDS": lambda m, arg, pos: m._extend(m.pop_mark()),
+    "ADDITEMS": lambda m, arg, pos: m._extend(m.pop_mark()),
+    "SETITEM": lambda m, arg, pos: m._setitems(_pairs(m._pop_two())),
+    "SETITEMS": lambda m, arg, pos: m._setitems(_pairs(m.pop_mark())),
+    "POP": lambda m, arg, pos: m.pop(),
+    "POP_MARK": lambda m, arg, pos: m._pop_mark(),
+    "DUP": lambda m, arg, pos: m.stack.append(m.top()),
+    "GLOBAL": _Machine._global, "INST": _Machine._inst,
+    "STACK_GLOBAL": _Machine._stack_global,
+    "REDUCE": lambda m, arg, pos: m._reduce("REDUCE", pos),
+    "NEWOBJ": lambda m, arg, pos: m._reduce("NEWOBJ", pos),
+    "OBJ": _Machine._obj, "NEWOBJ_EX": _Machine._newobj_ex,
+    "BUILD": lambda m, arg, pos: m.build(pos),
+    "PERSID": lambda m, arg, pos: m._persid(arg),
+    "BINPERSID": lambda m, arg, pos: m._binpersid(),
+    "EXT1": _Machine._ext, "EXT2": _Machine._ext, "EXT4": _Machine._ext,
+    "NEXT_BUFFER": lambda m, arg, pos: m.stack.append(UNKNOWN),
+    "READONLY_BUFFER": lambda m, arg, pos: None,
+    "PROTO": _Machine._proto,
+})
+"""Opcode name -> what it does to the machine (module-level: built once)."""
+
+
 def _pairs(items: list[Any]) -> list[tuple[Any, Any]]:
     return list(zip(items[::2], items[1::2], strict=False))
 
@@ -344,7 +340,7 @@ def _run(reader: FramedSource, machine: _Machine, depth: int) -> tuple[int, int]
 
 def _loop(reader: FramedSource, machine: _Machine, depth: int) -> tuple[int, int]:
     bounds = machine.bounds
-    table, stack, by_code = machine.table, machine.stack, _BY_CODE
+    table, stack, by_code = _TABLE, machine.stack, _BY_CODE
     max_stack = bounds.max_stack
     src, offset = reader.current()
     count = 0
@@ -366,7 +362,7 @@ def _loop(reader: FramedSource, machine: _Machine, depth: int) -> tuple[int, int
             _check_bounds(count, bounds)
         handler = table.get(name)
         if handler is not None:
-            handler(arg, pos)
+            handler(machine, arg, pos)
         elif name == "STOP":
             return count, reader.end_pickle()
         elif name == "FRAME":
