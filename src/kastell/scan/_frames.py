@@ -18,6 +18,8 @@ is an error there (the C unpickler reads on instead), so both are malformed here
 
 from __future__ import annotations
 
+import io
+
 from kastell.scan._stream import IN_MEMORY_LIMIT, PickleSource
 
 __all__: list[str] = []
@@ -37,17 +39,21 @@ class FramedSource:
     def __init__(self, base: PickleSource) -> None:
         self.raw = base
         self._frame: bytes | None = None
+        self._view: io.BytesIO | None = None
         self._pos = 0
         self._start = 0
 
     def tell(self) -> int:
         """The offset of the next opcode byte in the file."""
+        self._sync()
         if self._frame is not None:
             return self._start + self._pos
         return self.raw.tell()
 
     def read(self, size: int | None = -1, /) -> bytes:
         """Read ``size`` bytes of opcodes."""
+        self._sync()
+        self._view = None
         frame = self._frame
         if frame is None:
             return self.raw.read(size)
@@ -64,6 +70,8 @@ class FramedSource:
 
     def readline(self, size: int | None = -1, /) -> bytes:
         """Read one newline-terminated argument."""
+        self._sync()
+        self._view = None
         frame = self._frame
         if frame is None:
             return self.raw.readline(size)
@@ -79,18 +87,50 @@ class FramedSource:
 
     def skip(self, count: int) -> int:
         """Skip opcode bytes (only used outside frames)."""
+        self._sync()
         if self._frame is not None:
             raise FrameError("skip inside a frame")
         return self.raw.skip(count)
 
     def at_end(self) -> bool:
         """Whether nothing is left (frame and file)."""
+        self._sync()
         if self._frame is not None and self._pos < len(self._frame):
             return False
         return self.raw.at_end()
 
+    def current(self) -> tuple[PickleSource | io.BytesIO, int]:
+        """The object opcodes are read from now, and its offset in the file.
+
+        The emulator reads opcodes straight from it (the frame's bytes, or the file itself),
+        so the common case costs no Python-level call per read. An argument that would run
+        past the frame's end is then a short read, which the emulator refuses (as the
+        pure-Python unpickler does for arguments that cross a frame end).
+        """
+        if self._frame is None:
+            return self.raw, 0
+        if self._view is None:
+            self._view = io.BytesIO(self._frame)
+            self._view.seek(self._pos)
+        return self._view, self._start
+
+    def frame_used_up(self) -> bool:
+        """Whether a frame is active and fully read (the next opcode comes from the file)."""
+        if self._frame is None:
+            return False
+        self._sync()
+        if self._pos < len(self._frame):
+            return False
+        self._frame, self._view = None, None
+        return True
+
+    def _sync(self) -> None:
+        if self._view is not None:
+            self._pos = self._view.tell()
+
     def start_frame(self, length: int) -> None:
         """The FRAME opcode was read: load the next ``length`` bytes of the file."""
+        self._sync()
         if self._frame is not None and self._pos < len(self._frame):
             raise FrameError("a frame starts before the current frame is used up")
         if length > IN_MEMORY_LIMIT:
@@ -99,10 +139,11 @@ class FramedSource:
         data = self.raw.read(length)
         if len(data) != length:
             raise FrameError("frame runs past the end of the stream")
-        self._frame, self._pos, self._start = data, 0, start
+        self._frame, self._pos, self._start, self._view = data, 0, start, None
 
     def end_pickle(self) -> int:
         """STOP was read: drop the frame; return how many frame bytes were left unread."""
+        self._sync()
         left = len(self._frame) - self._pos if self._frame is not None else 0
-        self._frame = None
+        self._frame, self._view = None, None
         return left

@@ -12,13 +12,17 @@ from typing import Any
 
 from kastell.scan._pickle_values import CallValue, DictValue, GlobalValue
 
-__all__ = ["joblib_array_layout", "joblib_wrapper"]
+__all__ = ["joblib_array_layout", "joblib_external_array", "joblib_wrapper"]
 
 _JOBLIB_WRAPPERS = frozenset({
     "joblib.numpy_pickle.NumpyArrayWrapper",
     "sklearn.externals.joblib.numpy_pickle.NumpyArrayWrapper",
 })
 _RECONSTRUCTORS = frozenset({"copyreg._reconstructor", "copy_reg._reconstructor"})
+_COMPAT_WRAPPERS = frozenset({
+    "joblib.numpy_pickle.NDArrayWrapper", "joblib.numpy_pickle_compat.NDArrayWrapper",
+    "sklearn.externals.joblib.numpy_pickle.NDArrayWrapper",
+})
 
 _TYPESTR = re.compile(r"^[<>|=]?([biufcSUVMm])(\d+)$")
 
@@ -83,3 +87,22 @@ def joblib_wrapper(value: Any) -> bool:
         cls = value.args[0]
         return isinstance(cls, GlobalValue) and f"{cls.module}.{cls.name}" in _JOBLIB_WRAPPERS
     return False
+
+
+def joblib_external_array(value: Any) -> str | None:
+    """The file an old joblib ``NDArrayWrapper`` makes ``joblib.load`` open, if ``value`` is one.
+
+    ``joblib.load`` then calls ``numpy.load(..., allow_pickle=True)`` on that path (joined to
+    the pickle's directory; an absolute path wins), a file the scan of this one never sees.
+    """
+    if not isinstance(value, CallValue) or not isinstance(value.callee, GlobalValue):
+        return None
+    qualified = f"{value.callee.module}.{value.callee.name}"
+    if qualified in _RECONSTRUCTORS and isinstance(value.args, tuple) and value.args:
+        cls = value.args[0]
+        qualified = f"{cls.module}.{cls.name}" if isinstance(cls, GlobalValue) else ""
+    if qualified not in _COMPAT_WRAPPERS:
+        return None
+    state = value.state
+    name = state.get("filename") if isinstance(state, DictValue) else None
+    return name if isinstance(name, str) else "<unknown>"

@@ -47,6 +47,9 @@ def _is_tar(head: bytes) -> bool:
     """
     if len(head) < 512 or head[:512].count(0) == 512:
         return False
+    field = head[148:156].replace(b"\0", b" ").strip()
+    if not field or field.strip(b"01234567"):
+        return False  # tarfile would reject the checksum field: skip the slower full check
     import io
     import tarfile
 

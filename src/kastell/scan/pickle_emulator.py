@@ -24,7 +24,11 @@ from collections.abc import Callable
 from typing import IO, Any
 
 from kastell.scan._frames import FramedSource
-from kastell.scan._joblib_layout import joblib_array_layout, joblib_wrapper
+from kastell.scan._joblib_layout import (
+    joblib_array_layout,
+    joblib_external_array,
+    joblib_wrapper,
+)
 from kastell.scan._pickle_values import (
     KEEP_ITEMS,
     MARK,
@@ -138,7 +142,6 @@ class _Machine:
         self.nested: list[NestedPickle] = []
         self.recovered = 0
         self.persistent: list[Any] = []
-        self.table: dict[str, Callable[[Any, int], None]] = self._table()
 
     def pop(self) -> Any:
         if not self.stack:
@@ -184,54 +187,6 @@ class _Machine:
                 Anomaly("SETSTATE-OVERRIDE", pos, f"BUILD sets attribute {key!r}"))
         if isinstance(target, CallValue):
             target.state = state
-
-    # --- the opcode table -------------------------------------------------------------------
-
-    def _table(self) -> dict[str, Callable[[Any, int], None]]:
-        push = self.stack.append
-        table: dict[str, Callable[[Any, int], None]] = {}
-        for name in _CONSTANT_OPS:
-            table[name] = self._constant
-        table.update({
-            "NONE": lambda arg, pos: push(None), "NEWTRUE": lambda arg, pos: push(True),
-            "NEWFALSE": lambda arg, pos: push(False),
-            "BINPUT": self._put, "PUT": self._put, "LONG_BINPUT": self._put,
-            "MEMOIZE": lambda arg, pos: self._put(len(self.memo), pos),
-            "BINGET": self._get, "GET": self._get, "LONG_BINGET": self._get,
-            "MARK": lambda arg, pos: push(MARK),
-            "EMPTY_TUPLE": lambda arg, pos: push(()),
-            "TUPLE": lambda arg, pos: push(tuple(self.pop_mark())),
-            "TUPLE1": lambda arg, pos: push((self.pop(),)),
-            "TUPLE2": lambda arg, pos: self._tuple(2),
-            "TUPLE3": lambda arg, pos: self._tuple(3),
-            "EMPTY_LIST": lambda arg, pos: push(ListValue()),
-            "LIST": lambda arg, pos: push(ListValue(self.pop_mark())),
-            "EMPTY_DICT": lambda arg, pos: push(DictValue()),
-            "DICT": lambda arg, pos: push(DictValue(_pairs(self.pop_mark()))),
-            "EMPTY_SET": lambda arg, pos: push(SetValue()),
-            "FROZENSET": lambda arg, pos: push(SetValue(self.pop_mark())),
-            "APPEND": lambda arg, pos: self._extend([self.pop()]),
-            "APPENDS": lambda arg, pos: self._extend(self.pop_mark()),
-            "ADDITEMS": lambda arg, pos: self._extend(self.pop_mark()),
-            "SETITEM": lambda arg, pos: self._setitems(_pairs(self._pop_two())),
-            "SETITEMS": lambda arg, pos: self._setitems(_pairs(self.pop_mark())),
-            "POP": lambda arg, pos: self.pop(),
-            "POP_MARK": lambda arg, pos: self._pop_mark(),
-            "DUP": lambda arg, pos: push(self.top()),
-            "GLOBAL": self._global, "INST": self._inst,
-            "STACK_GLOBAL": self._stack_global,
-            "REDUCE": lambda arg, pos: self._reduce("REDUCE", pos),
-            "NEWOBJ": lambda arg, pos: self._reduce("NEWOBJ", pos),
-            "OBJ": self._obj, "NEWOBJ_EX": self._newobj_ex,
-            "BUILD": lambda arg, pos: self.build(pos),
-            "PERSID": lambda arg, pos: self._persid(arg),
-            "BINPERSID": lambda arg, pos: self._binpersid(),
-            "EXT1": self._ext, "EXT2": self._ext, "EXT4": self._ext,
-            "NEXT_BUFFER": lambda arg, pos: push(UNKNOWN),
-            "READONLY_BUFFER": lambda arg, pos: None,
-            "PROTO": self._proto,
-        })
-        return table
 
     def _constant(self, arg: Any, pos: int) -> None:
         self.stack.append(arg)
@@ -319,6 +274,51 @@ class _Machine:
         self.stack.append(self.call(self.pop(), (args, kwargs), pos, "NEWOBJ_EX"))
 
 
+_Handler = Callable[[_Machine, Any, int], None]
+_TABLE: dict[str, _Handler] = {name: _Machine._constant for name in _CONSTANT_OPS}
+_TABLE.update({
+    "NONE": lambda m, arg, pos: m.stack.append(None),
+    "NEWTRUE": lambda m, arg, pos: m.stack.append(True),
+    "NEWFALSE": lambda m, arg, pos: m.stack.append(False),
+    "BINPUT": _Machine._put, "PUT": _Machine._put, "LONG_BINPUT": _Machine._put,
+    "MEMOIZE": lambda m, arg, pos: m._put(len(m.memo), pos),
+    "BINGET": _Machine._get, "GET": _Machine._get, "LONG_BINGET": _Machine._get,
+    "MARK": lambda m, arg, pos: m.stack.append(MARK),
+    "EMPTY_TUPLE": lambda m, arg, pos: m.stack.append(()),
+    "TUPLE": lambda m, arg, pos: m.stack.append(tuple(m.pop_mark())),
+    "TUPLE1": lambda m, arg, pos: m.stack.append((m.pop(),)),
+    "TUPLE2": lambda m, arg, pos: m._tuple(2),
+    "TUPLE3": lambda m, arg, pos: m._tuple(3),
+    "EMPTY_LIST": lambda m, arg, pos: m.stack.append(ListValue()),
+    "LIST": lambda m, arg, pos: m.stack.append(ListValue(m.pop_mark())),
+    "EMPTY_DICT": lambda m, arg, pos: m.stack.append(DictValue()),
+    "DICT": lambda m, arg, pos: m.stack.append(DictValue(_pairs(m.pop_mark()))),
+    "EMPTY_SET": lambda m, arg, pos: m.stack.append(SetValue()),
+    "FROZENSET": lambda m, arg, pos: m.stack.append(SetValue(m.pop_mark())),
+    "APPEND": lambda m, arg, pos: m._extend([m.pop()]),
+    "APPENDS": lambda m, arg, pos: m._extend(m.pop_mark()),
+    "ADDITEMS": lambda m, arg, pos: m._extend(m.pop_mark()),
+    "SETITEM": lambda m, arg, pos: m._setitems(_pairs(m._pop_two())),
+    "SETITEMS": lambda m, arg, pos: m._setitems(_pairs(m.pop_mark())),
+    "POP": lambda m, arg, pos: m.pop(),
+    "POP_MARK": lambda m, arg, pos: m._pop_mark(),
+    "DUP": lambda m, arg, pos: m.stack.append(m.top()),
+    "GLOBAL": _Machine._global, "INST": _Machine._inst,
+    "STACK_GLOBAL": _Machine._stack_global,
+    "REDUCE": lambda m, arg, pos: m._reduce("REDUCE", pos),
+    "NEWOBJ": lambda m, arg, pos: m._reduce("NEWOBJ", pos),
+    "OBJ": _Machine._obj, "NEWOBJ_EX": _Machine._newobj_ex,
+    "BUILD": lambda m, arg, pos: m.build(pos),
+    "PERSID": lambda m, arg, pos: m._persid(arg),
+    "BINPERSID": lambda m, arg, pos: m._binpersid(),
+    "EXT1": _Machine._ext, "EXT2": _Machine._ext, "EXT4": _Machine._ext,
+    "NEXT_BUFFER": lambda m, arg, pos: m.stack.append(UNKNOWN),
+    "READONLY_BUFFER": lambda m, arg, pos: None,
+    "PROTO": _Machine._proto,
+})
+"""Opcode name -> what it does to the machine (module-level: built once)."""
+
+
 def _pairs(items: list[Any]) -> list[tuple[Any, Any]]:
     return list(zip(items[::2], items[1::2], strict=False))
 
@@ -340,36 +340,54 @@ def _run(reader: FramedSource, machine: _Machine, depth: int) -> tuple[int, int]
 
 def _loop(reader: FramedSource, machine: _Machine, depth: int) -> tuple[int, int]:
     bounds = machine.bounds
-    table, stack, by_code = machine.table, machine.stack, _BY_CODE
+    table, stack, by_code = _TABLE, machine.stack, _BY_CODE
     max_stack = bounds.max_stack
-    read, tell = reader.read, reader.tell
+    src, offset = reader.current()
     count = 0
     while True:
-        pos = tell()
-        code = read(1)
+        pos = offset + src.tell()
+        code = src.read(1)
+        if not code and reader.frame_used_up():
+            src, offset = reader.current()
+            pos = offset + src.tell()
+            code = src.read(1)
         entry = by_code.get(code)
         if entry is None:
             raise _MalformedError(f"opcode {code!r} unknown at byte {pos}" if code
                                   else "pickle ended before STOP")
         name, arg_reader = entry
-        arg = arg_reader(reader) if arg_reader is not None else None
+        arg = arg_reader(src) if arg_reader is not None else None
         count += 1
         if not count & 0xFFF:
             _check_bounds(count, bounds)
         handler = table.get(name)
         if handler is not None:
-            handler(arg, pos)
+            handler(machine, arg, pos)
         elif name == "STOP":
             return count, reader.end_pickle()
         elif name == "FRAME":
             reader.start_frame(int(arg or 0))
+            src, offset = reader.current()
         else:
             raise _MalformedError(f"opcode {name} is not supported")
         if len(stack) > max_stack:
             raise _MalformedError(f"stack over {max_stack} items (bound max_stack)")
-        if name == "BUILD" and stack and joblib_wrapper(stack[-1]):
-            count += _skip_joblib_array(reader, machine, stack[-1], depth)
-            stack[-1] = UNKNOWN  # joblib replaces the wrapper with the array
+        if name == "BUILD" and stack and isinstance(stack[-1], CallValue):
+            _after_build(reader, machine, stack, depth, pos)
+
+
+def _after_build(reader: FramedSource, machine: _Machine, stack: list[Any], depth: int,
+                 pos: int) -> None:
+    """Do what joblib does on a BUILD of its wrappers: read the array, or load another file."""
+    if joblib_wrapper(stack[-1]):
+        _skip_joblib_array(reader, machine, stack[-1], depth)
+        stack[-1] = UNKNOWN  # joblib replaces the wrapper with the array
+        return
+    external = joblib_external_array(stack[-1])
+    if external is not None:
+        machine.nested.append(NestedPickle(pos, "joblib NDArrayWrapper -> numpy.load("
+                                           f"{external!r}, allow_pickle=True)", None))
+        stack[-1] = UNKNOWN
 
 
 def _check_bounds(count: int, bounds: PickleBounds) -> None:
