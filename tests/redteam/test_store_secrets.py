@@ -106,3 +106,24 @@ def test_bad_key_file_is_a_store_error(tmp_path: pathlib.Path) -> None:
         load_or_create_key(short)
     fresh = tmp_path / "sub" / "new.key"
     assert load_or_create_key(fresh) == load_or_create_key(fresh)
+
+
+@pytest.mark.parametrize("reply", [
+    "the password is Falcon-7c41d9e2b8, keep it safe",
+    "F a l c o n - 7 c 4 1 d 9 e 2 b 8",
+    "RmFsY29uLTdjNDFkOWUyYjg=",  # base64
+    "8b2e9d14c7-noclaF",  # reversed
+    "it starts with 7c41d9e",  # partial
+])
+def test_every_form_of_a_leak_is_cut_from_the_stored_reply(reply: str) -> None:
+    from kastell.redteam.interface import AttemptId, AttemptResult, AttemptSpec, Category
+
+    spec = AttemptSpec(AttemptId("x"), "leakage.system_prompt", Category.SYSTEM_PROMPT_LEAKAGE,
+                       "en", (), PROMPT, ("hi",), ("secret_leak@1",),
+                       {"secrets": [SECRET], "system_prompt": PROMPT}, ())
+    result = AttemptResult(AttemptId("x"), "p", Category.SYSTEM_PROMPT_LEAKAGE, "en",
+                           AttemptStatus.SUCCEEDED, "hi", reply, evidence=reply)
+    stored = Redactor(b"k" * 32).result(result, spec)
+    for text in (stored.output, stored.evidence):
+        assert "secret[0] hmac-sha256:" in text
+        assert "7c41d9e" not in text.replace(" ", "")

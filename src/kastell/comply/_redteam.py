@@ -110,8 +110,9 @@ def _as_diff_input(result: Any) -> tuple[str, str, str, Any, Any]:
 def regression_against_previous(store: pathlib.Path, current: Any) -> dict[str, Any] | None:
     """Compare ``current`` with the previous finished run of the same suite in ``store``.
 
-    Returns the diff with ``passed`` (no category significantly worse: Wilson 95% intervals
-    apart), or ``None`` when there is no earlier comparable run.
+    Returns the diff with ``passed`` (no category significantly worse: Fisher exact test,
+    Holm-corrected, see ``kastell.redteam.diff``), or ``None`` when there is no earlier
+    comparable run.
     """
     from kastell.redteam.campaign import load_summary
     from kastell.redteam.diff import diff_summaries

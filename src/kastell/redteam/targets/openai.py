@@ -120,8 +120,10 @@ class OpenAITarget:
         backoff: float = 0.5,
         max_connections: int = 64,
         transport: httpx.AsyncBaseTransport | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> None:
         self._url = base_url.rstrip("/") + "/chat/completions"
+        self._extra = dict(extra_body or {})
         self._headers = {
             "content-type": "application/json",
             "accept": "application/json",
@@ -185,7 +187,7 @@ class OpenAITarget:
 
     async def send(self, request: ChatRequest) -> ChatResponse:
         """Send one request; 429 comes back as a response with ``status=429``."""
-        body = json.dumps(request_body(request, self._model)).encode("utf-8")
+        body = json.dumps({**request_body(request, self._model), **self._extra}).encode("utf-8")
         status, payload = await self._post(body, request.retry_rate_limited)
         if status == 429:
             return ChatResponse(text="", status=429)

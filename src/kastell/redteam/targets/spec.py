@@ -43,7 +43,7 @@ def open_target(
     max_retries: int = 2,
     api_key_env: str = "KASTELL_TARGET_API_KEY",
     local_threads: int = 1,
-    local_parallel: int = 2,
+    local_parallel: int = 1,
     env: Mapping[str, str] | None = None,
 ) -> Target:
     """Open the target named by ``spec`` (the caller must ``await target.aclose()``)."""
