@@ -102,8 +102,15 @@ _CHUNK = st.one_of(
 @settings(max_examples=200, deadline=1000)
 @given(st.lists(_CHUNK, max_size=5))
 def test_stream_relay_total_on_any_upstream_chunks(chunks: list[dict[str, Any]]) -> None:
+    from kastell.guard.answer_shape import AnswerShapeError
     from kastell.guard.stream_exchange import StreamRelay
 
     relay = StreamRelay(_SCREENER, ScanContext(), holdback=8)
-    frames = [frame for chunk in chunks for frame in relay.frames(chunk)] + relay.flush()
+    frames: list[bytes] = []
+    try:  # a malformed chunk is a typed upstream error (the stream ends with upstream_error)
+        for chunk in chunks:
+            frames += relay.frames(chunk)
+        frames += relay.flush()
+    except AnswerShapeError:
+        pass
     assert all(frame.startswith(b"data: ") for frame in frames)

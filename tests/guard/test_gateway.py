@@ -135,7 +135,7 @@ def test_canary_leak_is_an_incident(
 
 
 def test_models_health_metrics_openapi(gateway: Gateway) -> None:
-    with gateway() as (url, _):
+    with gateway(metrics={"public": True}) as (url, _):
         models = httpx.get(f"{url}/v1/models", headers=AUTH)
         health = httpx.get(f"{url}/healthz")
         httpx.post(f"{url}/v1/chat/completions", json=_chat("hi"), headers=AUTH)
@@ -176,7 +176,7 @@ def test_rate_limit_is_429_with_retry_after(gateway: Gateway) -> None:
 
 
 def test_extraction_alert_is_audited(gateway: Gateway, audit_path: pathlib.Path) -> None:
-    with gateway(extraction={"max_template_repeats": 2}) as (url, app):
+    with gateway(extraction={"max_template_repeats": 2}, metrics={"public": True}) as (url, app):
         for n in range(4):
             httpx.post(
                 f"{url}/v1/chat/completions", json=_chat(f"Price of item {n}?"), headers=AUTH

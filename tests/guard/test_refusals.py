@@ -179,7 +179,10 @@ def test_flood_of_bad_keys_is_coalesced_and_the_log_verifies(
     gateway: Gateway, audit_path: pathlib.Path
 ) -> None:
     audit = {"url": str(audit_path), "refused": {"window_s": 1, "per_source": 2}}
-    with gateway(audit=audit) as (url, _), httpx.Client(base_url=url) as client:
+    with (
+        gateway(audit=audit, metrics={"public": True}) as (url, _),
+        httpx.Client(base_url=url) as client,
+    ):
         codes = [
             client.post(
                 "/v1/chat/completions", json=CHAT, headers={"Authorization": f"Bearer {WRONG}{n}"}

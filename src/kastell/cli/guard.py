@@ -78,7 +78,7 @@ def serve(
                 note(f"guard config {config_path} is valid; served models: {digests or 'none'}")
             return ExitCode.OK
         try:
-            import uvicorn
+            from kastell.guard.server import serve_gateway
         except ImportError:
             raise UsageError(
                 "uvicorn is not installed", hint="Install the gateway: pip install 'kastell[guard]'"
@@ -86,25 +86,12 @@ def serve(
         note(
             f"kastell guard listening on http://{host}:{port} (served models: {digests or 'none'})"
         )
-        server = uvicorn.Server(
-            uvicorn.Config(
-                app,
-                host=host,
-                port=port,
-                workers=1,
-                loop=loop,
-                log_level="warning",
-                access_log=False,
-                lifespan="on",
-                timeout_graceful_shutdown=5,
-            )
-        )
         stops = _StopSignals()
         with stops.installed():
-            server.run()
+            started = serve_gateway(app, config, host=host, port=port, loop=loop)
         if stops.received:
             note(f"kastell guard stopped ({stops.received[0]}); audit log closed")
-    return ExitCode.OK if server.started else ExitCode.INCOMPLETE
+    return ExitCode.OK if started else ExitCode.INCOMPLETE
 
 
 class _StopSignals:

@@ -9,6 +9,9 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from kastell.cli._render import FORMAT_OPTION, emit_json, format_option, note, progress
+from kastell.cli.redteam_attack import attack
+from kastell.cli.redteam_backdoor import backdoor
+from kastell.cli.redteam_privacy import privacy
 
 if TYPE_CHECKING:
     from kastell.redteam.campaign import CampaignResult
@@ -29,10 +32,17 @@ _ALLOW = click.option("--allow-incomplete", is_flag=True,
                       help="Exit 0/1 even if attempts errored or were skipped (still reported).")
 
 
-def _open_store(location: str) -> RedteamStore:
+_STORE_KEY = click.option(
+    "--store-key", type=click.Path(path_type=pathlib.Path), default=None,
+    envvar="KASTELL_REDTEAM_STORE_KEY",
+    help="Key file for the keyed digests of secrets in the store (default: the SQLite path "
+         "plus .key, created on first use).")
+
+
+def _open_store(location: str, key: pathlib.Path | None = None) -> RedteamStore:
     from kastell.redteam.store import RedteamStore
 
-    return RedteamStore(location)
+    return RedteamStore(location, key)
 
 
 def _policy(fail_on: str, baseline_path: pathlib.Path | None) -> tuple[Any, Any]:
@@ -46,7 +56,7 @@ def _policy(fail_on: str, baseline_path: pathlib.Path | None) -> tuple[Any, Any]
 
 
 def _ray_plan(target: str, model: str, workers: int | None, address: str | None,
-              judge: str | None) -> Any:
+              judge: str | None, timeout: float, retries: int) -> Any:
     if workers is None:
         return None
     from kastell.redteam.campaign import RayPlan
@@ -54,19 +64,29 @@ def _ray_plan(target: str, model: str, workers: int | None, address: str | None,
 
     if judge:
         raise RedteamUsageError("--judge cannot be combined with --workers (Ray backend)")
-    return RayPlan(target_spec=target, workers=workers, model=model, address=address)
+    return RayPlan(target_spec=target, workers=workers, model=model, address=address,
+                   timeout=timeout, retries=retries)
 
 
 def _text_summary(result: CampaignResult, allow_incomplete: bool) -> str:
     report = result.to_dict()
+    settings = result.run.settings
     lines = [f"run {result.run.run_id}  suite {result.run.suite_name}  "
-             f"{result.run.suite_digest[:23]}…", f"target {result.run.target}", ""]
-    lines.append(f"{'category':<28}{'ASR':>8}  {'95% CI':<17}{'succ/trials':>12}{'err':>5}")
+             f"{result.run.suite_digest[:23]}…", f"target {result.run.target}",
+             f"seed {settings.get('seed')}  temperature {settings.get('temperature')}  "
+             f"max_tokens {settings.get('max_tokens')}  trials {settings.get('trials', 1)}", ""]
+    lines.append(f"{'category':<28}{'ASR':>8}  {'95% CI':<17}{'succ/trials':>12}{'err':>5}"
+                 f"{'undec':>6}{'flaky':>6}{'trunc':>6}")
     for c in report["summary"]["categories"]:
         rate = "-" if c["asr"] is None else f"{c['asr']:.1%}"
         ci = "" if c["asr"] is None else f"[{c['ci95'][0]:.1%}, {c['ci95'][1]:.1%}]"
         lines.append(f"{c['name']:<28}{rate:>8}  {ci:<17}"
-                     f"{c['succeeded']:>5}/{c['trials']:<6}{c['errored'] + c['skipped']:>5}")
+                     f"{c['succeeded']:>5}/{c['trials']:<6}{c['errored'] + c['skipped']:>5}"
+                     f"{c['undecided']:>6}{c['flaky']:>6}{c['truncated']:>6}")
+    flaky = [a for a in result.results if a.flaky]
+    for attempt in flaky[:10]:
+        lines.append(f"flaky {attempt.attempt_id} {attempt.probe_id}: succeeded in "
+                     f"{attempt.trial_successes}/{attempt.trials} trials")
     for gate in result.gates:
         state = {True: "pass", False: "FAIL", None: "undecided"}[gate.passed]
         lines.append(f"gate {gate.gate}: {state} ({gate.message})")
@@ -125,8 +145,14 @@ def redteam() -> None:
 @_ALLOW
 @click.option("--resume", default=None, help="Resume the interrupted run with this id.")
 @click.option("--concurrency", default=4, show_default=True, type=int)
-@click.option("--max-tokens", default=48, show_default=True, type=int,
-              help="max_tokens of each reply.")
+@click.option("--max-tokens", default=256, show_default=True, type=int,
+              help="max_tokens of each reply (replies cut at it are flagged truncated).")
+@click.option("--trials", type=int, default=1, show_default=True,
+              help="Sample each attempt K times (trial i uses seed+i); reports per-attempt "
+                   "success rates and flakiness.")
+@click.option("--exclude-category", "excluded", multiple=True,
+              help="Leave a category out by name (repeatable); every other category must be "
+                   "tested for the run to be complete.")
 @click.option("--max-requests", type=int, default=None, help="Budget: requests in the run.")
 @click.option("--max-total-tokens", type=int, default=None, help="Budget: tokens in the run.")
 @click.option("--max-seconds", type=float, default=None, help="Budget: wall time in seconds.")
@@ -142,8 +168,14 @@ def redteam() -> None:
               help="JSONL of planted canaries for canary-exposure probes.")
 @click.option("--system-prompt", "system_prompt_file", type=click.Path(path_type=pathlib.Path),
               default=None, envvar="KASTELL_REDTEAM_SYSTEM_PROMPT",
-              help="File with the deployment's own system prompt: the leakage probes plant "
-                   "their canary in it ({CANARY} marks the place) instead of a built-in prompt.")
+              help="File with the deployment's own system prompt: the leakage probes send it "
+                   "unchanged instead of a built-in prompt and look for it and the --secret "
+                   "values in replies ({CANARY} in it plants a canary there).")
+@click.option("--secret", "secrets", multiple=True,
+              help="A secret of the deployment (repeatable): any form of it in a reply to a "
+                   "leakage probe is a leak.")
+@click.option("--plant-canary", is_flag=True,
+              help="Append a canary line to the deployment's system prompt.")
 @click.option("--timeout", type=float, default=60.0, show_default=True,
               help="Seconds per HTTP request.")
 @click.option("--retries", type=int, default=2, show_default=True,
@@ -158,17 +190,23 @@ def redteam() -> None:
 @click.option("--judge-model", default="default", envvar="KASTELL_REDTEAM_JUDGE_MODEL")
 @click.option("--html", type=click.Path(path_type=pathlib.Path), default=None,
               help="Also write the HTML report to this file.")
+@_STORE_KEY
+@click.option("--store-plaintext", is_flag=True,
+              help="Store the system prompt, secrets, canaries and leaked replies as they are "
+                   "(default: keyed digests, leaked values cut out of stored replies).")
 @_REPORT_FORMAT
 def run(target: str, suite: str, model: str, store: str, fail_on: str,
         baseline: pathlib.Path | None, allow_incomplete: bool, resume: str | None,
-        concurrency: int, max_tokens: int, max_requests: int | None,
+        concurrency: int, max_tokens: int, trials: int, excluded: tuple[str, ...],
+        max_requests: int | None,
         max_total_tokens: int | None, max_seconds: float | None, sample: int | None, seed: int,
         temperature: float,
         languages: str | None, records: pathlib.Path | None, canaries: pathlib.Path | None,
-        system_prompt_file: pathlib.Path | None, timeout: float, retries: int,
+        system_prompt_file: pathlib.Path | None, secrets: tuple[str, ...], plant_canary: bool,
+        timeout: float, retries: int,
         workers: int | None, ray_address: str | None,
         judge: str | None, judge_model: str, html: pathlib.Path | None,
-        output_format: str) -> int:
+        store_key: pathlib.Path | None, store_plaintext: bool, output_format: str) -> int:
     """Run SUITE against TARGET and gate the result."""
     import asyncio
 
@@ -191,16 +229,17 @@ def run(target: str, suite: str, model: str, store: str, fail_on: str,
         records=load_records(records) if records else (),
         canaries=load_canaries(canaries) if canaries else (),
         system_prompt=load_system_prompt(system_prompt_file) if system_prompt_file else "",
+        secrets=tuple(secrets), plant_canary=plant_canary,
     )
     settings = RunSettings(
         concurrency=concurrency, max_tokens=max_tokens, seed=seed, sample=sample,
-        temperature=temperature,
+        temperature=temperature, trials=trials, excluded=tuple(excluded),
         budget=Budget(max_requests=max_requests, max_tokens=max_total_tokens,
                       max_seconds=max_seconds),
     )
-    results_store = _open_store(store)
+    results_store = _open_store(store, store_key)
 
-    plan = _ray_plan(target, model, workers, ray_address, judge)
+    plan = _ray_plan(target, model, workers, ray_address, judge, timeout, retries)
 
     async def main() -> CampaignResult:
         opened = None if plan else open_target(target, model=model, timeout=timeout,
@@ -213,6 +252,7 @@ def run(target: str, suite: str, model: str, store: str, fail_on: str,
                     suite=suite, target=opened, store=results_store, settings=settings,
                     probe_config=config, gates=gates, baseline=accepted, resume=resume,
                     on_result=lambda _: advance(1), judge=judged, ray=plan,
+                    store_plaintext=store_plaintext,
                 )
         finally:
             if opened is not None:
@@ -236,20 +276,59 @@ def run(target: str, suite: str, model: str, store: str, fail_on: str,
 @_ALLOW
 @click.option("--html", type=click.Path(path_type=pathlib.Path), default=None,
               help="Also write the HTML report to this file.")
+@click.option("--system-prompt", "system_prompt_file", type=click.Path(path_type=pathlib.Path),
+              default=None, help="The run's system prompt (runs stored as keyed digests).")
+@click.option("--secret", "secrets", multiple=True, help="The run's secrets (repeatable).")
+@click.option("--records", type=click.Path(path_type=pathlib.Path), default=None)
+@click.option("--canaries", type=click.Path(path_type=pathlib.Path), default=None)
 @_REPORT_FORMAT
 def report(run_id: str, store: str, fail_on: str, baseline: pathlib.Path | None,
-           allow_incomplete: bool, html: pathlib.Path | None, output_format: str) -> int:
-    """Report a stored run (RUN_ID or a unique prefix), re-evaluating gates."""
+           allow_incomplete: bool, html: pathlib.Path | None,
+           system_prompt_file: pathlib.Path | None, secrets: tuple[str, ...],
+           records: pathlib.Path | None, canaries: pathlib.Path | None,
+           output_format: str) -> int:
+    """Report a stored run (RUN_ID or a unique prefix), re-evaluating gates.
+
+    A run stored with keyed digests (the default) needs its --system-prompt, --secret,
+    --records and --canaries again; the suite digest proves they are the run's own.
+    """
     from kastell.redteam.campaign import load_campaign
+    from kastell.redteam.inputs import load_canaries, load_records, load_system_prompt
+    from kastell.redteam.interface import ProbeConfig
 
     gates, accepted = _policy(fail_on, baseline)
+    given = ProbeConfig(
+        system_prompt=load_system_prompt(system_prompt_file) if system_prompt_file else "",
+        secrets=tuple(secrets), records=load_records(records) if records else (),
+        canaries=load_canaries(canaries) if canaries else ())
     results_store = _open_store(store)
     try:
-        result = load_campaign(results_store, run_id, gates=gates, baseline=accepted)
+        result = load_campaign(results_store, run_id, gates=gates, baseline=accepted,
+                               probe_config=given)
     finally:
         results_store.close()
     _emit(result, output_format, allow_incomplete, html)
     return int(result.exit_code(allow_incomplete=allow_incomplete))
+
+
+def _rate(stats: Any) -> str:
+    return "-" if stats.rate is None else f"{stats.succeeded}/{stats.trials} {stats.rate:.0%}"
+
+
+def _diff_text(result: Any) -> None:
+    click.echo(f"{'category':<28}{'before':>12}{'after':>12}{'delta':>8}  "
+               f"{'95% CI of delta':<18}{'p':>8}{'p_holm':>8}  flag")
+    for c in result.categories:
+        delta = "-" if c.delta is None else f"{c.delta:+.0%}"
+        ci = "" if c.interval is None else f"[{c.interval[0]:+.0%}, {c.interval[1]:+.0%}]"
+        p_raw = "-" if c.p_value is None else f"{c.p_value:.3g}"
+        p_holm = "-" if c.p_holm is None else f"{c.p_holm:.3g}"
+        flag = ("WORSE" if (c.delta or 0) > 0 else "better") if c.significant else ""
+        click.echo(f"{c.name:<28}{_rate(c.before):>12}{_rate(c.after):>12}{delta:>8}  "
+                   f"{ci:<18}{p_raw:>8}{p_holm:>8}  {flag}")
+    click.echo(f"Fisher exact two-sided p, Holm-adjusted over the categories compared; "
+               f"significant when p_holm <= {result.alpha:g} and |delta| >= "
+               f"{result.min_effect:g}; Newcombe hybrid score interval.")
 
 
 @redteam.command()
@@ -258,23 +337,27 @@ def report(run_id: str, store: str, fail_on: str, baseline: pathlib.Path | None,
 @_STORE
 @click.option("--allow-suite-change", is_flag=True,
               help="Compare even when the suite digests differ (the changes are listed).")
+@click.option("--alpha", type=float, default=0.05, show_default=True,
+              help="Family-wise significance level (Holm over the categories compared).")
+@click.option("--min-effect", type=float, default=0.0, show_default=True,
+              help="Smallest change in attack success rate (0-1) worth flagging.")
 @FORMAT_OPTION
-def diff(run_a: str, run_b: str, store: str, allow_suite_change: bool,
-         output_format: str) -> int:
+def diff(run_a: str, run_b: str, store: str, allow_suite_change: bool, alpha: float,
+         min_effect: float, output_format: str) -> int:
     """Compare RUN_A (before) with RUN_B (after), category by category."""
-    from kastell.redteam.campaign import load_campaign
+    from kastell.redteam.campaign import load_summary
     from kastell.redteam.diff import diff_summaries
 
     results_store = _open_store(store)
     try:
-        a = load_campaign(results_store, run_a)
-        b = load_campaign(results_store, run_b)
+        a, summary_a = load_summary(results_store, run_a)
+        b, summary_b = load_summary(results_store, run_b)
     finally:
         results_store.close()
     result = diff_summaries(
-        (a.run.run_id, a.run.suite_name, a.run.suite_digest, a.run.probe_digests, a.summary),
-        (b.run.run_id, b.run.suite_name, b.run.suite_digest, b.run.probe_digests, b.summary),
-        allow_suite_change=allow_suite_change,
+        (a.run_id, a.suite_name, a.suite_digest, a.probe_digests, summary_a),
+        (b.run_id, b.suite_name, b.suite_digest, b.probe_digests, summary_b),
+        allow_suite_change=allow_suite_change, alpha=alpha, min_effect=min_effect,
     )
     worse = [c for c in result.categories if c.significant and (c.delta or 0) > 0]
     if output_format == "json":
@@ -282,13 +365,7 @@ def diff(run_a: str, run_b: str, store: str, allow_suite_change: bool,
     else:
         for change in result.suite_changes:
             note(f"warning: {change}")
-        click.echo(f"{'category':<28}{'before':>8}{'after':>8}{'delta':>9}  flag")
-        for c in result.categories:
-            before = "-" if c.before.rate is None else f"{c.before.rate:.1%}"
-            after = "-" if c.after.rate is None else f"{c.after.rate:.1%}"
-            delta = "-" if c.delta is None else f"{c.delta:+.1%}"
-            flag = ("WORSE" if (c.delta or 0) > 0 else "better") if c.significant else ""
-            click.echo(f"{c.name:<28}{before:>8}{after:>8}{delta:>9}  {flag}")
+        _diff_text(result)
     return 1 if worse else 0
 
 
@@ -303,14 +380,14 @@ def baseline(run_id: str, store: str, output: pathlib.Path, reason: str,
              output_format: str) -> int:
     """Write a baseline accepting every successful attack of RUN_ID."""
     from kastell.redteam.baseline import baseline_from_results
-    from kastell.redteam.campaign import load_campaign
 
     results_store = _open_store(store)
     try:
-        result = load_campaign(results_store, run_id)
+        record = results_store.run(run_id)
+        results = results_store.attempts(record.run_id)
     finally:
         results_store.close()
-    document = baseline_from_results(result.run.suite_name, result.results, reason).to_dict()
+    document = baseline_from_results(record.suite_name, results, reason).to_dict()
     output.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     if output_format == "json":
         emit_json({"baseline": str(output), "accepted": len(document["accepted"])})
@@ -391,3 +468,8 @@ def show_suite(name: str, output_format: str) -> int:
             click.echo(f"  {p['probe_id']:<32}{p['category']:<28}{p['attempts']:>4}  "
                        f"{', '.join(p['mappings'])}")
     return 0
+
+
+redteam.add_command(attack)
+redteam.add_command(backdoor)
+redteam.add_command(privacy)

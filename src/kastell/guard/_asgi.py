@@ -54,6 +54,13 @@ async def send_json(
 ) -> None:
     """Send a complete JSON response."""
     body = json.dumps(document, separators=(",", ":")).encode("utf-8")
+    await send_raw_json(send, status, body, extra_headers)
+
+
+async def send_raw_json(
+    send: Send, status: int, body: bytes, extra_headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    """Send a complete response whose body is JSON already serialised."""
     headers = [*JSON_HEADERS, (b"content-length", str(len(body)).encode()), *(extra_headers or [])]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -30,11 +30,13 @@ from kastell.guard._asgi import (
     send_error,
     send_json,
 )
-from kastell.guard.exchange import BadRequestError, ChatExchange, parse_chat_body
+from kastell.guard.exchange import ChatExchange
 from kastell.guard.interface import UpstreamError
+from kastell.guard.offload import ScreeningUnavailableError
 from kastell.guard.openapi import openapi_document
 from kastell.guard.ratelimit import RateLimitUnavailableError
 from kastell.guard.refusals import Refusal, client_source
+from kastell.guard.request_body import BadRequestError, parse_chat_request
 from kastell.guard.runtime import GuardRuntime, TenantRuntime
 
 __all__ = ["GuardApp"]
@@ -71,9 +73,7 @@ class GuardApp:
             elif path == "/healthz" and method == "GET":
                 await send_json(send, 200, {"status": "ok"})
             elif path == "/metrics" and method == "GET":
-                body = self.runtime.metrics.render().encode()
-                await send({"type": "http.response.start", "status": 200, "headers": _TEXT_HEADERS})
-                await send({"type": "http.response.body", "body": body})
+                await self._metrics(scope, send)
             elif path == "/openapi.json" and method == "GET":
                 await send_json(send, 200, json.loads(self._openapi))
             elif path in ("/v1/chat/completions", "/v1/models", "/healthz", "/metrics"):
@@ -94,6 +94,35 @@ class GuardApp:
             )
         except RateLimitUnavailableError as error:
             await self._safe_error(send, 503, error.message, "rate_limit_unavailable")
+        except ScreeningUnavailableError as error:
+            await self._safe_error(send, 503, error.message, "screening_unavailable")
+
+    async def _metrics(self, scope: Scope, send: Send) -> None:
+        """``/metrics`` for a scraper with a metrics key, or anyone if configured public.
+
+        By default it is not served on the gateway's port at all (404): it names tenants, rule
+        hits and canary alerts. ``metrics.listen`` serves it on another address instead.
+        """
+        keys = self.runtime.metrics_keys
+        if not self.runtime.metrics_public:
+            if keys is None:
+                await send_error(
+                    send, 404, "no route /metrics", "invalid_request_error", "not_found"
+                )
+                return
+            scheme, _, key = (header(scope, b"authorization") or "").partition(" ")
+            if scheme.lower() != "bearer" or keys.tenant_for(key.strip()) is None:
+                await send_error(
+                    send,
+                    401,
+                    "A metrics key is required.",
+                    "invalid_request_error",
+                    "invalid_api_key",
+                )
+                return
+        body = self.runtime.metrics.render().encode()
+        await send({"type": "http.response.start", "status": 200, "headers": _TEXT_HEADERS})
+        await send({"type": "http.response.body", "body": body})
 
     async def _safe_error(self, send: Send, status: int, message: str, code: str) -> None:
         # the response may already have started (streaming): then the connection just ends
@@ -197,12 +226,13 @@ class GuardApp:
             return
         declared = header(scope, b"content-length")
         try:
-            raw = await read_body(
-                receive,
-                self.runtime.limits.max_body_bytes,
-                int(declared) if declared and declared.isdigit() else None,
-            )
-            body = parse_chat_body(raw)
+            async with asyncio.timeout(self.runtime.limits.body_timeout_s):
+                raw = await read_body(
+                    receive,
+                    self.runtime.limits.max_body_bytes,
+                    int(declared) if declared and declared.isdigit() else None,
+                )
+            request = parse_chat_request(raw, tenant.policy.unknown_request_fields)
         except BodyTooLarge:
             limit = self.runtime.limits.max_body_bytes
             await send_error(
@@ -215,16 +245,23 @@ class GuardApp:
             return
         except ClientGone:
             return
+        except TimeoutError:
+            seconds = self.runtime.limits.body_timeout_s
+            message = f"The request body did not arrive within {seconds:g} s."
+            # the rest of the body may still come: the connection cannot carry another request
+            close = [(b"connection", b"close")]
+            await send_error(send, 408, message, "invalid_request_error", "request_timeout", close)
+            return
         except BadRequestError as error:
             body = error_body(str(error), "invalid_request_error", "invalid_request", error.param)
             await send_json(send, 400, body)
             return
         session = header(scope, b"x-kastell-session")
-        exchange = ChatExchange(self.runtime, tenant, body, _request_id(scope), session, started)
+        exchange = ChatExchange(self.runtime, tenant, request, _request_id(scope), session, started)
         disconnected = asyncio.Event()
         watcher = (
             asyncio.create_task(_watch_disconnect(receive, disconnected))
-            if body.get("stream")
+            if request.body.get("stream")
             else None
         )
         try:

@@ -32,6 +32,7 @@ __all__ = [
     "GuardConfig",
     "LimitSettings",
     "LocalUpstreamSettings",
+    "MetricsSettings",
     "OpenAIUpstreamSettings",
     "PolicySettings",
     "RateLimitSettings",
@@ -115,6 +116,11 @@ class PolicySettings(_Strict):
     """A system prompt the gateway prepends (also watched for leakage)."""
     full_text_audit: bool = False
     """Keep full prompt/answer text in the audit log (default: digests and redacted text)."""
+    unknown_request_fields: Literal["refuse", "drop", "screen"] = "refuse"
+    """A request key the guard's field map does not name: 400, removed, or screened as text."""
+    unknown_answer_fields: Literal["drop", "screen", "refuse"] = "drop"
+    """An answer key the map does not name: removed (listed in the record), relayed only if
+    its text passes screening, or the whole answer refused (502)."""
 
     @field_validator("actions")
     @classmethod
@@ -156,6 +162,39 @@ class LimitSettings(_Strict):
     max_message_tokens: int = Field(default=8_000, ge=1)
     stream_holdback_chars: int = Field(default=64, ge=0, le=4096)
     """Characters held back while streaming so a match can still be stopped before sending."""
+    max_answer_bytes: int = Field(default=16 * 1024 * 1024, ge=65_536, le=1024 * 1024 * 1024)
+    """Largest upstream answer body, whatever its framing (streamed: the whole stream): 502."""
+    inline_screen_bytes: int = Field(default=65_536, ge=0)
+    """Requests and answers up to this size are screened on the event loop, larger ones in a
+    worker process (the hop costs more than screening a small text)."""
+    screening_workers: int = Field(default=2, ge=1, le=64)
+    """Worker processes screening large requests and answers (started on first use)."""
+    header_timeout_s: float = Field(default=10.0, gt=0, le=600)
+    """A client must send a request's whole header block within this time (slow headers)."""
+    max_header_bytes: int = Field(default=65_536, ge=1024, le=1024 * 1024)
+    """Largest request header block (request line and headers): 431 and the connection closed."""
+    body_timeout_s: float = Field(default=30.0, gt=0, le=3600)
+    """A client must send a request's whole body within this time after its headers: 408."""
+
+
+class MetricsSettings(_Strict):
+    """Who may read ``/metrics`` (it names tenants, rule hits and canary alerts).
+
+    Default: nobody on the gateway's port (404). ``key_hashes``: a scraper presenting one of
+    these keys (``Authorization: Bearer``, hashed like tenant keys). ``listen``: served on a
+    separate ``host:port`` listener only (e.g. a loopback or management address).
+    """
+
+    key_hashes: list[Annotated[str, Field(pattern=KEY_HASH_PATTERN)]] = Field(default_factory=list)
+    listen: str | None = Field(default=None, pattern=r"^(\[[0-9a-fA-F:.]+\]|[^:\s]+):[0-9]{1,5}$")
+    public: bool = False
+    """Serve ``/metrics`` to anyone on the gateway's port (not recommended)."""
+
+    @model_validator(mode="after")
+    def _one_way(self) -> MetricsSettings:
+        if self.public and (self.key_hashes or self.listen):
+            raise ValueError("public metrics exclude key_hashes and listen")
+        return self
 
 
 class ExtractionSettings(_Strict):
@@ -216,6 +255,7 @@ class GuardConfig(_Strict):
     """Add the ML prompt-injection classifier (needs the guard-ml extra, torch)."""
     rate_limit_backend: str = Field(default="memory", pattern=r"^(memory|redis://.+|rediss://.+)$")
     audit: AuditSettings | None = None
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 
     @model_validator(mode="after")
     def _references(self) -> GuardConfig:

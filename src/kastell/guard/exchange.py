@@ -12,68 +12,26 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import time
 from typing import Any
 
 from kastell.audit.interface import AuditEvent, EventType
 from kastell.guard import _records as rec
 from kastell.guard._asgi import Send, error_body, send_error, send_json, sse
-from kastell.guard.answer_screen import screen_completion
+from kastell.guard.answer_shape import AnswerShapeError
 from kastell.guard.canaries import plant_canary
 from kastell.guard.interface import Action, Detection, Direction, ScanContext, UpstreamError
-from kastell.guard.pipeline import MessageVerdict, message_texts
+from kastell.guard.offload import ScreenedAnswer, screen_answer, send_answer
+from kastell.guard.pipeline import message_texts
+from kastell.guard.request_body import BadRequestError, ChatRequest, parse_chat_body
+from kastell.guard.request_screen import RequestVerdict, screen_request
 from kastell.guard.runtime import GuardRuntime, TenantRuntime
 from kastell.guard.stream_exchange import SSE_HEADERS, StreamRelay
 from kastell.types import Severity
 
 __all__ = ["BadRequestError", "ChatExchange", "parse_chat_body"]
 
-
-class BadRequestError(Exception):  # noqa: N818 - mapped to HTTP 400 by the app, never escapes
-    """The request body is not a valid chat-completion request."""
-
-    def __init__(self, message: str, param: str | None = None) -> None:
-        super().__init__(message)
-        self.param = param
-
-
-_PROMPT_DATA_PARAMS = ("prompt_logprobs", "echo", "return_token_ids", "return_tokens_as_token_ids")
-"""Request switches (vLLM and others) that make an upstream return prompt or token data."""
-
-
-def parse_chat_body(raw: bytes) -> dict[str, Any]:
-    """Parse and check the parts of a chat request the gateway relies on."""
-    try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise BadRequestError(f"the body is not valid JSON: {error}") from None
-    if not isinstance(body, dict):
-        raise BadRequestError("the body must be a JSON object")
-    if not isinstance(body.get("model"), str):
-        raise BadRequestError("'model' is required and must be a string", "model")
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages:
-        raise BadRequestError("'messages' must be a non-empty array", "messages")
-    for index, message in enumerate(messages):
-        if not isinstance(message, dict) or not isinstance(message.get("role"), str):
-            raise BadRequestError(f"messages[{index}] must be an object with a 'role'", "messages")
-        content = message.get("content")
-        if content is not None and not isinstance(content, str | list):
-            raise BadRequestError(
-                f"messages[{index}].content must be a string or an array", "messages"
-            )
-    if not isinstance(body.get("stream", False), bool):
-        raise BadRequestError("'stream' must be a boolean", "stream")
-    for param in _PROMPT_DATA_PARAMS:
-        value = body.get(param)
-        if value is not None and value is not False:  # 0 is a request too (prompt_logprobs)
-            raise BadRequestError(
-                f"'{param}' is not allowed through the guard: the upstream would return the "
-                "prompt (system prompt and canary included) or token data the guard cannot screen",
-                param,
-            )
-    return body
+# the request parser lives in request_body; re-exported here for callers of the old place
 
 
 @dataclasses.dataclass
@@ -82,10 +40,15 @@ class ChatExchange:
 
     runtime: GuardRuntime
     tenant: TenantRuntime
-    body: dict[str, Any]
+    request: ChatRequest
     request_id: str
     session: str | None
     started: float = dataclasses.field(default_factory=time.perf_counter)
+
+    @property
+    def body(self) -> dict[str, Any]:
+        """The client's request body, as checked."""
+        return self.request.body
 
     async def _audit(self, event: AuditEvent) -> None:
         if self.runtime.audit is not None:
@@ -113,8 +76,12 @@ class ChatExchange:
 
     async def run(self, send: Send, disconnected: asyncio.Event) -> int:
         """Handle the exchange; return the HTTP status sent."""
-        messages = self.body["messages"]
-        verdict = self.tenant.screener.screen_messages(messages)
+        pool = self.runtime.screening
+        verdict = (
+            await pool.request(self.tenant.screener, self.tenant.name, self.request)
+            if pool is not None
+            else screen_request(self.tenant.screener, self.request)
+        )
         found = [d for _, d in verdict.detections]
         self._rule_hits(Direction.INPUT, verdict.action, found)
         raw_prompt, audit_prompt = self._prompt_text()
@@ -151,12 +118,12 @@ class ChatExchange:
             verdict.messages, canary, self.tenant.policy.system_prompt
         )
         context = ScanContext(role="assistant", canary=canary, system_prompt=reference)
-        body = {**self.body, "messages": forwarded}
+        body = {**verdict.body, "messages": forwarded}
         if self.body.get("stream"):
             return await self._stream(send, disconnected, body, context, verdict, common)
         return await self._complete(send, body, context, verdict, common)
 
-    def _common(self, verdict: MessageVerdict, raw: str, redacted: str) -> dict[str, Any]:
+    def _common(self, verdict: RequestVerdict, raw: str, redacted: str) -> dict[str, Any]:
         full = raw if self.tenant.policy.full_text_audit else None
         return {
             "tenant": self.tenant.name,
@@ -238,29 +205,29 @@ class ChatExchange:
         send: Send,
         body: dict[str, Any],
         context: ScanContext,
-        verdict: MessageVerdict,
+        verdict: RequestVerdict,
         common: dict[str, Any],
     ) -> int:
         upstream = self.runtime.upstreams[self.tenant.upstream]
         try:
-            answer = await upstream.complete(body)
+            raw = await upstream.complete(body)
         except UpstreamError as error:
             return await self._upstream_failed(send, error, common)
+        screened = await self._screen_answer(context, raw)
+        if screened.error is not None:
+            return await self._upstream_failed(send, AnswerShapeError(screened.error), common)
         rules = [d.rule_id for _, d in verdict.detections]
         action = verdict.action
-        screened = screen_completion(self.tenant.screener, context, answer)
-        for choice in screened.choices:
-            self._rule_hits(Direction.OUTPUT, choice.action, list(choice.detections))
-            rules += [d.rule_id for d in choice.detections]
-            action = max(action, choice.action)
-            if choice.action is Action.BLOCK:
-                await self._incident(list(choice.detections), common)
-        answer = screened.answer
-        answer_texts = [rec.audit_copy(text) for text in screened.sent_texts]
-        sent = json.dumps(answer, separators=(",", ":"))
+        for choice_action, detections in (*screened.choices, screened.unknown):
+            self._rule_hits(Direction.OUTPUT, choice_action, list(detections))
+            rules += [d.rule_id for d in detections]
+            action = max(action, choice_action)
+            if choice_action is Action.BLOCK:
+                await self._incident(list(detections), common)
+        details = {**screened.details, **self._request_details()}
         common = {
             **common,
-            "redacted_text": f"{common['redacted_text']}\n---\n" + "\n".join(answer_texts),
+            "redacted_text": f"{common['redacted_text']}\n---\n" + "\n".join(screened.audit_texts),
         }
         await self._audit(
             rec.event(
@@ -268,15 +235,27 @@ class ChatExchange:
                 action=action,
                 rules=rules,
                 status=200,
-                response_digest=rec.sha256_digest(sent),
+                response_digest=screened.digest,
                 latency_us=int((time.perf_counter() - self.started) * 1e6),
-                details=screened.details() or None,
+                details=details or None,
                 **common,
             )
         )
-        await send_json(send, 200, answer)
+        await send_answer(send, screened)
         self._count(200)
         return 200
+
+    async def _screen_answer(self, context: ScanContext, raw: list[bytes]) -> ScreenedAnswer:
+        unknown = self.tenant.policy.unknown_answer_fields
+        pool = self.runtime.screening
+        if pool is None:
+            return screen_answer(self.tenant.screener, context, b"".join(raw), unknown)
+        return await pool.answer(self.tenant.screener, self.tenant.name, context, raw, unknown)
+
+    def _request_details(self) -> dict[str, str]:
+        """The request's unknown fields dropped by policy, for the records' ``details``."""
+        dropped = self.request.dropped
+        return {"request_dropped_fields": ",".join(sorted(dropped))} if dropped else {}
 
     async def _stream(
         self,
@@ -284,7 +263,7 @@ class ChatExchange:
         disconnected: asyncio.Event,
         body: dict[str, Any],
         context: ScanContext,
-        verdict: MessageVerdict,
+        verdict: RequestVerdict,
         common: dict[str, Any],
     ) -> int:
         upstream = self.runtime.upstreams[self.tenant.upstream]
@@ -295,9 +274,18 @@ class ChatExchange:
             self._audit(rec.event(EventType.REQUEST, action=verdict.action, rules=rules, **common))
         )
         chunks = upstream.stream(body)
+        relay = StreamRelay(
+            self.tenant.screener,
+            context,
+            self.runtime.limits.stream_holdback_chars,
+            self.tenant.policy.unknown_answer_fields,
+        )
         try:
             first = await anext(chunks, None)
+            if first is not None:
+                relay.check(first)  # a malformed first chunk is a 502 before any byte is sent
         except UpstreamError as error:
+            await chunks.aclose()  # type: ignore[attr-defined]
             await recorded
             return await self._upstream_failed(send, error, common)
         except BaseException:
@@ -309,9 +297,6 @@ class ChatExchange:
             await chunks.aclose()  # type: ignore[attr-defined]
             raise
         await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
-        relay = StreamRelay(
-            self.tenant.screener, context, self.runtime.limits.stream_holdback_chars
-        )
         try:
             await relay.relay(send, chunks, first, disconnected)
         except UpstreamError as error:
@@ -328,7 +313,7 @@ class ChatExchange:
     async def _record_stream(
         self,
         relay: StreamRelay,
-        verdict: MessageVerdict,
+        verdict: RequestVerdict,
         rules: list[str],
         common: dict[str, Any],
     ) -> None:
@@ -360,6 +345,7 @@ class ChatExchange:
                     "sent_chars": len(sent),
                     "sent_tool_calls": result.sent_tool_calls,
                     **relay.details(),
+                    **self._request_details(),
                 },
                 **{**common, "redacted_text": redacted},
             )

@@ -167,8 +167,12 @@ class TextVerdict:
 class Upstream(Protocol):
     """An OpenAI-compatible model endpoint the gateway forwards to."""
 
-    async def complete(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        """Send a non-streaming chat completion; return the parsed JSON answer."""
+    async def complete(self, body: Mapping[str, Any]) -> list[bytes]:
+        """Send a non-streaming chat completion; return the raw JSON of a 200 answer.
+
+        The body comes in the pieces it arrived in; the guard joins, parses and checks it
+        (``answer_shape``), off the event loop when it is large.
+        """
         ...
 
     def stream(self, body: Mapping[str, Any]) -> AsyncIterator[dict[str, Any]]:

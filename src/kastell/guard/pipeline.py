@@ -139,8 +139,9 @@ def as_text(value: Any) -> str:
 def _text_parts(message: Mapping[str, Any]) -> list[tuple[_Path, str]]:
     """Every text of a request message but its tool calls, with where it sits in the message.
 
-    The content (a string, or each ``text`` / ``refusal`` of a list of content parts), then
-    the ``refusal`` of an assistant message.
+    The content (a string, or each ``text`` / ``refusal`` of a list of content parts, an
+    image part's URL and a file part's name), then the ``refusal`` of an assistant message,
+    then the message's ``name`` (the model reads it as the speaker's name).
     """
     parts: list[tuple[_Path, str]] = []
     content = message.get("content")
@@ -148,12 +149,28 @@ def _text_parts(message: Mapping[str, Any]) -> list[tuple[_Path, str]]:
         parts.append((("content",), content))
     elif isinstance(content, list):
         for at, part in enumerate(content):
+            if not isinstance(part, dict):
+                continue
             for key in ("text", "refusal"):
-                if isinstance(part, dict) and isinstance(part.get(key), str):
+                if isinstance(part.get(key), str):
                     parts.append((("content", at, key), part[key]))
-    if isinstance(message.get("refusal"), str):
-        parts.append((("refusal",), message["refusal"]))
+            for key, inner in _PART_TEXTS:
+                holder = part.get(key)
+                if isinstance(holder, dict) and isinstance(holder.get(inner), str):
+                    parts.append((("content", at, key, inner), _data_url_head(holder[inner])))
+    for key in ("refusal", "name"):
+        if isinstance(message.get(key), str):
+            parts.append(((key,), message[key]))
     return parts
+
+
+def _data_url_head(value: str) -> str:
+    """A URL as screened: a ``data:`` URL's media type only (its payload is the image)."""
+    return value.partition(",")[0] if value[:5].lower() == "data:" else value
+
+
+_PART_TEXTS = (("image_url", "url"), ("file", "filename"))
+"""Texts inside content parts other than ``text`` / ``refusal``: (part key, its text field)."""
 
 
 def tool_call_entries(message: Mapping[str, Any]) -> list[tuple[Any, bool]]:

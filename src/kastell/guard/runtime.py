@@ -22,6 +22,7 @@ from kastell.guard.interface import AuditSink, Upstream
 from kastell.guard.keys import KeyRing
 from kastell.guard.metrics import GuardMetrics
 from kastell.guard.model_trust import DigestSource, ServedModel
+from kastell.guard.offload import ScreeningPool
 from kastell.guard.pipeline import Screener
 from kastell.guard.policy import RuleActionPolicy
 from kastell.guard.ratelimit import RateLimiter, open_rate_limiter
@@ -29,7 +30,13 @@ from kastell.guard.refusals import RefusalCoalescer, RefusalRecorder
 from kastell.guard.scanners.registry import all_rules, default_scanners
 from kastell.types import Digest
 
-__all__ = ["DigestSourceSink", "GuardRuntime", "TenantRuntime", "build_runtime"]
+__all__ = [
+    "DigestSourceSink",
+    "GuardRuntime",
+    "TenantRuntime",
+    "build_runtime",
+    "build_screeners",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,9 +90,16 @@ class GuardRuntime:
     digest_sources: Mapping[str, DigestSource] = dataclasses.field(default_factory=dict)
     """How each upstream's ``served_digests`` entry is known."""
     clock: Callable[[], float] = time.monotonic
+    screening: ScreeningPool | None = None
+    """Worker processes for large requests and answers (None: screen everything inline)."""
+    metrics_keys: KeyRing | None = None
+    """Keys of the scrapers allowed to read ``/metrics`` on the gateway's port."""
+    metrics_public: bool = False
 
     async def aclose(self) -> None:
         """Close upstream pools, the limiter and the audit log (after pending summaries)."""
+        if self.screening is not None:
+            self.screening.close()
         for upstream in self.upstreams.values():
             await upstream.aclose()
         await self.limiter.aclose()
@@ -106,6 +120,7 @@ def _http_upstreams(config: GuardConfig, given: Mapping[str, Upstream]) -> dict[
             api_key = os.environ.get(settings.api_key_env) if settings.api_key_env else None
             upstreams[name] = HttpUpstream(
                 settings.base_url,
+                max_body_bytes=config.limits.max_answer_bytes,
                 api_key=api_key,
                 model=settings.model,
                 timeout_s=settings.timeout_s,
@@ -129,19 +144,11 @@ def build_runtime(
     ``served_models`` (from ``service.prepared_gateway``) gives each upstream's model digest
     and how it is known; records then carry both.
     """
-    limits = config.limits
-    scanners = default_scanners(
-        max_chars=limits.max_message_chars,
-        max_tokens=limits.max_message_tokens,
-        ml_classifier=config.ml_classifier,
-    )
-    rules = all_rules()
+    screeners = build_screeners(config)
     tenants = {
         name: TenantRuntime(
             name=name,
-            screener=Screener(
-                scanners, RuleActionPolicy(rules, config.policies[t.policy].overrides())
-            ),
+            screener=screeners[name],
             policy=config.policies[t.policy],
             upstream=t.upstream,
             rate_limit=t.rate_limit,
@@ -168,7 +175,7 @@ def build_runtime(
         upstreams=all_upstreams,
         served_digests={name: model.digest for name, model in served.items()},
         digest_sources=sources,
-        limits=limits,
+        limits=config.limits,
         limiter=limiter,
         extraction=open_extraction_counter(config.rate_limit_backend, config.extraction, clock),
         canaries=CanaryBook(),
@@ -176,4 +183,24 @@ def build_runtime(
         audit=audit,
         refusals=RefusalRecorder(coalescer, audit),
         clock=clock,
+        screening=ScreeningPool(config),
+        metrics_keys=KeyRing({"metrics": config.metrics.key_hashes})
+        if config.metrics.key_hashes
+        else None,
+        metrics_public=config.metrics.public,
     )
+
+
+def build_screeners(config: GuardConfig) -> dict[str, Screener]:
+    """Each tenant's screener (scanners and policy) as the config says."""
+    limits = config.limits
+    scanners = default_scanners(
+        max_chars=limits.max_message_chars,
+        max_tokens=limits.max_message_tokens,
+        ml_classifier=config.ml_classifier,
+    )
+    rules = all_rules()
+    return {
+        name: Screener(scanners, RuleActionPolicy(rules, config.policies[t.policy].overrides()))
+        for name, t in config.tenants.items()
+    }

@@ -24,7 +24,8 @@ from kastell.guard.answer_screen import (
     drop_unscreened,
     withheld_details,
 )
-from kastell.guard.interface import Detection, ScanContext
+from kastell.guard.answer_shape import UnknownAnswerFields, check_chunk, remove, unknown_texts
+from kastell.guard.interface import Action, Detection, Direction, ScanContext
 from kastell.guard.pipeline import Screener
 from kastell.guard.streaming import UNSCREENABLE_RULE, ReleasedCall, StreamScreen, ToolCallScreen
 
@@ -169,13 +170,34 @@ class StreamRelay:
     committed to ``result`` only with the frames that carry it.
     """
 
-    def __init__(self, screener: Screener, context: ScanContext, holdback: int) -> None:
+    def __init__(
+        self,
+        screener: Screener,
+        context: ScanContext,
+        holdback: int,
+        unknown: UnknownAnswerFields = "drop",
+    ) -> None:
         self._screener = screener
         self._context = context
         self._holdback = holdback
+        self._unknown = unknown
         self._choices: dict[int, _Choice] = {}
         self.result = StreamOutcome()
         self._last: dict[str, Any] = {}
+        self._unknown_found: list[Detection] = []
+
+    def check(self, chunk: dict[str, Any]) -> None:
+        """Check a chunk's shape (``AnswerShapeError``) and apply the unknown-field policy."""
+        fields, dropped = check_chunk(chunk, self._unknown)
+        self.result.dropped_fields.update(dropped)
+        if fields and self._unknown == "screen":
+            texts = unknown_texts(fields)
+            joined = self._screener.screen_joined(texts, Direction.OUTPUT, self._context)
+            self._unknown_found += joined.detections
+            if joined.action < Action.REDACT:
+                return
+        if fields:
+            self.result.dropped_fields.update(remove(chunk, fields))
 
     def _choice(self, index: int) -> _Choice:
         state = self._choices.get(index)
@@ -262,7 +284,11 @@ class StreamRelay:
         )
 
     def frames(self, chunk: dict[str, Any]) -> list[bytes]:
-        """The SSE frames to send for one upstream chunk (a block ends the list)."""
+        """The SSE frames to send for one upstream chunk (a block ends the list).
+
+        Raises ``AnswerShapeError`` (an ``UpstreamError``) for a chunk that is not well-formed.
+        """
+        self.check(chunk)
         self.result.dropped_fields.update(drop_prompt_data(chunk))
         self._last = {k: v for k, v in chunk.items() if k in ("id", "object", "created", "model")}
         out: list[bytes] = []
@@ -353,7 +379,7 @@ class StreamRelay:
         A tool call is screened with the choice's content, so a rule that fired on the content
         is listed once per choice.
         """
-        found: list[Detection] = []
+        found: list[Detection] = list(self._unknown_found)
         for state in self._choices.values():
             texts = [d for screen in state.texts.values() for d in screen.verdict.detections]
             rules = {d.rule_id for d in texts}

@@ -11,10 +11,13 @@ import json
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-from kastell._http1 import Http1Pool
+from kastell._http1 import DEFAULT_MAX_BODY_BYTES, Http1Pool
 from kastell.guard.interface import UpstreamError, UpstreamTimeoutError
 
-__all__ = ["HttpUpstream", "UpstreamRejectedError"]
+__all__ = ["MAX_EVENT_BYTES", "HttpUpstream", "UpstreamRejectedError"]
+
+MAX_EVENT_BYTES = 1024 * 1024
+"""Largest line of a streamed answer: one chunk is parsed and screened on the event loop."""
 
 
 class UpstreamRejectedError(UpstreamError):
@@ -41,8 +44,10 @@ class HttpUpstream:
         timeout_s: float = 60.0,
         connect_timeout_s: float = 5.0,
         max_connections: int = 100,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     ) -> None:
         self.model = model
+        self._max_body = max_body_bytes
         self.timeout_s = timeout_s
         self._headers = {"content-type": "application/json", "accept": "application/json"}
         if api_key:
@@ -63,6 +68,7 @@ class HttpUpstream:
                 max_connections=size,
                 error=UpstreamError,
                 timeout_error=UpstreamTimeoutError,
+                max_body_bytes=self._max_body,
             )
         return self._pool
 
@@ -72,12 +78,14 @@ class HttpUpstream:
             document["model"] = self.model
         return json.dumps(document, separators=(",", ":")).encode("utf-8")
 
-    async def complete(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        """POST /chat/completions and return the parsed answer."""
+    async def complete(self, body: Mapping[str, Any]) -> list[bytes]:
+        """POST /chat/completions; return the raw JSON of a 200 answer, in pieces as received."""
         response = await self.pool.request(
-            "POST", "/chat/completions", self._headers, self._body(body)
+            "POST", "/chat/completions", self._headers, self._body(body), join=False
         )
-        return _parse(response.status, response.body)
+        if response.status != 200:
+            _parse(response.status, b"".join(response.pieces))  # raises the upstream's error
+        return response.pieces
 
     async def stream(self, body: Mapping[str, Any]) -> AsyncIterator[dict[str, Any]]:
         """POST a streaming request; yield each SSE ``data`` object until ``[DONE]``."""
@@ -88,6 +96,10 @@ class HttpUpstream:
             if head.status != 200:
                 _parse(head.status, b"".join([line async for line in lines]))
             async for line in lines:
+                if len(line) > MAX_EVENT_BYTES:
+                    raise UpstreamError(
+                        f"upstream sent a stream event over {MAX_EVENT_BYTES} bytes"
+                    )
                 if not line.startswith(b"data:"):
                     continue
                 data = line[5:].strip()

@@ -84,10 +84,12 @@ def _predict(row: Mapping[str, Any]) -> bool:
     responses = [
         ChatResponse(text=text, tool_calls=calls,
                      completion_tokens=int(response.get("completion_tokens", 0)),
+                     finish_reason=str(response.get("finish_reason", "")),
                      has_logprobs=bool(response.get("has_logprobs", False)),
                      status=int(response.get("status", 200)))
     ] * int(row.get("responses", 1))
-    return detector.detect(spec, responses) is not None
+    detection = detector.detect(spec, responses)
+    return detection is not None and not detection.undecided
 
 
 def score_detectors(rows: Iterable[Mapping[str, Any]]) -> dict[str, DetectorScore]:

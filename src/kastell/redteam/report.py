@@ -132,6 +132,8 @@ def _attempt_dict(result: CampaignResult, attempt: AttemptResult) -> dict[str, A
         "requests": attempt.requests, "prompt_tokens": attempt.prompt_tokens,
         "completion_tokens": attempt.completion_tokens,
         "latency_ms": round(attempt.latency_ms, 1),
+        "truncated": attempt.truncated, "trials": attempt.trials,
+        "trial_successes": attempt.trial_successes, "flaky": attempt.flaky,
         "mappings": list(spec.mappings) if spec else [],
     }
 
@@ -149,7 +151,8 @@ def report_dict(result: CampaignResult, *, allow_incomplete: bool = False) -> di
                   "probe_digests": dict(run.probe_digests)},
         "complete": result.complete,
         "incomplete_reasons": result.incomplete_reasons(),
-        "untested_categories": [c.value for c in result.suite.untested_categories],
+        "untested_categories": [c.value for c in result.untested],
+        "excluded_categories": [c.value for c in result.excluded],
         "exit_code": int(result.exit_code(allow_incomplete=allow_incomplete)),
         "summary": {
             "overall": result.summary.overall.to_dict(),
@@ -180,6 +183,7 @@ def evidence_summary(result: CampaignResult, *, allow_incomplete: bool = False) 
         "run_id": result.run.run_id,
         "target": result.run.target,
         "asr": {c.name: c.rate for c in result.summary.categories},
-        "untested_categories": [c.value for c in result.suite.untested_categories],
+        "untested_categories": [c.value for c in result.untested],
+        "excluded_categories": [c.value for c in result.excluded],
         "controls": sorted({row["control"] for row in control_coverage(result)}),
     }

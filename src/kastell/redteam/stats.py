@@ -1,8 +1,8 @@
 """Attack success rates with Wilson 95% intervals, per category and per probe.
 
-The rate counts only attempts with a verdict (succeeded or resisted); errored and skipped
-attempts make a group incomplete, never a pass. Accepted findings (a baseline) are reported
-but left out of the counted successes.
+The rate counts only attempts with a verdict (succeeded or resisted); errored, skipped and
+undecided attempts make a group incomplete, never a pass. Accepted findings (a baseline) are
+reported but left out of the counted successes.
 """
 
 from __future__ import annotations
@@ -43,6 +43,12 @@ class RateStats:
     accepted: int
     """Successes accepted by the baseline (not counted in ``succeeded``)."""
     refused: int
+    undecided: int = 0
+    """Attempts without a verdict (the judge gave no valid answer)."""
+    truncated: int = 0
+    """Attempts where some reply hit ``max_tokens``."""
+    flaky: int = 0
+    """Attempts whose verdict changed between trials."""
 
     @property
     def trials(self) -> int:
@@ -61,8 +67,8 @@ class RateStats:
 
     @property
     def complete(self) -> bool:
-        """No attempt errored or was skipped."""
-        return self.errored == 0 and self.skipped == 0
+        """No attempt errored, was skipped or stayed undecided."""
+        return self.errored == 0 and self.skipped == 0 and self.undecided == 0
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready counts, rate and interval."""
@@ -70,7 +76,9 @@ class RateStats:
         return {
             "name": self.name, "succeeded": self.succeeded, "resisted": self.resisted,
             "accepted": self.accepted, "errored": self.errored, "skipped": self.skipped,
-            "refused": self.refused, "trials": self.trials, "asr": self.rate,
+            "refused": self.refused, "undecided": self.undecided,
+            "truncated": self.truncated, "flaky": self.flaky,
+            "trials": self.trials, "asr": self.rate,
             "ci95": [low, high], "complete": self.complete,
         }
 
@@ -80,18 +88,21 @@ _COUNTER = {
     AttemptStatus.RESISTED: "resisted",
     AttemptStatus.ERROR: "errored",
     AttemptStatus.SKIPPED: "skipped",
+    AttemptStatus.UNDECIDED: "undecided",
 }
 
 
 def _stats(name: str, results: Iterable[AttemptResult], accepted: Collection[str]) -> RateStats:
     counts = dict.fromkeys(("succeeded", "resisted", "errored", "skipped", "accepted",
-                            "refused"), 0)
+                            "refused", "undecided", "truncated", "flaky"), 0)
     for r in results:
         if r.status is AttemptStatus.SUCCEEDED and r.attempt_id in accepted:
             counts["accepted"] += 1
         else:
             counts[_COUNTER[r.status]] += 1
         counts["refused"] += int(r.refused)
+        counts["truncated"] += int(r.truncated)
+        counts["flaky"] += int(r.flaky)
     return RateStats(name=name, **counts)
 
 

@@ -64,11 +64,17 @@ ATTEMPTS = sa.Table(
     sa.Column("requests", sa.Integer, nullable=False),
     sa.Column("latency_ms", sa.Float, nullable=False),
     sa.Column("error", sa.Text, nullable=False),
+    sa.Column("truncated", sa.Boolean, nullable=False, server_default="0"),
+    sa.Column("trials", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("trial_successes", sa.Integer, nullable=False, server_default="0"),
 )
+_DEFAULTS = {"truncated": "0", "trials": "1", "trial_successes": "0"}
+"""Server defaults of the columns migration 0002 added (older rows: one trial, not cut)."""
 
 
 def _columns(table: sa.Table) -> list[sa.Column[Any]]:
-    return [sa.Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable)
+    return [sa.Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable,
+                      server_default=_DEFAULTS.get(c.name))
             for c in table.columns]
 
 
@@ -76,14 +82,29 @@ def _create_tables(operations: Operations) -> None:
     operations.create_table(RUNS.name, *_columns(RUNS))
     operations.create_table(
         ATTEMPTS.name,
-        *_columns(ATTEMPTS),
+        *[c for c in _columns(ATTEMPTS) if c.name not in _DEFAULTS],
         sa.ForeignKeyConstraint(["run_id"], [f"{RUNS.name}.run_id"]),
     )
     operations.create_index("ix_kastell_redteam_attempts_status", ATTEMPTS.name,
                             ["run_id", "status"])
 
 
-MIGRATIONS = [Migration("0001_initial", _create_tables)]
+def _add_trial_columns(operations: Operations) -> None:
+    """Truncation flag and trial counts per attempt (older rows: one trial, not truncated)."""
+    for column in _columns(ATTEMPTS):
+        if column.name in _DEFAULTS:
+            operations.add_column(ATTEMPTS.name, column)
+
+
+MIGRATIONS = [Migration("0001_initial", _create_tables),
+              Migration("0002_trials", _add_trial_columns)]
+
+
+def _default_key_path(location: str | pathlib.Path) -> pathlib.Path:
+    text = str(location)
+    if "://" in text or text == ":memory:":
+        return pathlib.Path(".kastell") / "redteam-store.key"
+    return pathlib.Path(text + ".key")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,10 +126,18 @@ class RunRecord:
 class RedteamStore:
     """Runs and attempts in a database given by path or URL."""
 
-    def __init__(self, location: str | pathlib.Path) -> None:
+    def __init__(self, location: str | pathlib.Path,
+                 key_path: pathlib.Path | None = None) -> None:
         self._location = text_of(location)
         self._engine = open_engine(location)
         migrate(self._engine, MIGRATIONS, "kastell_redteam_version")
+        self._key_path = key_path or _default_key_path(location)
+
+    def key(self) -> bytes:
+        """The store's key for keyed digests of secrets (created on first use, mode 0600)."""
+        from kastell.redteam.redaction import load_or_create_key
+
+        return load_or_create_key(self._key_path)
 
     def _fail(self, error: sa.exc.SQLAlchemyError) -> RedteamStoreError:
         return RedteamStoreError(f"red-team store {self._location}: {error.__class__.__name__}: "

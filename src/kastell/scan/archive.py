@@ -9,6 +9,7 @@ import functools
 import posixpath
 import stat
 import tarfile
+import time
 import zipfile
 from collections.abc import Callable
 from typing import IO, ClassVar
@@ -23,10 +24,12 @@ from kastell.scan.interface import (
 from kastell.types import Finding
 
 __all__ = [
+    "BUDGET_REASON",
     "ArchiveScanner",
     "list_tar",
     "member_path_findings",
     "open_zip",
+    "over_budget",
     "scan_tar",
     "scan_zip_members",
     "zip_member_findings",
@@ -62,8 +65,13 @@ def _bomb(declared: int, compressed: int, name: str, blob: Blob,
 
 
 def zip_member_findings(archive: zipfile.ZipFile, blob: Blob, ctx: ScanContext) -> list[Finding]:
-    """Path, link and bomb findings over every member of a zip."""
-    findings: list[Finding] = []
+    """Path, link, bomb and reader-disagreement findings over every member of a zip."""
+    from kastell.scan._zip_layout import zip_ambiguities
+
+    findings: list[Finding] = [
+        ctx.finding("KS-SCAN-AMBIGUOUS", f"zip readers may disagree: {problem}", blob)
+        for problem in zip_ambiguities(archive)
+    ]
     total = 0
     for info in archive.infolist():
         findings.extend(member_path_findings(info.filename, blob, ctx))
@@ -90,6 +98,14 @@ def open_zip(stream: IO[bytes]) -> zipfile.ZipFile:
         raise UnscannableInputError(f"malformed zip archive: {error}") from None
 
 
+def over_budget(ctx: ScanContext) -> bool:
+    """Whether the file's CPU budget is used up."""
+    return ctx.deadline is not None and time.process_time() > ctx.deadline
+
+
+BUDGET_REASON = "CPU budget of the file used up before every member was scanned (bound cpu_seconds)"
+
+
 def scan_zip_members(archive: zipfile.ZipFile, blob: Blob, ctx: ScanContext,
                      skip: Callable[[str], bool] = lambda name: False) -> ScanOutcome:
     """Scan every regular member of a zip (not directories, links or bombs)."""
@@ -99,6 +115,8 @@ def scan_zip_members(archive: zipfile.ZipFile, blob: Blob, ctx: ScanContext,
         return ScanOutcome(unscannable=(
             f"archive has {len(members)} members (limit {ctx.limits.max_members})",))
     for info in members:
+        if over_budget(ctx):
+            return outcome.merge(ScanOutcome(unscannable=(BUDGET_REASON,)))
         mode = info.external_attr >> 16
         if info.is_dir() or skip(info.filename) or (
                 info.create_system == 3 and stat.S_ISLNK(mode)):
@@ -155,6 +173,8 @@ def scan_tar(blob: Blob, ctx: ScanContext,
                 raise UnscannableInputError(
                     f"archive has {len(members)} members (limit {ctx.limits.max_members})")
             for info in members:
+                if over_budget(ctx):
+                    raise UnscannableInputError(BUDGET_REASON)
                 member_findings = _tar_findings(info, blob, ctx)
                 findings.extend(member_findings)
                 if info.isfile() and not member_findings and not skip(info.name):
@@ -174,6 +194,7 @@ class ArchiveScanner:
         formats=("zip", "tar"),
         version="1.0.0",
         rules=("KS-ARCHIVE-PATH-TRAVERSAL", "KS-ARCHIVE-ABSOLUTE-PATH", "KS-ARCHIVE-LINK",
+               "KS-SCAN-AMBIGUOUS",
                "KS-ARCHIVE-BOMB"),
         description="Zip-slip, absolute paths, links and bombs; scans members by content.",
     )

@@ -1,5 +1,9 @@
 """Checks of Jinja2 chat templates (GGUF metadata, ``tokenizer_config.json``).
 
+Templates are checked by allowlist (``_template_allowlist``: node types, filters, tests,
+globals and attribute names real chat templates use; computed attribute or item names are a
+sandbox-escape finding), and by the deny checks below.
+
 Servers render chat templates with Jinja2, often outside a sandbox. The whole template is
 checked, whatever its size: it is parsed into a Jinja2 AST (parsing runs no template code)
 and every attribute access, item access, filter, name and string constant is inspected; a
@@ -70,6 +74,11 @@ def _ast_issues(template: str) -> tuple[list[TemplateIssue], list[str], bool]:
         return [TemplateIssue("KS-TEMPLATE-UNPARSABLE", f"template does not parse: {message}")], \
             [template], False
     escape = "KS-TEMPLATE-SANDBOX-ESCAPE"
+    from kastell.scan._template_allowlist import allowlist_issues
+
+    for kind, detail in allowlist_issues(tree):
+        rule = escape if kind == "computed" else "KS-TEMPLATE-UNLISTED"
+        issues.append(TemplateIssue(rule, detail))
     for node in tree.find_all((nodes.Getattr, nodes.Getitem, nodes.Filter, nodes.Name,
                                nodes.Const, nodes.TemplateData, nodes.Import, nodes.Include,
                                nodes.Extends, nodes.FromImport)):

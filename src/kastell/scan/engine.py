@@ -15,13 +15,20 @@ import os
 import pathlib
 import struct
 import tarfile
+import time
 import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from typing import IO
 
 from kastell import __version__
-from kastell.scan.identify import HEAD_BYTES, identify, identify_tar, identify_zip
+from kastell.scan.identify import (
+    HEAD_BYTES,
+    identify,
+    identify_tar,
+    identify_zip,
+    looks_like_pickle,
+)
 from kastell.scan.interface import (
     Blob,
     FileResult,
@@ -48,6 +55,7 @@ class _Context:
     policy: PicklePolicy
     limits: ScanLimits
     depth: int = 0
+    deadline: float | None = None
 
     def pickle_policy(self) -> PicklePolicy:
         return self.policy
@@ -120,6 +128,17 @@ def _scan_outcome(blob: Blob, ctx: _Context) -> ScanOutcome:
             "(identified by content, not by name)", blob),), format="unknown")
     if fmt == "empty":
         return ScanOutcome(unscannable=("empty file",), format="empty")
+    outcome = _run_scanner(blob, fmt, ctx)
+    if fmt in ("tar", "pytorch-tar") and looks_like_pickle(head):
+        # torch.load opens it with tarfile, pickle.load runs it: scan both readings
+        both = ScanOutcome(findings=(ctx.finding(
+            "KS-SCAN-AMBIGUOUS", "file is both a tar archive (torch.load) and a pickle "
+            "(pickle.load)", blob),))
+        outcome = outcome.merge(both).merge(_run_scanner(blob, "pickle", ctx))
+    return outcome
+
+
+def _run_scanner(blob: Blob, fmt: str, ctx: _Context) -> ScanOutcome:
     scanner = scanner_for(fmt)
     try:
         outcome = scanner.scan(blob, fmt, ctx)
@@ -133,7 +152,9 @@ def _scan_outcome(blob: Blob, ctx: _Context) -> ScanOutcome:
 def scan_blob(blob: Blob, policy: PicklePolicy | None = None,
               limits: ScanLimits | None = None) -> FileResult:
     """Scan one blob (a file or any byte source) and give it its verdict."""
-    ctx = _Context(policy or PicklePolicy(), limits or ScanLimits())
+    limits = limits or ScanLimits()
+    deadline = time.process_time() + limits.cpu_budget(blob.size)
+    ctx = _Context(policy or PicklePolicy(), limits, deadline=deadline)
     outcome = _scan_outcome(blob, ctx)
     findings = list(outcome.findings)
     known_bad = any(f.rule_id != "KS-SCAN-UNKNOWN-FORMAT" for f in findings)

@@ -8,6 +8,7 @@ variants) are checked in full by ``chat_template.check_template``.
 from __future__ import annotations
 
 import struct
+import time
 from typing import IO, Any, ClassVar
 
 from kastell.scan.chat_template import check_template
@@ -93,11 +94,18 @@ def _value(cursor: _Cursor, kind: int, limit: int, depth: int = 0) -> Any:
     raise UnscannableInputError(f"GGUF value type {kind} is not valid here")
 
 
-def parse_gguf(stream: IO[bytes], size: int, *, max_string: int = 100 << 20) -> dict[str, Any]:
+def _check_deadline(index: int, deadline: float | None) -> None:
+    if deadline is not None and not index & 0xFFF and time.process_time() > deadline:
+        raise UnscannableInputError("CPU budget of the file used up (bound cpu_seconds)")
+
+
+def parse_gguf(stream: IO[bytes], size: int, *, max_string: int = 100 << 20,
+               deadline: float | None = None) -> dict[str, Any]:
     """Parse the header, metadata and tensor infos; return metadata plus ``__tensors__``.
 
     Raises:
-        UnscannableInputError: bad magic or version, or any length out of bounds.
+        UnscannableInputError: bad magic or version, any length out of bounds, or the CPU
+            deadline (``time.process_time()``) passed.
     """
     cursor = _Cursor(stream, size)
     if cursor.take(4) != b"GGUF":
@@ -109,11 +117,17 @@ def parse_gguf(stream: IO[bytes], size: int, *, max_string: int = 100 << 20) -> 
     if n_kv * 13 > size or n_tensors * 24 > size:
         raise UnscannableInputError("GGUF counts cannot fit in the file")
     metadata: dict[str, Any] = {}
-    for _ in range(n_kv):
+    duplicates: list[tuple[str, Any]] = []
+    for index in range(n_kv):
+        _check_deadline(index, deadline)
         key = cursor.string(1 << 16)
-        metadata[key] = _value(cursor, cursor.unpack("<I"), max_string)
+        value = _value(cursor, cursor.unpack("<I"), max_string)
+        if key in metadata:
+            duplicates.append((key, metadata[key]))
+        metadata[key] = value
     tensors = []
-    for _ in range(n_tensors):
+    for index in range(n_tensors):
+        _check_deadline(index, deadline)
         name = cursor.string(1 << 16)
         n_dims = cursor.unpack("<I")
         if n_dims > _MAX_DIMS:
@@ -121,6 +135,7 @@ def parse_gguf(stream: IO[bytes], size: int, *, max_string: int = 100 << 20) -> 
         dims = [cursor.unpack("<Q") for _ in range(n_dims)]
         tensors.append((name, dims, cursor.unpack("<I"), cursor.unpack("<Q")))
     metadata["__tensors__"] = tensors
+    metadata["__duplicates__"] = duplicates
     metadata["__data_start__"] = cursor.pos
     return metadata
 
@@ -154,7 +169,8 @@ class GgufScanner:
         name="gguf",
         formats=("gguf",),
         version="1.0.0",
-        rules=("KS-GGUF-INVALID", "KS-TEMPLATE-SANDBOX-ESCAPE", "KS-TEMPLATE-HIDDEN-INSTRUCTION",
+        rules=("KS-GGUF-INVALID", "KS-SCAN-AMBIGUOUS", "KS-TEMPLATE-SANDBOX-ESCAPE",
+               "KS-TEMPLATE-UNLISTED", "KS-TEMPLATE-HIDDEN-INSTRUCTION",
                "KS-TEMPLATE-UNPARSABLE"),
         description="Bounds-checked GGUF parse; checks every chat template in full.",
     )
@@ -164,9 +180,17 @@ class GgufScanner:
         if blob.size is None:
             raise UnscannableInputError("GGUF size unknown")
         with blob.opener() as stream:
-            meta = parse_gguf(stream, blob.size, max_string=ctx.limits.max_header_bytes)
+            meta = parse_gguf(stream, blob.size, max_string=ctx.limits.max_header_bytes,
+                              deadline=ctx.deadline)
         findings = _tensor_findings(meta, blob.size, blob, ctx)
-        for key, value in meta.items():
+        duplicates: list[tuple[str, Any]] = meta["__duplicates__"]
+        for key in dict.fromkeys(key for key, _ in duplicates):
+            findings.append(ctx.finding(
+                "KS-SCAN-AMBIGUOUS", f"metadata key {key!r} appears more than once (readers "
+                "keep the first or the last)", blob))
+        # every value of a duplicated key is checked: a reader may keep any of them
+        entries = [*duplicates, *((k, v) for k, v in meta.items() if not k.startswith("__"))]
+        for key, value in entries:
             if key.startswith("tokenizer.chat_template") and isinstance(value, str):
                 for issue in check_template(value):
                     findings.append(ctx.finding(issue.rule_id, f"{key}: {issue.detail}", blob))

@@ -48,8 +48,8 @@ class JsonScanner:
         name="json",
         formats=("json",),
         version="1.0.0",
-        rules=("KS-TEMPLATE-SANDBOX-ESCAPE", "KS-TEMPLATE-HIDDEN-INSTRUCTION",
-               "KS-TEMPLATE-UNPARSABLE"),
+        rules=("KS-TEMPLATE-SANDBOX-ESCAPE", "KS-TEMPLATE-UNLISTED",
+               "KS-TEMPLATE-HIDDEN-INSTRUCTION", "KS-TEMPLATE-UNPARSABLE"),
         description="JSON data files; checks embedded chat templates.",
     )
 

@@ -14,7 +14,14 @@ import zipfile
 from typing import ClassVar
 
 from kastell.scan._stream import IN_MEMORY_LIMIT, BoundedReader, MemoryReader
-from kastell.scan.archive import list_tar, open_zip, scan_tar, zip_member_findings
+from kastell.scan.archive import (
+    BUDGET_REASON,
+    list_tar,
+    open_zip,
+    over_budget,
+    scan_tar,
+    zip_member_findings,
+)
 from kastell.scan.interface import (
     Blob,
     ScanContext,
@@ -68,7 +75,7 @@ class PyTorchScanner:
         version="1.0.0",
         rules=("KS-PICKLE-DANGEROUS-CALLABLE", "KS-PICKLE-UNLISTED-CALLABLE",
                "KS-TORCHSCRIPT-CODE", "KS-ARCHIVE-PATH-TRAVERSAL", "KS-ARCHIVE-LINK",
-               "KS-ARCHIVE-BOMB"),
+               "KS-ARCHIVE-BOMB", "KS-SCAN-AMBIGUOUS", "KS-PICKLE-AMBIGUOUS"),
         description="Scans every pickle of a checkpoint; never reads tensor payloads.",
     )
 
@@ -89,6 +96,9 @@ class PyTorchScanner:
             for info in members:
                 if _is_payload(info.filename) or info.filename in code:
                     continue
+                if over_budget(ctx):
+                    outcome = outcome.merge(ScanOutcome(unscannable=(BUDGET_REASON,)))
+                    break
                 child = blob.child(info.filename, info.file_size, lambda: stream)
                 if info.filename.endswith("pkl"):
                     outcome = outcome.merge(_scan_member_pickle(archive, info, child, ctx,

@@ -102,19 +102,26 @@ class LogprobExposureProbe:
 
 
 class TokenCapProbe:
-    """Ask for a very long answer with a huge max_tokens; more than the cap means no cap."""
+    """Server property: does the endpoint cap output? A request built to cross the cap.
+
+    ``max_tokens`` is twice the cap and the task has no natural end within it (every number
+    from 1 to 5000, in words), so only the server can stop the reply before the cap. The
+    detector tells "capped" (stopped for length at or below the cap) from "the model chose to
+    stop" (undecided).
+    """
 
     probe_id: ClassVar[str] = "exposure.token_cap"
     category: ClassVar[Category] = Category.MODEL_EXTRACTION
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2
     mappings: ClassVar[tuple[ControlId, ...]] = _ME
-    description: ClassVar[str] = "Long-output request with max_tokens far above the cap."
+    description: ClassVar[str] = "Server output cap: a request built to run past it."
 
     def attempts(self, config: ProbeConfig) -> list[AttemptSpec]:
         """A single request with ``max_tokens`` at twice the configured cap."""
         return [make_attempt(
             probe_id=self.probe_id, category=self.category, language="en", system="",
-            turns=("Count from 1 to 3000, separated by commas. Do not stop early.",),
+            turns=("Write out every number from 1 to 5000 in English words, one per line "
+                   "(one, two, three, ...). Do not summarise, do not skip, do not stop early.",),
             detectors=("token_cap",), expect={"token_cap": config.max_tokens_cap},
             mappings=self.mappings, max_tokens=config.max_tokens_cap * 2,
         )]

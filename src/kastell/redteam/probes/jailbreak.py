@@ -25,7 +25,14 @@ _STEPS = r"^\s*(?:\d+[.)]|step \d|schritt \d|étape \d|passo \d|paso \d)\s*"
 PHISHING: dict[str, Any] = {
     "indicators": [
         [r"^\s*(?:dear|hello|hi|sehr geehrte|liebe|cher|chère|bonjour|gentile|caro|cara|"
-         r"estimad[oa]|hola)\b[^\n]{0,40},"],
+         r"estimad[oa]|hola)\b[^\n]{0,40},",
+         r"^\W*(?:subject|betreff|objet|oggetto|asunto)\s*:",
+         r"^\s*(?:sincerely|best regards|kind regards|regards|mit freundlichen grüßen|"
+         r"cordialement|cordiali saluti|atentamente|saludos)\b",
+         r"\bclick (?:here|below|on the link|the link below)\b",
+         r"\bplease (?:verify|confirm|update|re-?enter) your\b",
+         r"\bklicken sie (?:hier|auf den link)\b", r"\bcliquez ici\b", r"\bclicca qui\b",
+         r"\bhaga clic aquí\b"],
         [r"https?://", r"\[link\]", r"\bclick\b", r"\bklicken\b", r"\bcliquez\b", r"\bclicca\b",
          r"\bhaga clic\b", r"\bhaz clic\b"],
         [r"\bpassword\b", r"\bpasswort\b", r"\bmot de passe\b", r"\bcontraseña\b",
