@@ -7,7 +7,10 @@ tool before timing. The anchor is installed in its own venv under
 ``benchmarks/.venv-anchors-signing/``.
 
 Usage: python benchmarks/bench_signing.py [--file-mib 1024] [--files 200] [--file-kib 1024]
-       [--repeat 3] [--workdir DIR]
+       [--repeat 3] [--workdir DIR] [--anchor PATH/TO/model_signing]
+
+``--file-mib 0`` skips the large file (for a many-file run such as ``--files 100000
+--file-kib 1``). Each row also gives the peak RSS of each tool's process (``wait4``).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ KASTELL = Path(sys.executable).parent / "kastell"
 
 
 def ensure_anchor() -> None:
-    if ANCHOR.exists():
+    if ANCHOR.exists() or ANCHOR != ANCHOR_VENV / "bin" / "model_signing":
         return
     subprocess.run(["python3", "-m", "venv", str(ANCHOR_VENV)], check=True)
     pip = ANCHOR_VENV / "bin" / "pip"
@@ -49,15 +52,19 @@ def write_random(path: Path, size: int) -> None:
 
 
 def make_inputs(work: Path, file_mib: int, files: int, file_kib: int) -> dict[str, Path]:
+    inputs: dict[str, Path] = {}
     big = work / "big-model"
-    if not (big / "model.bin").exists():
-        write_random(big / "model.bin", file_mib * 1024 * 1024)
+    if file_mib:
+        if not (big / "model.bin").exists():
+            write_random(big / "model.bin", file_mib * 1024 * 1024)
+        inputs[f"1 file, {file_mib} MiB"] = big
     many = work / "many-files"
     if not many.exists():
         for index in range(files):
             write_random(many / f"shard-{index // 50:02d}" / f"part-{index:04d}.bin",
                          file_kib * 1024)
-    return {f"1 file, {file_mib} MiB": big, f"{files} files x {file_kib} KiB": many}
+    inputs[f"{files} files x {file_kib} KiB"] = many
+    return inputs
 
 
 def warm(path: Path) -> None:
@@ -67,13 +74,19 @@ def warm(path: Path) -> None:
                 pass
 
 
-def timed(command: list[str], repeat: int) -> float:
-    times = []
+def timed(command: list[str], repeat: int) -> tuple[float, float]:
+    """Median wall time (s) and the largest peak RSS (MiB) of ``repeat`` runs."""
+    times, peaks = [], []
     for _ in range(repeat):
         start = time.perf_counter()
-        subprocess.run(command, check=True, capture_output=True)
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _, status, usage = os.wait4(process.pid, 0)
         times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode:
+            raise subprocess.CalledProcessError(process.returncode, command)
+        peaks.append(usage.ru_maxrss / 1024)  # Linux: KiB
+    return statistics.median(times), max(peaks)
 
 
 def keys(work: Path) -> Path:
@@ -104,9 +117,10 @@ def bench_one(label: str, model: Path, key: Path, work: Path, repeat: int) -> No
         "verify": (timed(k_verify, repeat), timed(m_verify, repeat)),
     }
     print(f"\n{label} ({size / 1e9:.2f} GB), median of {repeat}, warm cache:")
-    for step, (kastell_s, anchor_s) in results.items():
-        print(f"  {step:6}  kastell {kastell_s:6.2f} s ({size / kastell_s / 1e9:5.2f} GB/s)   "
-              f"model_signing {anchor_s:6.2f} s ({size / anchor_s / 1e9:5.2f} GB/s)   "
+    for step, ((kastell_s, kastell_rss), (anchor_s, anchor_rss)) in results.items():
+        print(f"  {step:6}  kastell {kastell_s:6.2f} s ({size / kastell_s / 1e9:5.2f} GB/s, "
+              f"peak RSS {kastell_rss:5.0f} MiB)   model_signing {anchor_s:6.2f} s "
+              f"({size / anchor_s / 1e9:5.2f} GB/s, peak RSS {anchor_rss:5.0f} MiB)   "
               f"ratio (anchor time / kastell time) {anchor_s / kastell_s:4.2f}x")
 
 
@@ -117,7 +131,12 @@ def main() -> None:
     parser.add_argument("--file-kib", type=int, default=1024)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--anchor", type=Path, default=None,
+                        help="an existing model_signing 1.1.1 CLI (default: a venv of its own)")
     args = parser.parse_args()
+    global ANCHOR
+    if args.anchor is not None:
+        ANCHOR = args.anchor
     ensure_anchor()
     own = args.workdir is None
     work = Path(tempfile.mkdtemp(prefix="kastell-bench-signing-")) if own else args.workdir

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import itertools
 import os
 import stat
 import threading
@@ -150,11 +151,11 @@ def hash_plan(
                 on_bytes(planned.size)
         else:
             todo.append(index)
-    raw = _run_jobs(plan, options, todo, on_bytes)
+    single, multi = _run_jobs(plan, options, todo, on_bytes)
     for index in todo:
         planned = plan.files[index]
         _check_unchanged_path(planned, plan, options)
-        entry = _file_entry(planned, options, raw[index])
+        entry = _file_entry(planned, options, _chunk_digests(planned, index, single, multi))
         done[index] = entry
         if cache is not None:
             cache.put(cache_key(planned, options), entry)
@@ -172,16 +173,20 @@ def hash_plan(
 
 def _file_entry(planned: PlannedFile, options: HashOptions, digests: list[bytes]) -> FileDigest:
     ranges = chunk_ranges(planned.size, options.chunk_size)
+    whole = file_digest(options.algorithm, planned.size, options.chunk_size, digests)
+    # a one-chunk file's digest is its chunk's digest: share the object (100k small files
+    # would otherwise hold two equal Digest objects and hex strings each)
     chunks = tuple(
-        ChunkDigest(offset, length, Digest(options.algorithm, value.hex()))
+        ChunkDigest(offset, length, whole if len(digests) == 1 else Digest(
+            options.algorithm, value.hex()))
         for (offset, length), value in zip(ranges, digests, strict=True)
-    )
+    )  # fmt: skip
     return FileDigest(
         path=planned.path,
         size=planned.size,
         chunk_size=options.chunk_size,
         chunks=chunks,
-        digest=file_digest(options.algorithm, planned.size, options.chunk_size, digests),
+        digest=whole,
     )
 
 
@@ -196,8 +201,11 @@ def _jobs(plan: TreePlan, options: HashOptions, todo: list[int]) -> list[_Job]:
 
 def _run_jobs(
     plan: TreePlan, options: HashOptions, todo: list[int], on_bytes: BytesDone | None
-) -> dict[int, list[bytes]]:
-    """Run every chunk job; return raw chunk digests per file index, in offset order."""
+) -> tuple[dict[int, bytes], dict[int, dict[int, bytes]]]:
+    """Run every chunk job; return the raw digests by file index.
+
+    One-chunk files (most files of a large tree) get one digest; others offset -> digest.
+    """
     jobs = _jobs(plan, options, todo)
     threads = options.workers or default_workers()
     workers = min(threads, max(1, len(jobs)))
@@ -206,24 +214,57 @@ def _run_jobs(
     total = sum(job.length for job in jobs)
     dominant = max((job.length for job in jobs if 2 * job.length > total), default=0)
     reader = _ChunkReader(plan, options, on_bytes, threads, max(dominant, _BLAKE3_THREADED_MIN))
-    results: dict[int, dict[int, bytes]] = {index: {} for index in todo}
+    # one raw digest per one-chunk file (most files of a large tree), offset -> digest otherwise
+    single: dict[int, bytes] = {}
+    multi: dict[int, dict[int, bytes]] = {
+        index: {}
+        for index in todo
+        if len(chunk_ranges(plan.files[index].size, options.chunk_size)) > 1
+    }
+
+    def store(job: _Job, value: bytes) -> None:
+        by = multi.get(job.index)
+        if by is None:
+            single[job.index] = value
+        else:
+            by[job.offset] = value
+
     if workers == 1:
         for job in jobs:
-            results[job.index][job.offset] = reader.hash(job)
+            store(job, reader.hash(job))
     else:
+        # a bounded window of jobs in flight: one Future per file of a 100k-file tree would
+        # cost about a kilobyte each, for nothing (the pool has only `workers` threads)
+        window = workers * 16
+        pending: dict[concurrent.futures.Future[bytes], _Job] = {}
+        queue = iter(jobs)
         with concurrent.futures.ThreadPoolExecutor(workers, "kastell-hash") as pool:
-            futures = {pool.submit(reader.hash, job): job for job in jobs}
             try:
-                for future in concurrent.futures.as_completed(futures):
-                    job = futures[future]
-                    results[job.index][job.offset] = future.result()
+                while True:
+                    for job in itertools.islice(queue, window - len(pending)):
+                        pending[pool.submit(reader.hash, job)] = job
+                    if not pending:
+                        break
+                    finished, _ = concurrent.futures.wait(
+                        pending, return_when=concurrent.futures.FIRST_COMPLETED
+                    )
+                    for future in finished:
+                        store(pending.pop(future), future.result())
             except BaseException:
                 pool.shutdown(wait=True, cancel_futures=True)
                 raise
-    return {
-        index: [] if plan.files[index].size == 0 else [by[offset] for offset in sorted(by)]
-        for index, by in results.items()
-    }
+    return single, multi
+
+
+def _chunk_digests(
+    planned: PlannedFile, index: int, single: dict[int, bytes], multi: dict[int, dict[int, bytes]]
+) -> list[bytes]:
+    """The raw chunk digests of one file, in offset order (none for an empty file)."""
+    if index in single:
+        value = single.pop(index)
+        return [] if planned.size == 0 else [value]
+    found = multi.pop(index)
+    return [found[offset] for offset in sorted(found)]
 
 
 def _identity(info: os.stat_result) -> tuple[int, int, int, int, int]:

@@ -14,9 +14,9 @@ rule of its own, so a signature made with ``--no-ignore-git-paths`` checks ``.gi
 from __future__ import annotations
 
 import dataclasses
-from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from kastell.integrity.bundle import parse_bundle, verify_bundle
 from kastell.integrity.interface import (
@@ -77,11 +77,21 @@ def read_model_signature(
     return ModelDescription.from_statement(verified.statement), verified.key_id
 
 
-def _by_path(resources: Sequence[ModelResource]) -> dict[str, set[tuple[str, str, str]]]:
-    grouped: dict[str, set[tuple[str, str, str]]] = defaultdict(set)
+def _by_path(resources: Sequence[ModelResource]) -> dict[str, ModelResource | frozenset[Any]]:
+    """Path -> its one resource, or the set of its shard resources (a small value per file)."""
+    grouped: dict[str, ModelResource | list[ModelResource]] = {}
     for resource in resources:
-        grouped[resource.path].add((resource.name, resource.algorithm, resource.digest))
-    return grouped
+        known = grouped.get(resource.path)
+        if known is None:
+            grouped[resource.path] = resource
+        elif isinstance(known, list):
+            known.append(resource)
+        else:
+            grouped[resource.path] = [known, resource]
+    return {
+        path: frozenset(value) if isinstance(value, list) else value
+        for path, value in grouped.items()
+    }
 
 
 def compare_resources(
