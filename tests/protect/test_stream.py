@@ -181,3 +181,31 @@ def test_slot_generation_is_authenticated(kek: LocalKeyFile) -> None:
 def test_chunk_size_bounds(kek: LocalKeyFile) -> None:
     with pytest.raises(FormatError):
         encrypt_stream(io.BytesIO(b""), io.BytesIO(), kek, chunk_size=0)
+
+
+def test_small_file_buffers_and_growth_detected(
+    tmp_path: os.PathLike[str], kek: LocalKeyFile, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Files smaller than a chunk get small buffers; one that grows meanwhile is refused."""
+    from kastell.protect import stream
+    from kastell.protect.interface import ProtectIOError
+
+    path = os.path.join(tmp_path, "small.bin")
+    with open(path, "wb") as handle:
+        handle.write(b"s" * 100)
+    sealed = io.BytesIO()
+    with open(path, "rb") as source:
+        encrypt_stream(source, sealed, kek, chunk_size=4096)
+    with open(os.path.join(tmp_path, "s.kenc"), "wb") as handle:
+        handle.write(sealed.getvalue())
+    with open(os.path.join(tmp_path, "s.kenc"), "rb") as handle:
+        out = io.BytesIO()
+        decrypt_stream(handle, out, kek)
+    assert out.getvalue() == b"s" * 100
+    monkeypatch.setattr(stream, "_remaining", lambda _: 50)  # it held 50 bytes when looked at
+    with open(path, "rb") as source, pytest.raises(ProtectIOError, match="grew"):
+        encrypt_stream(source, io.BytesIO(), kek, chunk_size=4096)
+    with open(os.path.join(tmp_path, "s.kenc"), "rb") as handle, pytest.raises(
+        TamperedError, match="grew"
+    ):
+        decrypt_stream(handle, io.BytesIO(), kek)

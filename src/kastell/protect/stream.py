@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import os
 import secrets
 from collections.abc import Callable, Iterator
@@ -31,6 +32,7 @@ __all__ = [
 ]
 
 DEFAULT_CHUNK_SIZE = 4 * 1024 * 1024
+_INLINE = 256 * 1024
 Progress = Callable[[int], None]
 
 
@@ -50,21 +52,46 @@ def _fill(stream: BinaryIO, buffer: bytearray) -> int:
     return int(filled)
 
 
+def _remaining(stream: BinaryIO) -> int | None:
+    """Bytes left in a seekable file from its position, or None for a pipe-like stream."""
+    try:
+        return os.fstat(stream.fileno()).st_size - stream.tell()
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        return None
+
+
+def _capacity(full: int, remaining: int | None) -> int:
+    """Buffer size: a whole chunk, or one byte more than a smaller file holds.
+
+    A file smaller than one chunk then costs a small buffer, not two chunk-sized ones (the
+    per-file cost of a tree of small files); the extra byte tells a file that grew.
+    """
+    if remaining is None or remaining >= full:
+        return full
+    return max(remaining, 0) + 1
+
+
 class _BackgroundDigest:
     """A SHA-256 fed in order on its own thread, so hashing overlaps encryption and I/O.
 
     hashlib and AES-GCM both release the GIL on large buffers, so on two cores the two digests
     and the cipher run side by side. A caller must not modify a buffer it has fed until
-    ``wait()`` has returned for it.
+    ``wait()`` has returned for it. Small inputs fed before any large one are hashed inline:
+    a file smaller than ``_INLINE`` never starts a thread (the per-file cost of a tree).
     """
 
     def __init__(self, initial: bytes = b"") -> None:
         self._hash = hashlib.sha256(initial)
-        self._executor = ThreadPoolExecutor(max_workers=1)
+        self._executor: ThreadPoolExecutor | None = None
         self._pending: Future[None] | None = None
 
     def feed(self, data: bytes | memoryview) -> None:
         """Queue ``data`` (after everything fed before)."""
+        if self._executor is None:
+            if len(data) < _INLINE:
+                self._hash.update(data)  # nothing queued before: order is kept
+                return
+            self._executor = ThreadPoolExecutor(max_workers=1)
         self._pending = self._executor.submit(self._hash.update, data)
 
     def wait(self) -> None:
@@ -75,12 +102,13 @@ class _BackgroundDigest:
     def hexdigest(self) -> str:
         """Finish and return the digest."""
         self.wait()
-        self._executor.shutdown()
+        self.close()
         return self._hash.hexdigest()
 
     def close(self) -> None:
         """Stop the worker thread (idempotent)."""
-        self._executor.shutdown(wait=True)
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
 
 
 def encrypt_stream(
@@ -111,8 +139,11 @@ def encrypt_stream(
     prefix = header.prefix_bytes()
     header_digest = hashlib.sha256(prefix).digest()
     target.write(prefix + slot + b"\x00" * fmt.SLOT_SIZE)
-    current, ahead = bytearray(chunk_size), bytearray(chunk_size)
+    capacity = _capacity(chunk_size, _remaining(source))
+    current, ahead = bytearray(capacity), bytearray(capacity)
     size = _fill(source, current)
+    if size == capacity < chunk_size:
+        raise ProtectIOError("the file grew while it was being encrypted; encrypt it again")
     index = plain_total = cipher_total = 0
     with _digests(prefix) as (plain_hash, cipher_hash):
         while True:
@@ -192,8 +223,11 @@ def decrypt_stream(
     )
     block = header.chunk_size + fmt.TAG_SIZE
     source.seek(header.data_offset())
-    current, ahead = bytearray(block), bytearray(block)
+    capacity = _capacity(block, _remaining(source))
+    current, ahead = bytearray(capacity), bytearray(capacity)
     size = _fill(source, current)
+    if size == capacity < block:
+        raise TamperedError("the encrypted file grew while it was being read")
     index = plain_total = cipher_total = 0
     with _digests(prefix) as (plain_hash, cipher_hash):
         while True:
