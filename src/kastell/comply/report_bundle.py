@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from kastell.comply.interface import ReportWriteError
-from kastell.integrity.bundle import sign_statement, verify_bundle
+from kastell.integrity.bundle import parse_bundle, sign_statement, verify_bundle
 from kastell.integrity.interface import Signer
 from kastell.integrity.keys import PublicKey
 
@@ -115,7 +115,12 @@ def verify_report_dir(bundle_dir: pathlib.Path, keys: Sequence[PublicKey]) -> Re
     """
     from kastell.integrity.interface import MalformedBundleError
 
-    verified = verify_bundle((bundle_dir / SIGNATURE_FILE).read_bytes(), keys)
+    data = (bundle_dir / SIGNATURE_FILE).read_bytes()
+    parsed = parse_bundle(data)
+    if parsed.to_json() != data:
+        # unsigned parts (key hint, alphabet, member order) changed: still a changed byte
+        raise MalformedBundleError("the signature file differs from the bundle Kastell writes")
+    verified = verify_bundle(parsed, keys)
     if verified.predicate_type != REPORT_PREDICATE:
         raise MalformedBundleError(f"the signature is over a {verified.predicate_type[:80]}")
     signed: dict[str, str] = {}
