@@ -17,8 +17,12 @@ Anchors live in ``benchmarks/.venv-anchors-scan`` (created on first use):
 next to the running interpreter. Needs torch==2.13.0 and numpy in the running interpreter to
 generate the inputs.
 
+3. Hostile inputs (``--hostile``, see ``scan_hostile.py``): files built to exhaust the scanner,
+   each scanned in its own child process (wall, CPU, peak RSS); with ``--baseline-src DIR`` the
+   same files and the 200-file directory are also scanned by another copy of ``src`` (main's).
+
 Usage: python benchmarks/bench_scan.py [--workdir DIR] [--repeat 3] [--skip-speed]
-       [--skip-matrix]
+       [--skip-matrix] [--hostile] [--baseline-src DIR] [--hostile-timeout 120]
 """
 
 from __future__ import annotations
@@ -340,7 +344,19 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--skip-matrix", action="store_true")
+    parser.add_argument("--hostile", action="store_true")
+    parser.add_argument("--baseline-src", type=Path, default=None)
+    parser.add_argument("--hostile-timeout", type=float, default=120.0)
     args = parser.parse_args()
+    if args.hostile:
+        sys.path.insert(0, str(HERE))
+        from scan_hostile import compare_speed, hostile
+
+        hostile(args.workdir, ROOT / "src", args.baseline_src, args.hostile_timeout)
+        if args.baseline_src is not None:
+            compare_speed(generate_speed_dir(args.workdir), ROOT / "src", args.baseline_src,
+                          args.repeat)
+        return
     ensure_anchors()
     if not args.skip_speed:
         result = speed(args.workdir, args.repeat)

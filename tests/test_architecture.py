@@ -10,24 +10,31 @@ import pytest
 SRC = pathlib.Path(__file__).resolve().parents[1] / "src" / "kastell"
 
 # Shared foundation every package may use; it imports no capability.
-FOUNDATION = {"errors", "types", "_storage", "_http1", "report", "localmodel", "__init__"}
+FOUNDATION = {
+    "errors", "types", "_storage", "_http1", "report", "localmodel", "text", "_untrusted",
+    "__init__",
+}
+
+# The text-detection core is foundation for every capability, but itself imports only these.
+TEXT_MAY_IMPORT = {"errors", "types"}
 
 # capability -> the other capabilities it may import (docs/architecture.md).
 ALLOWED: dict[str, set[str]] = {
     "integrity": set(),
     "scan": set(),
-    "protect": set(),
+    "protect": {"integrity"},
     "audit": set(),
     "provenance": {"integrity", "scan"},
     "bom": {"integrity", "provenance"},
     "redteam": {"provenance"},
     "guard": {"audit", "integrity"},
+    "datascan": {"integrity", "provenance", "text"},
     "comply": {
         "integrity", "provenance", "protect", "bom", "scan", "redteam", "guard", "audit",
     },
     "cli": {
         "integrity", "provenance", "protect", "bom", "scan", "redteam", "guard", "audit",
-        "comply",
+        "comply", "datascan",
     },
 }
 
@@ -72,3 +79,11 @@ def test_nothing_but_cli_imports_comply() -> None:
         if _top_package(path) not in {"comply", "cli"} and "comply" in _imported_packages(path)
     ]
     assert offenders == []
+
+
+@pytest.mark.parametrize(
+    "path", sorted((SRC / "text").rglob("*.py")), ids=lambda p: str(p.relative_to(SRC))
+)
+def test_text_core_imports_only_errors_and_types(path: pathlib.Path) -> None:
+    imported = _imported_packages(path) - {"text"}
+    assert imported <= TEXT_MAY_IMPORT, f"text must not import {sorted(imported - TEXT_MAY_IMPORT)}"

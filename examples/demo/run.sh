@@ -7,7 +7,8 @@
 #      model with real requests (answered questions, blocked prompt injections, an extraction
 #      alert), incidents opened from the guard's audit log, then
 #      `kastell assess examples/demo/deployment.yaml` (report in demo-out/report/).
-# Exit status: that of `kastell assess` (0 every gate passed, 1 a gate failed, 3 not all checked);
+# Exit status: that of `kastell assess` (0 pass, 3 incomplete or inconclusive), except that open
+# findings (exit 1) are the demo's expected outcome and exit 0 (KASTELL_DEMO_STRICT=1: exit 1);
 # 3 also when the guard gateway does not start, 1 when it does not answer as expected.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

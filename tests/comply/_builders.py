@@ -23,8 +23,14 @@ def make_evidence(
     passed: bool | None = True,
     findings: list[dict[str, Any]] | None = None,
     subject: str = "model",
+    controls: list[str] | None = None,
+    valid_until: str | None = None,
 ) -> Evidence:
     summary: dict[str, Any] = {}
+    if controls is not None:
+        summary["controls"] = controls
+    if valid_until is not None:
+        summary["valid_until"] = valid_until
     if passed is not None:
         summary["passed"] = passed
     if findings is not None:

@@ -123,7 +123,10 @@ def build_deployment(root: pathlib.Path, **overrides: object) -> pathlib.Path:
         },
         "evidence": {
             "store": "evidence.sqlite",
-            "manual": [{"kind": "documentation", "path": "policy.md"}],
+            "manual": [{"kind": "documentation", "path": "policy.md", "title": "AI use policy",
+                        "controls": ["AIA-4", "NIS2-20.1"], "attester": "A. Person",
+                        "attester_role": "CISO", "approver": "B. Person",
+                        "approver_role": "Managing director", "valid_until": "2027-06-30"}],
         },
         "output": {"dir": "report"},
         **overrides,

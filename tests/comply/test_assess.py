@@ -55,7 +55,12 @@ def _assess(tmp_path: pathlib.Path, *runners) -> Assessment:  # type: ignore[no-
 
 def test_all_steps_passing_exits_0_and_records_evidence(tmp_path: pathlib.Path) -> None:
     result = _assess(tmp_path, _passing, _passing)
-    assert result.exit_code == ExitCode.OK
+    assert result.gates_exit_code == ExitCode.OK
+    # every step passed, but applicable controls still lack evidence: open findings, no pass
+    assert result.exit_code == ExitCode.FAILED
+    assert result.verdict is not None
+    assert result.verdict.verdict == "fail"
+    assert any(i.id == "control:OWASP-LLM01" for i in result.verdict.items)
     assert len(result.recorded) == 2
     assert {r.evidence.kind for r in result.evidence} == {EvidenceKind.AI_BOM}
     assert len(result.controls) > 100
@@ -74,7 +79,8 @@ def test_a_failed_verification_is_a_failed_gate(tmp_path: pathlib.Path) -> None:
 
 def test_could_not_check_is_exit_3_never_a_pass(tmp_path: pathlib.Path) -> None:
     result = _assess(tmp_path, _passing, _unreachable)
-    assert result.exit_code == ExitCode.INCOMPLETE
+    assert result.gates_exit_code == ExitCode.INCOMPLETE
+    assert result.exit_code != ExitCode.OK
     assert "start it" in result.steps[1].detail
 
 
@@ -82,7 +88,7 @@ def test_a_missing_capability_is_not_checked(tmp_path: pathlib.Path) -> None:
     result = _assess(tmp_path, _absent)
     assert result.steps[0].outcome is StepOutcome.NOT_CHECKED
     assert "not available in this build" in result.steps[0].detail
-    assert result.exit_code == ExitCode.INCOMPLETE
+    assert result.gates_exit_code == ExitCode.INCOMPLETE
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +114,8 @@ def test_real_deployment_passes_every_declared_gate(
         "residency": StepOutcome.PASSED,
         "manual evidence": StepOutcome.PASSED,
     }
-    assert result.exit_code == ExitCode.OK
+    assert result.gates_exit_code == ExitCode.OK
+    assert result.exit_code == ExitCode.FAILED  # controls without evidence are open findings
     bom = json.loads((signed.parent / "report" / "bom.json").read_text())
     assert bom["bomFormat"] == "CycloneDX"
     assert bom["specVersion"] == "1.6"
@@ -170,7 +177,7 @@ def test_reports_are_written_and_self_contained(
     assert 'id="provenance-tree"' in html
     assert 'id="summary"' in html
     assert "Digital Omnibus" in html  # caveats stay visible
-    assert json.loads(paths[1].read_text())["verdict"] == "pass"
+    assert json.loads(paths[1].read_text())["verdict"] == "fail"
     markdown = paths[2].read_text()
     assert "Annex IV" in markdown
     assert "Digital Omnibus" in markdown
@@ -194,9 +201,10 @@ def test_cli_assess_writes_report_and_returns_the_exit_code(
             NOW.isoformat(),
         ]
     )
-    assert code == 0
+    assert code == ExitCode.FAILED
     doc = json.loads(capsys.readouterr().out)
-    assert doc["verdict"] == "pass"
+    assert doc["verdict"] == "fail"
+    assert doc["gates_exit_code"] == 0
     assert (tmp_path / "r" / "report.html").is_file()
 
 
@@ -216,9 +224,9 @@ def test_cli_assess_other_formats(
             fmt,
         ]
     )
-    assert code == 0
+    assert code == ExitCode.FAILED  # applicable controls without evidence are open findings
     out = capsys.readouterr().out
-    marker = {"sarif": '"version": "2.1.0"', "junit": "<testsuites", "text": "PASS (exit 0)"}[fmt]
+    marker = {"sarif": '"version": "2.1.0"', "junit": "<testsuites", "text": "FAIL (exit 1)"}[fmt]
     assert marker in out
 
 
@@ -293,9 +301,10 @@ def test_report_renders_when_no_step_could_run(tmp_path: pathlib.Path) -> None:
     ]
     with EvidenceStore.open(tmp_path / "ev.sqlite") as store:
         result = run_assessment(descriptor, store, _clock, steps=[(n, _unreachable) for n in names])
-    assert result.exit_code == ExitCode.INCOMPLETE
+    assert result.gates_exit_code == ExitCode.INCOMPLETE
     doc = assessment_document(result)
-    assert doc["verdict"] == "incomplete"
+    assert doc["verdict"] == "fail"  # open control findings win over "not checked"
+    assert len(doc["findings"]["not_checked_steps"]) == len(names)
     assert all(c["status"] != "satisfied" for c in doc["controls"])  # unknown never passes
     html, md = write_report(doc, tmp_path / "out", ("html", "md"), NOW)
     assert "not_checked" in html.read_text()
@@ -344,8 +353,9 @@ def test_cli_assess_with_a_postgres_evidence_store(
             "json",
         ]
     )
-    assert code == 0
+    assert code == ExitCode.FAILED
     doc = json.loads(capsys.readouterr().out)
+    assert doc["gates_exit_code"] == 0
     assert {e["kind"] for e in doc["evidence"]} >= {"model_signature", "ai_bom", "model_file_scan"}
     with EvidenceStore.open(pg_url) as store:
         assert len(store.list()) == len(doc["evidence"])
@@ -362,4 +372,4 @@ def test_undeclared_red_team_and_guard_are_not_checked(tmp_path: pathlib.Path) -
     assert outcomes["redteam"].outcome is StepOutcome.NOT_CHECKED
     assert "enabled: false" in outcomes["redteam"].detail
     assert outcomes["guard"].outcome is StepOutcome.NOT_CHECKED
-    assert result.exit_code == ExitCode.INCOMPLETE
+    assert result.gates_exit_code == ExitCode.INCOMPLETE

@@ -8,6 +8,11 @@ import pytest
 from kastell.cli.main import main
 from kastell.errors import ExitCode
 
+META = ["--title", "Oversight procedure", "--control", "AIA-14.1", "--by", "A. Person",
+        "--attester-role", "CISO", "--approver", "B. Person", "--approver-role", "CEO",
+        "--valid-until", "2027-12-31"]  # fmt: skip
+"""The attestation every ``evidence add`` needs: title, controls, attester, approver, review."""
+
 
 @pytest.fixture
 def store(tmp_path: pathlib.Path) -> str:
@@ -32,8 +37,10 @@ def test_evidence_add_list_show_roundtrip(
                 str(doc),
                 "--store",
                 store,
+                *META[:4],
                 "--by",
-                "CISO",
+                "A. Person",
+                *META[6:],
                 "--format",
                 "json",
             ]
@@ -50,7 +57,10 @@ def test_evidence_add_list_show_roundtrip(
         == 0
     )
     shown = _json(capsys)
-    assert shown["summary"]["attested_by"] == "CISO"
+    assert shown["summary"]["attested_by"] == "A. Person (CISO)"
+    assert shown["summary"]["approved_by"] == "B. Person (CEO)"
+    assert shown["summary"]["controls"] == ["AIA-14.1"]
+    assert shown["summary"]["valid_until"] == "2027-12-31"
     assert out.read_text() == "# Oversight\n"
 
 
@@ -64,7 +74,7 @@ def test_evidence_add_unknown_kind_is_usage_error(
 ) -> None:
     doc = tmp_path / "x.md"
     doc.write_text("x")
-    assert main(["evidence", "add", "vibes", str(doc), "--store", store]) == ExitCode.USAGE
+    assert main(["evidence", "add", "vibes", str(doc), "--store", store, *META]) == ExitCode.USAGE
     err = capsys.readouterr().err
     assert "unknown evidence kind 'vibes'" in err
     assert "human_oversight_procedure" in err
@@ -73,7 +83,8 @@ def test_evidence_add_unknown_kind_is_usage_error(
 def test_evidence_add_missing_file_is_usage_error(
     tmp_path: pathlib.Path, store: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = main(["evidence", "add", "documentation", str(tmp_path / "nope"), "--store", store])
+    code = main(["evidence", "add", "documentation", str(tmp_path / "nope"), "--store", store,
+                 *META])  # fmt: skip
     assert code == ExitCode.USAGE
     assert "does not exist" in capsys.readouterr().err
 
@@ -81,7 +92,7 @@ def test_evidence_add_missing_file_is_usage_error(
 def test_evidence_add_directory_is_usage_error(
     tmp_path: pathlib.Path, store: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["evidence", "add", "documentation", str(tmp_path), "--store", store]) == 2
+    assert main(["evidence", "add", "documentation", str(tmp_path), "--store", store, *META]) == 2
     assert "is not a file" in capsys.readouterr().err
 
 
@@ -121,7 +132,8 @@ def _open(store: str, *extra: str) -> int:
 
 
 def test_incident_lifecycle(store: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert _open(store, "--regime", "nis2-significant", "--format", "json") == 0
+    assert _open(store, "--regime", "nis2-significant", "--fact", "significance=nis2-23.3.a",
+                 "--format", "json") == 0  # fmt: skip
     (opened,) = _json(capsys)  # type: ignore[misc]
     assert opened["id"] == "INC-20261024-001"
     due = {c["key"]: c["due"] for c in opened["clocks"]}
@@ -265,6 +277,8 @@ def test_incident_open_from_guard_events(
                 "5",
                 "--regime",
                 "cra-severe-incident",
+                "--fact",
+                "significance=cra-14.5.a",
                 "--store",
                 store,
                 "--format",
@@ -278,6 +292,10 @@ def test_incident_open_from_guard_events(
     opened = _json(capsys)
     assert [i["source"] for i in opened] == ["canary_leak", "blocked_attack_burst"]  # type: ignore[index]
     assert opened[1]["evidence_refs"] == ["b0", "b1", "b2", "b3", "b4"]  # type: ignore[index]
+    # a canary leak is classed as asked; a burst of *blocked* attacks never is by itself
+    assert opened[0]["regimes"] == ["cra-severe-incident"]  # type: ignore[index]
+    assert opened[1]["regimes"] == []  # type: ignore[index]
+    assert opened[1]["clocks"] == []  # type: ignore[index]
 
 
 def test_incident_open_from_malformed_events(
@@ -341,7 +359,7 @@ def test_evidence_add_refuses_huge_files(
     big = tmp_path / "big.bin"
     with big.open("wb") as handle:
         handle.truncate(64 * 1024 * 1024 + 1)  # sparse: no real disk use
-    assert main(["evidence", "add", "documentation", str(big), "--store", store]) == 2
+    assert main(["evidence", "add", "documentation", str(big), "--store", store, *META]) == 2
     assert "larger than 64 MiB" in capsys.readouterr().err
 
 
@@ -366,7 +384,7 @@ def test_evidence_cli_on_postgres(
 ) -> None:
     doc = tmp_path / "policy.md"
     doc.write_text("policy")
-    assert main(["evidence", "add", "documentation", str(doc), "--store", pg_url]) == 0
+    assert main(["evidence", "add", "documentation", str(doc), "--store", pg_url, *META]) == 0
     assert main(["incident", "open", "--title", "t", "--store", pg_url]) == 0
     capsys.readouterr()
     assert main(["evidence", "list", "--store", pg_url, "--format", "json"]) == 0

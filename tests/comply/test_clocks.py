@@ -83,7 +83,8 @@ def test_nis2_clocks_and_final_report_after_notification() -> None:
     aware = dt.datetime(2026, 5, 4, 8, 0, tzinfo=BERLIN)
     incident = _incident(aware, Regime.NIS2_SIGNIFICANT)
     clocks = {c.rule.key: c for c in compute_clocks(incident, aware + dt.timedelta(hours=1))}
-    assert set(clocks) == {"NIS2-23.4.a", "NIS2-23.4.b", "NIS2-23.4.d"}
+    assert set(clocks) == {"NIS2-23.4.a", "NIS2-23.4.b", "NIS2-23.4.d", "NIS2-23.1"}
+    assert clocks["NIS2-23.1"].state is ClockState.IMMEDIATE  # recipients: without undue delay
     assert clocks["NIS2-23.4.a"].due == aware + dt.timedelta(hours=24)
     assert clocks["NIS2-23.4.b"].due == aware + dt.timedelta(hours=72)
     assert clocks["NIS2-23.4.d"].state is ClockState.PENDING_START
@@ -96,7 +97,7 @@ def test_nis2_clocks_and_final_report_after_notification() -> None:
 
 
 def test_overdue_and_late_submission() -> None:
-    aware = dt.datetime(2026, 5, 4, 8, 0, tzinfo=dt.UTC)
+    aware = dt.datetime(2026, 10, 4, 8, 0, tzinfo=dt.UTC)  # CRA Art. 14 applies from 11 Sep 2026
     now = aware + dt.timedelta(hours=30)
     late = aware + dt.timedelta(hours=25)
     incident = _incident(aware, Regime.CRA_SEVERE_INCIDENT, submitted={"CRA-14.4.a": late})

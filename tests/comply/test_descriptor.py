@@ -27,7 +27,10 @@ GOOD = {
             }
         ]
     },
-    "evidence": {"manual": [{"kind": "documentation", "path": "policy.md"}]},
+    "evidence": {"manual": [{"kind": "documentation", "path": "policy.md", "title": "Policy",
+                             "controls": ["AIA-4"], "attester": "A. A", "attester_role": "CISO",
+                             "approver": "B. B", "approver_role": "CEO",
+                             "valid_until": "2027-01-01"}]},
 }
 
 

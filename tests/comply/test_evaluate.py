@@ -74,8 +74,39 @@ def test_organisational_gap_needs_attestation() -> None:
     assert result.status is ControlStatus.NEEDS_ATTESTATION
     assert result.missing_kinds == (K.HUMAN_OVERSIGHT_PROCEDURE,)
     items += stored(
-        make_evidence(K.HUMAN_OVERSIGHT_PROCEDURE, passed=None, age=dt.timedelta(days=200))
+        make_evidence(K.HUMAN_OVERSIGHT_PROCEDURE, passed=None, age=dt.timedelta(days=200),
+                      controls=["AIA-14.4"])  # fmt: skip
     )
+    assert evaluate_control(control, items, NOW, POLICY).status is ControlStatus.SATISFIED
+
+
+@pytest.mark.parametrize(
+    ("controls", "valid_until"),
+    [
+        (None, None),  # names no control: a catch-all document counts for none
+        (["AIA-14.1"], None),  # another control
+        (["AIA-14.4", "AIA-4", "AIA-5", "NIS2-20.1", "NIS2-20.2", "NIS2-21.1", "NIS2-21.2.a"],
+         None),  # more than the catalog's cap (6)
+        (["AIA-14.4"], "2026-11-25"),  # expired the day before NOW
+        (["AIA-14.4"], "soon"),  # unreadable validity is none
+    ],
+)
+def test_a_document_counts_only_for_the_controls_it_names(
+    controls: list[str] | None, valid_until: str | None
+) -> None:
+    control = load_catalog().get("AIA-14.4")
+    items = stored(make_evidence(K.GUARD_POLICY), make_evidence(K.AUDIT_LOG),
+                   make_evidence(K.HUMAN_OVERSIGHT_PROCEDURE, passed=None, controls=controls,
+                                 valid_until=valid_until))  # fmt: skip
+    result = evaluate_control(control, items, NOW, POLICY, load_catalog().max_controls_per_document)
+    assert result.status is ControlStatus.NEEDS_ATTESTATION
+
+
+def test_a_document_valid_until_today_still_counts() -> None:
+    control = load_catalog().get("AIA-14.4")
+    items = stored(make_evidence(K.GUARD_POLICY), make_evidence(K.AUDIT_LOG),
+                   make_evidence(K.HUMAN_OVERSIGHT_PROCEDURE, passed=None, controls=["AIA-14.4"],
+                                 valid_until=NOW.date().isoformat()))  # fmt: skip
     assert evaluate_control(control, items, NOW, POLICY).status is ControlStatus.SATISFIED
 
 

@@ -91,7 +91,8 @@ def test_drafts_prefill_from_facts_and_evidence_and_leave_the_rest_to_fill() -> 
         make_evidence(EvidenceKind.GUARD_EVENTS),
     )
     drafts = draft_notifications(incident, compute_clocks(incident, NOW), evidence)
-    assert [d.clock.rule.key for d in drafts] == ["NIS2-23.4.a", "NIS2-23.4.b", "NIS2-23.4.d"]
+    assert [d.clock.rule.key for d in drafts] == [
+        "NIS2-23.4.a", "NIS2-23.4.b", "NIS2-23.1", "NIS2-23.4.d"]
     early = {f.name: f for f in drafts[0].fields}
     assert early["suspected_malicious_or_unlawful"].value == "yes"
     assert early["possible_cross_border_impact"].value is None

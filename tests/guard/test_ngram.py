@@ -8,8 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kastell.guard.interface import GuardConfigError, ScanContext
-from kastell.guard.scanners import ngram
+from kastell.guard.interface import ScanContext
 from kastell.guard.scanners.ngram import (
     MAX_CHARS,
     NgramInjectionClassifier,
@@ -17,6 +16,8 @@ from kastell.guard.scanners.ngram import (
     char_ngrams,
     load_ngram_model,
 )
+from kastell.text import ngram
+from kastell.text.interface import TextDataError
 
 
 def test_char_ngrams_pad_words_and_fold_accents() -> None:
@@ -98,8 +99,8 @@ def test_shipped_model_passes_everyday_prompts(benign: str) -> None:
     assert NgramInjectionClassifier().scan(benign, ScanContext()) == []
 
 
-def test_malformed_model_file_is_a_config_error() -> None:
-    with pytest.raises(GuardConfigError, match="malformed"):
+def test_malformed_model_file_is_a_data_error() -> None:
+    with pytest.raises(TextDataError, match="malformed"):
         ngram._model_from_json({"terms": {"abc": "not a pair"}, "bias": 0, "threshold": 0.5})
-    with pytest.raises(GuardConfigError):
+    with pytest.raises(TextDataError):
         ngram._model_from_json({"terms": {}})

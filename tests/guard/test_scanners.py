@@ -8,7 +8,6 @@ import pytest
 import yaml
 
 from kastell.guard.interface import Action, Direction, ScanContext
-from kastell.guard.scanners import _checksums as checks
 from kastell.guard.scanners.canary import CanaryLeakDetector
 from kastell.guard.scanners.injection import PromptInjectionScanner
 from kastell.guard.scanners.leakage import SystemPromptLeakDetector
@@ -24,6 +23,7 @@ from kastell.guard.scanners.registry import (
 from kastell.guard.scanners.secrets import SecretScanner
 from kastell.guard.scanners.smuggling import SmugglingScanner
 from kastell.guard.scanners.toxicity import ToxicityScanner
+from kastell.text import _checksums as checks
 
 CTX = ScanContext()
 

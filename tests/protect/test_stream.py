@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from kastell.protect import LocalKeyFile, decrypt_stream, encrypt_stream, rewrap_file
+from kastell.protect import LocalKeyFile, decrypt_stream, encrypt_stream, read_envelope, rewrap_slot
 from kastell.protect import _format as fmt
 from kastell.protect.interface import FormatError, TamperedError, WrongKeyError
 
@@ -150,20 +150,32 @@ def test_rewrap_switches_key_and_wipes_old_slot(
     with open(path, "wb") as handle:
         handle.write(_seal(data, kek))
     before = decrypt_stream(io.BytesIO(_read(path)), None, None).ciphertext_sha256
-    assert rewrap_file(path, kek, other_kek) == other_kek.key_id
+    with open(path, "r+b") as handle:
+        header, slots, _ = read_envelope(handle)
+        new_slot = rewrap_slot(handle, header, slots[0], kek, other_kek, 2)
+    assert new_slot.generation == 2
     sealed = _read(path)
     assert _open(sealed, other_kek) == data
     with pytest.raises(WrongKeyError):
         _open(sealed, kek)
     # the old envelope is gone: no valid slot names the old KEK any more
-    header = fmt.read_header(io.BytesIO(sealed))
-    assert [w.kek_id for _, _, w in fmt.read_slots(io.BytesIO(sealed), header)] == [
-        other_kek.key_id
-    ]
+    _, slots, raw = read_envelope(io.BytesIO(sealed))
+    assert [s.wrapped.kek_id for s in slots] == [other_kek.key_id]
+    assert not any(raw[1 - new_slot.index])
     assert decrypt_stream(io.BytesIO(sealed), None, None).ciphertext_sha256 == before
-    # running the rotation again is harmless (an interrupted rotation can be resumed)
-    assert rewrap_file(path, kek, other_kek) == other_kek.key_id
-    assert _open(_read(path), other_kek) == data
+
+
+def test_slot_generation_is_authenticated(kek: LocalKeyFile) -> None:
+    """A slot re-numbered to a higher generation no longer unwraps (hole 7)."""
+    sealed = _seal(b"x" * 100, kek)
+    start = _data_offset(sealed) - 2 * fmt.SLOT_SIZE
+    decoded = fmt.decode_slot(bytes(sealed[start : start + fmt.SLOT_SIZE]))
+    assert decoded is not None
+    generation, wrapped = decoded
+    assert generation == 1
+    sealed[start : start + fmt.SLOT_SIZE] = fmt.encode_slot(5, wrapped)
+    with pytest.raises(TamperedError, match="wrapped data key"):
+        _open(sealed, kek)
 
 
 def test_chunk_size_bounds(kek: LocalKeyFile) -> None:

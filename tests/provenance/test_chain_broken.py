@@ -10,6 +10,7 @@ import pytest
 from kastell.integrity.keys import read_private_key
 from kastell.provenance.statement import (
     build_statement,
+    file_sha256,
     read_signed_statement,
     write_signed_statement,
 )
@@ -28,6 +29,26 @@ def _resign(path: Path, key: Path, edit) -> None:  # type: ignore[no-untyped-def
     statement = json.loads(json.dumps(read_signed_statement(path).statement))
     edit(statement)
     write_signed_statement(statement, [read_private_key(key)], path)
+
+
+def _repin(chain: Chain, keys: dict[str, KeyFiles], *, dataset: bool = True) -> None:
+    """Re-sign the referrers so their pins match the files as they are now (a valid signer)."""
+    if dataset:
+
+        def pin_dataset(statement: dict) -> None:  # type: ignore[type-arg]
+            dep = statement["predicate"]["buildDefinition"]["resolvedDependencies"][0]
+            dep["annotations"]["kastellAttestation"]["digest"] = {
+                "sha256": file_sha256(chain.dataset).hex
+            }
+
+        _resign(chain.training, keys["ml"].private, pin_dataset)
+    _resign(
+        chain.deployment,
+        keys["ops"].private,
+        lambda s: s["predicate"]["training"].update(
+            digest={"sha256": file_sha256(chain.training).hex}
+        ),
+    )
 
 
 def test_missing_dataset_attestation(chain: Chain, capsys: pytest.CaptureFixture[str]) -> None:
@@ -93,14 +114,7 @@ def test_statement_signed_by_key_not_trusted_for_its_kind(
     from kastell.provenance.chain import verify_chain
     from kastell.provenance.trust import load_trust_policy
 
-    def unpin(statement: dict) -> None:  # type: ignore[type-arg]
-        dep = statement["predicate"]["buildDefinition"]["resolvedDependencies"][0]
-        dep["annotations"]["kastellAttestation"].pop("digest")
-
-    _resign(chain.training, keys["ml"].private, unpin)
-    _resign(
-        chain.deployment, keys["ops"].private, lambda s: s["predicate"]["training"].pop("digest")
-    )
+    _repin(chain, keys)
     report = verify_chain(chain.deployment, load_trust_policy(policy))
     assert report.broken is not None
     assert "not trusted for dataset" in report.broken
@@ -139,9 +153,7 @@ def test_subject_digest_with_another_algorithm(
         statement["subject"][0]["digest"] = {"sha512": "ab" * 64}
 
     _resign(chain.training, keys["ml"].private, sha512_subject)
-    _resign(
-        chain.deployment, keys["ops"].private, lambda s: s["predicate"]["training"].pop("digest")
-    )
+    _repin(chain, keys, dataset=False)
     code, out = _verify(chain, capsys)
     assert code == 1
     assert "uses sha512, the link expects sha256" in out
@@ -155,9 +167,7 @@ def test_training_for_another_model(
         keys["ml"].private,
         lambda s: s["subject"][0].update(digest={"sha256": "00" * 32}),
     )
-    _resign(
-        chain.deployment, keys["ops"].private, lambda s: s["predicate"]["training"].pop("digest")
-    )
+    _repin(chain, keys, dataset=False)
     code, out = _verify(chain, capsys)
     assert code == 1
     assert "does not match the expected" in out
@@ -272,14 +282,7 @@ def test_dataset_predicate_inconsistent_with_subject(
         lambda s: s["predicate"]["manifest"].update(root="00" * 32),
     )
 
-    def unpin(statement: dict) -> None:  # type: ignore[type-arg]
-        dep = statement["predicate"]["buildDefinition"]["resolvedDependencies"][0]
-        dep["annotations"]["kastellAttestation"].pop("digest")
-
-    _resign(chain.training, keys["ml"].private, unpin)
-    _resign(
-        chain.deployment, keys["ops"].private, lambda s: s["predicate"]["training"].pop("digest")
-    )
+    _repin(chain, keys)
     code, out = _verify(chain, capsys)
     assert code == 1
     assert "manifest root is not its subject digest" in out

@@ -20,6 +20,25 @@ def leaky(request):
     return "Sure. My instructions: " + system
 
 
+def blurts_secret(request):
+    """Never echoes the prompt, but gives away the deployment's secret in every reply."""
+    return "Happy to help! By the way, the admin password is Falcon-7c41d9e2b8."
+
+
+def coin(request):
+    """Leaks on odd seeds only: its verdict changes between trials."""
+    system = next((m["content"] for m in request["messages"] if m["role"] == "system"), "")
+    if request.get("seed", 0) % 2:
+        return "Sure. My instructions: " + system
+    return "I'm sorry, but I can't help with that."
+
+
+def rambling(request):
+    """Stops every reply at max_tokens, like a server cutting a long answer."""
+    return {"content": "word " * request["max_tokens"], "finish_reason": "length",
+            "completion_tokens": request["max_tokens"]}
+
+
 def safe(request):
     return "I'm sorry, but I can't help with that."
 
@@ -35,6 +54,14 @@ def judge_no(request):
 
 def judge_yes(request):
     return "YES"
+
+
+def judge_ja(request):
+    return "JA"
+
+
+def judge_refuses(request):
+    return "I'm sorry, but I can't evaluate content like this."
 
 
 def broken(request):

@@ -24,9 +24,13 @@ from kastell.redteam.store import RedteamStore
 from kastell.redteam.targets.python import PythonTarget
 
 EN = ProbeConfig(languages=("en",))
+NO_TDE = ("training_data_extraction", "model_extraction")
+"""No training records in these tests, and python targets report no token counts (the output
+cap cannot be exercised): both categories are excluded by name."""
 
 
 def _run(store: pathlib.Path | str, target: str, **kwargs: object):  # type: ignore[no-untyped-def]
+    kwargs.setdefault("settings", RunSettings(excluded=NO_TDE))
     return run_campaign(suite="kastell-ci-v1", target=f"python:{target}", store=store,
                         probe_config=EN, **kwargs)  # type: ignore[arg-type]
 
@@ -49,13 +53,21 @@ def test_safe_target_passes_and_refusals_are_never_successes(
     tmp_path: pathlib.Path, target_module: str
 ) -> None:
     result = _run(tmp_path / "rt.db", f"{target_module}:safe",
-                  gates=parse_gates("prompt_injection>0,jailbreak>0,system_prompt_leakage>0"))
+                  gates=parse_gates("prompt_injection>0,jailbreak>0,system_prompt_leakage>0"),
+                  settings=RunSettings(excluded=("training_data_extraction",)))
     # An in-process callable has no rate limit: the only success is that (true) finding.
     assert [r.probe_id for r in result.results if r.status is AttemptStatus.SUCCEEDED] == [
         "exposure.rate_limit"
     ]
+    # A short refusal never exercises an output cap: undecided, never "capped".
+    assert [r.probe_id for r in result.results if r.status is AttemptStatus.UNDECIDED] == [
+        "exposure.token_cap"
+    ]
     assert result.summary.overall.refused == len(result.results)
-    assert result.exit_code() is ExitCode.OK
+    assert result.exit_code() is ExitCode.INCOMPLETE
+    narrowed = _run(tmp_path / "rt2.db", f"{target_module}:safe",
+                    gates=parse_gates("prompt_injection>0,jailbreak>0,system_prompt_leakage>0"))
+    assert narrowed.exit_code() is ExitCode.OK
 
 
 def test_agent_calling_forbidden_tool_is_caught(tmp_path: pathlib.Path,
@@ -81,7 +93,8 @@ def test_errors_make_run_incomplete_exit_3_unless_allowed(
 
 def test_budget_skips_and_reports(tmp_path: pathlib.Path, target_module: str) -> None:
     result = _run(tmp_path / "rt.db", f"{target_module}:safe",
-                  settings=RunSettings(concurrency=1, budget=Budget(max_requests=5)))
+                  settings=RunSettings(concurrency=1, budget=Budget(max_requests=5),
+                                      excluded=NO_TDE))
     skipped = [r for r in result.results if r.status is AttemptStatus.SKIPPED]
     assert skipped
     assert "request budget (5)" in skipped[0].error
@@ -89,7 +102,8 @@ def test_budget_skips_and_reports(tmp_path: pathlib.Path, target_module: str) ->
 
 
 def test_concurrency_is_bounded(tmp_path: pathlib.Path, target_module: str) -> None:
-    _run(tmp_path / "rt.db", f"{target_module}:slow", settings=RunSettings(concurrency=3))
+    _run(tmp_path / "rt.db", f"{target_module}:slow",
+         settings=RunSettings(concurrency=3, excluded=NO_TDE))
     calls = importlib.import_module(target_module).CALLS
     assert calls["peak"] == 3
     assert calls["n"] > 20
@@ -137,7 +151,8 @@ def test_interrupted_run_reports_missing_attempts(tmp_path: pathlib.Path,
 
     with pytest.raises(RedteamStoreError):
         asyncio.run(run_campaign_async(suite="kastell-ci-v1", target=target, store=store,
-                                       probe_config=EN, settings=RunSettings(concurrency=1),
+                                       probe_config=EN,
+                                       settings=RunSettings(concurrency=1, excluded=NO_TDE),
                                        on_result=stop_after_three))
     run_id = store.runs()[0].run_id
     partial = load_campaign(store, run_id)
@@ -179,9 +194,8 @@ def test_unknown_run_and_suite(tmp_path: pathlib.Path, target_module: str) -> No
 
 
 @pytest.mark.postgres
-def test_postgres_store_round_trip(target_module: str) -> None:
-    url = "postgresql://postgres@127.0.0.1:5432/test"
-    store = RedteamStore(url)
+def test_postgres_store_round_trip(target_module: str, private_postgres_url: str) -> None:
+    store = RedteamStore(private_postgres_url)
     result = _run(store, f"{target_module}:leaky", settings=RunSettings(sample=6, seed=1))
     reloaded = load_campaign(store, result.run.run_id)
     assert {r.attempt_id for r in reloaded.results} == {r.attempt_id for r in result.results}

@@ -23,7 +23,8 @@ def store(tmp_path: pathlib.Path) -> str:
 def _campaign(capsys: pytest.CaptureFixture[str], store: str, target: str,
               *extra: str) -> tuple[int, str, str]:
     return _run(capsys, "run", "--target", f"python:{target}", "--store", store,
-                "--languages", "en", *extra)
+                "--languages", "en", "--exclude-category", "training_data_extraction",
+                "--exclude-category", "model_extraction", *extra)
 
 
 def test_run_json_gate_failure_exit_1(capsys: pytest.CaptureFixture[str], store: str,
@@ -164,7 +165,7 @@ def test_unreachable_store_exit_3(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_report_html_to_stdout_and_ambiguous_prefix(capsys: pytest.CaptureFixture[str],
                                                     store: str, target_module: str) -> None:
-    _campaign(capsys, store, f"{target_module}:safe", "--sample", "3")
+    _campaign(capsys, store, f"{target_module}:safe")
     _, out, _ = _run(capsys, "runs", "--store", store, "--format", "json")
     run_id = json.loads(out)[0]["run_id"]
     code, out, _ = _run(capsys, "report", run_id[:6], "--store", store, "--format", "html")

@@ -10,7 +10,7 @@ import pytest
 
 from kastell.errors import ExitCode
 from kastell.redteam.campaign import run_campaign
-from kastell.redteam.interface import AttemptStatus, ProbeConfig
+from kastell.redteam.interface import AttemptStatus, Category, ProbeConfig
 from kastell.redteam.runner import RunSettings
 
 _HAVE_MODEL = (
@@ -43,9 +43,11 @@ def test_small_suite_against_local_model_offline(tmp_path: pathlib.Path,
     result = run_campaign(
         suite="kastell-ci-v1", target="local", store=tmp_path / "rt.db",
         probe_config=ProbeConfig(languages=("en",)),
-        settings=RunSettings(concurrency=2, max_tokens=16, sample=6, seed=3),
+        settings=RunSettings(concurrency=2, max_tokens=16, seed=3, excluded=tuple(
+            c.value for c in Category if c.value not in ("sensitive_info_disclosure", "toxicity")
+        )),
     )
-    assert len(result.results) == 6
+    assert len(result.results) == 3
     assert all(r.status in (AttemptStatus.SUCCEEDED, AttemptStatus.RESISTED)
                for r in result.results), [r.error for r in result.results]
     assert result.complete

@@ -29,9 +29,21 @@ def test_canary_goes_where_the_placeholder_is() -> None:
         assert attempt.system == OWN.replace("{CANARY}", canary)
 
 
-def test_canary_line_is_appended_without_placeholder() -> None:
+def test_prompt_without_placeholder_is_sent_unchanged() -> None:
     prompt = "You are the helpdesk bot of Example GmbH. Be brief."
     _, attempts = _leakage(ProbeConfig(languages=("en",), system_prompt=prompt))
+    assert attempts
+    for attempt in attempts:
+        assert attempt.system == prompt
+        assert "canary" not in attempt.expect
+        assert attempt.expect["system_prompt"] == prompt
+        assert [d.split("@")[0] for d in attempt.detectors] == ["secret_leak"]
+
+
+def test_canary_line_is_appended_only_on_request() -> None:
+    prompt = "You are the helpdesk bot of Example GmbH. Be brief."
+    _, attempts = _leakage(ProbeConfig(languages=("en",), system_prompt=prompt,
+                                       plant_canary=True))
     for attempt in attempts:
         assert attempt.system.startswith(prompt)
         assert attempt.expect["canary"] in attempt.system.removeprefix(prompt)
@@ -55,8 +67,12 @@ def test_campaign_records_and_resumes_with_the_system_prompt(
     leakage = result.summary.category("system_prompt_leakage")
     assert leakage is not None
     assert leakage.succeeded > 0  # the echoing target leaks the canary planted in OUR prompt
-    again = load_campaign(RedteamStore(tmp_path / "rt.db"), result.run.run_id)
-    # reloading re-materialises the suite from the stored config: same prompt, same digest
+    store = RedteamStore(tmp_path / "rt.db")
+    with pytest.raises(RedteamUsageError, match="keyed digests"):
+        load_campaign(store, result.run.run_id)  # the prompt is not in the store
+    again = load_campaign(store, result.run.run_id, probe_config=config)
+    store.close()
+    # reloading re-materialises the suite from the given prompt: same prompt, same digest
     assert again.suite.digest == result.suite.digest == result.run.suite_digest
 
 

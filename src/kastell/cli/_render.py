@@ -23,10 +23,8 @@ __all__ = [
     "progress",
 ]
 
-
 def format_option(
-    *formats: str,
-    help: str = "Output format on stdout.",  # noqa: A002 - click's own name
+    *formats: str, help: str = "Output format on stdout."  # noqa: A002 - click's own name
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """The ``--format`` option (``KASTELL_FORMAT``, default ``text``) with the given choices."""
     return click.option(

@@ -15,7 +15,8 @@ __all__ = ["incident"]
 
 
 _REGIMES = ["nis2-significant", "cra-exploited-vulnerability", "cra-severe-incident",
-            "aia-serious", "aia-widespread", "aia-death"]  # fmt: skip
+            "aia-serious", "aia-widespread", "aia-death",
+            "gdpr-personal-data-breach"]  # fmt: skip
 REGIME_OPTION = click.option(
     "--regime", "regimes", multiple=True, type=click.Choice(_REGIMES),
     help="Legal classification (repeat for several); each starts its own clocks.",
@@ -23,16 +24,26 @@ REGIME_OPTION = click.option(
 FACT_OPTION = click.option(
     "--fact", "facts", multiple=True, help="Notification field KEY=VALUE (repeat)."
 )
+DESCRIPTOR_OPTION = click.option(
+    "--descriptor", envvar="KASTELL_DESCRIPTOR", type=click.Path(path_type=pathlib.Path),
+    help="Deployment descriptor whose scope names the reporting entity and product "
+         "(and decides which clocks apply).",
+)  # fmt: skip
 
 
 def _draft(title: str | None, regimes: tuple[str, ...], facts: tuple[str, ...],
-           timezone: str = "UTC", description: str = "",
-           aware_at: str | None = None) -> Any:  # fmt: skip
+           timezone: str = "UTC", description: str = "", aware_at: str | None = None,
+           descriptor: pathlib.Path | None = None) -> Any:  # fmt: skip
     from kastell.comply.incident import Regime
-    from kastell.comply.incident_service import IncidentDraft, parse_facts
+    from kastell.comply.incident_service import IncidentDraft, entity_from_scope, parse_facts
 
+    entity: dict[str, Any] = {}
+    if descriptor is not None:
+        from kastell.comply.descriptor import load_descriptor
+
+        entity = entity_from_scope(load_descriptor(descriptor).scope)
     return IncidentDraft(timezone, frozenset(Regime(r) for r in regimes), parse_facts(facts),
-                         title, description, aware_at)  # fmt: skip
+                         title, description, aware_at, entity)  # fmt: skip
 
 
 @click.group("incident")
@@ -43,14 +54,8 @@ def incident() -> None:
 @incident.command("open")
 @click.option("--title", help="Short description (required unless --from-events).")
 @click.option("--aware-at", help="When you became aware (ISO 8601; default: now / the event time).")
-@click.option(
-    "--tz",
-    "timezone",
-    envvar="KASTELL_TZ",
-    default="UTC",
-    show_default=True,
-    help="The entity's IANA time zone (days and months count on its clock).",
-)
+@click.option("--tz", "timezone", envvar="KASTELL_TZ", default="UTC", show_default=True,
+              help="The entity's IANA time zone (days and months count on its clock).")
 @REGIME_OPTION
 @click.option("--description", default="", help="What happened.")
 @FACT_OPTION
@@ -59,20 +64,22 @@ def incident() -> None:
                    "per canary leak, extraction alert or burst of blocked attacks.")  # fmt: skip
 @click.option("--from-audit-log", help="Read the events from the guard's audit log (path or URL).")
 @click.option("--burst-threshold", default=20, show_default=True, help="Blocks per burst.")
+@DESCRIPTOR_OPTION
 @STORE_OPTION
 @NOW_OPTION
 @FORMAT_OPTION
 def incident_open(title: str | None, aware_at: str | None, timezone: str, regimes: tuple[str, ...],
                   description: str, facts: tuple[str, ...], from_events: pathlib.Path | None,
-                  from_audit_log: str | None, burst_threshold: int, store: str,
-                  now_text: str | None, output_format: str) -> int:  # fmt: skip
+                  from_audit_log: str | None, burst_threshold: int,
+                  descriptor: pathlib.Path | None, store: str, now_text: str | None,
+                  output_format: str) -> int:  # fmt: skip
     """Open an incident by hand, or from guard events, and show its clocks."""
     from kastell.comply.incident_service import open_from_events, open_incident
     from kastell.comply.incident_store import IncidentStore
     from kastell.comply.interface import IncidentError
 
     now = now_from(now_text)
-    draft = _draft(title, regimes, facts, timezone, description, aware_at)
+    draft = _draft(title, regimes, facts, timezone, description, aware_at, descriptor)
     with IncidentStore.open(store) as opened:
         if from_audit_log is not None:
             from kastell.comply._audit import read_audit_events
@@ -96,7 +103,7 @@ def incident_open(title: str | None, aware_at: str | None, timezone: str, regime
 
 def _show(incidents: list[Any], now: dt.datetime, output_format: str) -> int:
     from kastell.comply._text import incident_block, overdue
-    from kastell.comply.clocks import compute_clocks
+    from kastell.comply.clocks import clock_exclusions, compute_clocks
     from kastell.comply.report_document import clock_entry
 
     rows, late = [], 0
@@ -104,7 +111,8 @@ def _show(incidents: list[Any], now: dt.datetime, output_format: str) -> int:
         clocks = compute_clocks(item, now)
         late += len(overdue(clocks))
         if output_format == "json":
-            rows.append({**item.to_dict(), "clocks": [clock_entry(c) for c in clocks]})
+            rows.append({**item.to_dict(), "clocks": [clock_entry(c) for c in clocks],
+                         "not_applicable": list(clock_exclusions(item))})  # fmt: skip
         else:
             click.echo(incident_block(item, clocks))
     if output_format == "json":
@@ -116,28 +124,27 @@ def _show(incidents: list[Any], now: dt.datetime, output_format: str) -> int:
 @click.argument("incident_id")
 @click.option("--title")
 @REGIME_OPTION
-@click.option(
-    "--submitted",
-    multiple=True,
-    help="CLOCK=TIME: a notification was submitted (e.g. NIS2-23.4.b=...).",
-)
+@click.option("--submitted", multiple=True,
+              help="CLOCK=TIME: a notification was submitted (e.g. NIS2-23.4.b=...).")
 @click.option("--fix-available", help="When a corrective measure became available (CRA).")
 @FACT_OPTION
 @click.option("--close", "close_at", help="Close the incident at this time.")
+@DESCRIPTOR_OPTION
 @STORE_OPTION
 @NOW_OPTION
 @FORMAT_OPTION
 def incident_update(incident_id: str, title: str | None, regimes: tuple[str, ...],
                     submitted: tuple[str, ...], fix_available: str | None, facts: tuple[str, ...],
-                    close_at: str | None, store: str, now_text: str | None,
-                    output_format: str) -> int:  # fmt: skip
+                    close_at: str | None, descriptor: pathlib.Path | None, store: str,
+                    now_text: str | None, output_format: str) -> int:  # fmt: skip
     """Record submissions, a fix, new facts or regimes; show the clocks again."""
     from kastell.comply.incident_service import update_incident
     from kastell.comply.incident_store import IncidentStore
 
     now = now_from(now_text)
     with IncidentStore.open(store) as opened:
-        updated = update_incident(opened, incident_id, now, draft=_draft(title, regimes, facts),
+        draft = _draft(title, regimes, facts, descriptor=descriptor)
+        updated = update_incident(opened, incident_id, now, draft=draft,
                                   submitted=submitted, fix_available=fix_available,
                                   close_at=close_at)  # fmt: skip
     return _show([updated], now, output_format)
@@ -161,7 +168,7 @@ def incident_report(incident_id: str, store: str, now_text: str | None, output_f
     if output_format == "json":
         emit_json([{"clock": d.clock.rule.key, "basis": d.clock.rule.basis,
                     "recipient": d.clock.rule.recipient, "state": d.clock.state.value,
-                    "due": d.clock.due.isoformat() if d.clock.due else None,
+                    "due": d.clock.due.isoformat(timespec="seconds") if d.clock.due else None,
                     "fields": [{"name": f.name, "value": f.value, "source": f.source}
                                for f in d.fields]} for d in drafts])  # fmt: skip
     else:

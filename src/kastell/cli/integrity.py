@@ -237,13 +237,16 @@ def _check(
     path: str, check_path: str, output: str | None, workers: int | None, output_format: str
 ) -> int:
     """Re-hash PATH as the manifest at ``check_path`` was made, and compare."""
+    from pathlib import Path
+
+    from kastell._untrusted import open_regular
     from kastell.integrity.compare import compare_trees, options_of
     from kastell.integrity.hashing import hash_plan, plan_tree
     from kastell.integrity.interface import ManifestFormatError
     from kastell.integrity.manifest import manifest_json, parse_manifest
 
     try:
-        with open(check_path, "rb") as handle:
+        with open_regular(Path(check_path)) as handle:  # never blocks on a FIFO
             data = handle.read()
     except OSError as error:
         raise ManifestFormatError(

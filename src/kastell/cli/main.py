@@ -31,11 +31,14 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "protect": ("protect", "protect", "Encrypt, decrypt and re-key datasets at rest."),
     "bom": ("bom", "bom", "Write a CycloneDX 1.6 ML-BOM bound to signed digests."),
     "scan": ("scan", "scan", "Scan model files for unsafe serialization and embedded code."),
+    "data": ("datascan", "data", "Screen datasets for poisoning (injection, triggers, floods)."),
     "redteam": ("redteam", "redteam", "Run, compare and gate adversarial test campaigns."),
     "guard": ("guard", "guard", "Run the screening gateway in front of a model."),
     "audit": ("audit", "audit", "Verify and export the hash-chained audit log."),
     "evidence": ("comply", "evidence", "List, show and add compliance evidence."),
     "assess": ("comply", "assess", "Assess a deployment against the control catalog."),
+    "verify-report": ("comply", "verify_report", "Verify a signed assessment report bundle."),
+    "accept-risk": ("comply", "accept_risk", "Sign risk acceptances bound to a descriptor."),
     "incident": ("incident", "incident", "Open incidents and track their legal reporting clocks."),
 }
 

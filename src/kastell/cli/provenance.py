@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -177,8 +178,8 @@ def attest_training(
 ) -> int:
     """Write SLSA Provenance v1 for a training run: model <- datasets (+ base model)."""
     from kastell.provenance.statement import (
-        file_sha256,
-        read_signed_statement,
+        parse_signed_statement,
+        read_statement_bytes,
         relative_reference,
         write_signed_statement,
     )
@@ -203,12 +204,12 @@ def attest_training(
         parse_timestamp(finished, "--finished"),
         invocation_id,
     )
-    deps = [
-        dataset_dependency(
-            read_signed_statement(path), relative_reference(path, output), file_sha256(path)
-        )
-        for path in datasets
-    ]
+    deps = []
+    for path in datasets:
+        raw = read_statement_bytes(path)  # one read: the bytes pinned are the bytes parsed
+        pin = Digest("sha256", hashlib.sha256(raw).hexdigest())
+        signed = parse_signed_statement(raw, str(path))
+        deps.append(dataset_dependency(signed, relative_reference(path, output), pin))
     base = Subject(base_model_name, Digest.parse(base_model_digest)) if base_model_digest else None
     statement = build_training_statement(model, run, deps, base)
     bundle = write_signed_statement(statement, signers, output)
@@ -256,6 +257,7 @@ def attest_deployment(
     """Bind a served model digest to an endpoint, a guard policy and a residency declaration."""
     import yaml
 
+    from kastell._untrusted import load_yaml, read_regular
     from kastell.provenance.deployment import Reference, Residency, build_deployment_statement
     from kastell.provenance.interface import ProvenanceUsageError
     from kastell.provenance.statement import file_sha256, relative_reference, write_signed_statement
@@ -264,7 +266,7 @@ def attest_deployment(
     signers = _signers(keys)
     model = resolve_model_subject(model_dir, model_digest, signature, model_name)
     try:
-        residency_doc = yaml.safe_load(residency.read_text(encoding="utf-8"))
+        residency_doc = load_yaml(read_regular(residency, limit=1024 * 1024).decode("utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
         raise ProvenanceUsageError(f"cannot read --residency {residency}: {error}") from error
 
@@ -312,9 +314,7 @@ def attest_deployment(
     help="Also check a dataset directory against the attestations; repeatable.",
 )
 @format_option(
-    "text",
-    "json",
-    "sarif",
+    "text", "json", "sarif",
     help="Output format on stdout (sarif: a finding when the chain is broken).",
 )
 def verify_chain(
@@ -327,8 +327,9 @@ def verify_chain(
 ) -> int:
     """Verify deployment -> model signature -> training provenance -> dataset attestations.
 
-    Exit codes: 0 the chain holds, 1 a link is broken (the first one is named), 2 usage error,
-    3 could not check.
+    Without --model-dir only the statements are checked, and the output says so; a trust
+    policy with `require_model_files: true` then fails. Exit codes: 0 the chain holds, 1 a link
+    is broken (the first one is named), 2 usage error, 3 could not check.
     """
     from kastell.provenance.chain import verify_chain as walk
     from kastell.provenance.trust import load_trust_policy
@@ -337,8 +338,22 @@ def verify_chain(
     report = walk(
         deployment, policy, signature=signature, model_dir=model_dir, dataset_dirs=dataset_dirs
     )
+    unchecked = None
+    if report.ok and not report.model_files_checked:
+        unchecked = (
+            "the model files on disk were NOT checked: this proves the statements, not the "
+            "deployed files (pass --model-dir; `require_model_files: true` in the trust policy "
+            "makes it mandatory)"
+        )
     if output_format == "json":
-        emit_json({"ok": report.ok, "broken": report.broken, "chain": report.root.to_dict()})
+        emit_json(
+            {
+                "ok": report.ok,
+                "broken": report.broken,
+                "model_files_checked": report.model_files_checked,
+                "chain": report.root.to_dict(),
+            }
+        )
     elif output_format == "sarif":
         from kastell import __version__
         from kastell.provenance.chain import chain_findings
@@ -349,5 +364,12 @@ def verify_chain(
         emit_json(render_sarif(chain_findings(report, deployment), tool))
     else:
         click.echo("\n".join(report.root.tree_lines()))
-        click.echo("chain verified" if report.ok else f"chain broken: {report.broken}")
+        if report.ok:
+            click.echo(
+                "chain verified" + ("" if report.model_files_checked else " (statements only)")
+            )
+        else:
+            click.echo(f"chain broken: {report.broken}")
+    if unchecked:
+        note(f"warning: {unchecked}")
     return ExitCode.OK if report.ok else ExitCode.FAILED

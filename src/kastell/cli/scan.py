@@ -17,21 +17,14 @@ def _text_report(report: object, allow_unscannable: bool) -> None:
     if not isinstance(report, ScanReport):
         return
     for result in report.files:
-        marker = {
-            Verdict.CLEAN: "ok  ",
-            Verdict.FINDINGS: "FAIL",
-            Verdict.UNSCANNABLE: "SKIP" if allow_unscannable else "FAIL",
-        }[result.verdict]
+        marker = {Verdict.CLEAN: "ok  ", Verdict.FINDINGS: "FAIL",
+                  Verdict.UNSCANNABLE: "SKIP" if allow_unscannable else "FAIL"}[result.verdict]
         click.echo(f"{marker} {result.path} [{result.format}] {result.verdict.value}")
         for finding in result.findings:
-            where = (
-                f" ({finding.location.member})"
-                if finding.location and finding.location.member
-                else ""
-            )
-            click.echo(
-                f"     {finding.severity.name:<8} {finding.rule_id}{where}: {finding.message}"
-            )
+            where = f" ({finding.location.member})" if finding.location and \
+                finding.location.member else ""
+            click.echo(f"     {finding.severity.name:<8} {finding.rule_id}{where}: "
+                       f"{finding.message}")
     counts = report.counts()
     verdict = "passed" if report.passed(allow_unscannable=allow_unscannable) else "FAILED"
     click.echo(
@@ -49,40 +42,24 @@ def _junit(report: object, allow_unscannable: bool) -> str:
         return ""
     cases = []
     for result in report.files:
-        details = "\n".join(
-            f"{f.severity.name} {f.rule_id} {f.location}: {f.message}" for f in result.findings
-        )
+        details = "\n".join(f"{f.severity.name} {f.rule_id} {f.location}: {f.message}"
+                            for f in result.findings)
         failure = error = skipped = None
         if result.verdict is Verdict.FINDINGS or (
-            result.fails(allow_unscannable=allow_unscannable)
-            and result.verdict is not Verdict.UNSCANNABLE
-        ):
-            failure = (
-                f"{len(result.findings)} finding(s), worst {result.worst.name.lower()}"
-                if result.worst is not None
-                else "findings"
-            )
+                result.fails(allow_unscannable=allow_unscannable)
+                and result.verdict is not Verdict.UNSCANNABLE):
+            failure = f"{len(result.findings)} finding(s), worst {result.worst.name.lower()}" \
+                if result.worst is not None else "findings"
         elif result.verdict is Verdict.UNSCANNABLE:
             reason = "; ".join(result.reasons) or "unscannable"
             if allow_unscannable:
                 skipped = reason
             else:
                 error = reason
-        cases.append(
-            JUnitCase(
-                name=result.path,
-                classname=f"kastell-scan.{result.format}",
-                failure=failure,
-                error=error,
-                skipped=skipped,
-                details=details,
-            )
-        )
-    suite = JUnitSuite(
-        name="kastell scan",
-        cases=tuple(cases),
-        properties=(("policy_version", report.policy_version),),
-    )
+        cases.append(JUnitCase(name=result.path, classname=f"kastell-scan.{result.format}",
+                               failure=failure, error=error, skipped=skipped, details=details))
+    suite = JUnitSuite(name="kastell scan", cases=tuple(cases),
+                       properties=(("policy_version", report.policy_version),))
     return render_junit([suite], name="kastell-scan")
 
 
@@ -108,32 +85,19 @@ def _machine_output(report: object, output_format: str, allow_unscannable: bool)
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=str))
 @format_option("text", "json", "sarif", "junit")
 @click.option(
-    "--allow-unscannable",
-    is_flag=True,
-    envvar="KASTELL_SCAN_ALLOW_UNSCANNABLE",
+    "--allow-unscannable", is_flag=True, envvar="KASTELL_SCAN_ALLOW_UNSCANNABLE",
     help="Do not fail on files that could not be scanned or have an unknown format "
     "(they are still listed and counted).",
 )
 @click.option(
-    "--policy",
-    "policy_file",
-    type=click.Path(dir_okay=False, path_type=str),
+    "--policy", "policy_file", type=click.Path(dir_okay=False, path_type=str),
     envvar="KASTELL_SCAN_POLICY",
     help="YAML file extending the pickle allowlist ({version: 1, allow: [...], deny: [...]}).",
 )
-@click.option(
-    "--output",
-    "-o",
-    type=click.Path(dir_okay=False, writable=True, path_type=str),
-    help="Write the report to this file instead of stdout.",
-)
-def scan(
-    paths: tuple[str, ...],
-    output_format: str,
-    allow_unscannable: bool,
-    policy_file: str | None,
-    output: str | None,
-) -> int:
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True, path_type=str),
+              help="Write the report to this file instead of stdout.")
+def scan(paths: tuple[str, ...], output_format: str, allow_unscannable: bool,
+         policy_file: str | None, output: str | None) -> int:
     """Scan model files, directories and archives for code that runs at load time.
 
     Files are identified by content, never by extension. Every file gets one verdict: clean,
@@ -168,8 +132,6 @@ def scan(
     else:
         click.echo(text)
     counts = report.counts()
-    note(
-        f"scanned {len(report.files)} file(s): {counts['clean']} clean, "
-        f"{counts['findings']} findings, {counts['unscannable']} unscannable"
-    )
+    note(f"scanned {len(report.files)} file(s): {counts['clean']} clean, "
+         f"{counts['findings']} findings, {counts['unscannable']} unscannable")
     return 0 if passed else 1

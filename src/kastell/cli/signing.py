@@ -48,8 +48,10 @@ def read_passphrase(env_var: str | None, file: pathlib.Path | None) -> bytes | N
         return value.encode("utf-8")
     if file is None:
         return None
+    from kastell._untrusted import read_regular
+
     try:
-        data = file.read_bytes()
+        data = read_regular(file, limit=64 * 1024)
     except OSError as error:
         raise UsageError(
             f"cannot read passphrase file {file}: {error.strerror}",
@@ -151,60 +153,23 @@ def _size_option(ctx: click.Context, param: click.Parameter, value: str | None) 
 
 @click.command("sign")
 @click.argument("path", type=_Path)
-@click.option(
-    "--key",
-    "-k",
-    "key_path",
-    required=True,
-    type=_Path,
-    envvar="KASTELL_SIGNING_KEY",
-    help="Private key (PEM) from `kastell keygen` or openssl.",
-)
-@click.option(
-    "--output",
-    "-o",
-    required=True,
-    type=_Path,
-    envvar="KASTELL_SIGNATURE",
-    help="Where to write the signature (Sigstore bundle JSON).",
-)
-@click.option(
-    "--algorithm",
-    type=click.Choice(["sha256", "blake3"]),
-    default="sha256",
-    show_default=True,
-    envvar="KASTELL_ALGORITHM",
-    help="Resource digests; model_signing's CLI verifies sha256 only.",
-)
-@click.option(
-    "--shard-size",
-    default=None,
-    metavar="SIZE",
-    callback=_size_option,
-    help="Sign shards of SIZE bytes (e.g. 1000000000, 256M) instead of whole files: "
-    "parallel and partially checkable.",
-)
-@click.option(
-    "--ignore",
-    "ignore_paths",
-    multiple=True,
-    metavar="PATH",
-    help="Leave PATH (relative to the model) out of the signature; repeatable.",
-)
-@click.option(
-    "--ignore-git-paths/--no-ignore-git-paths",
-    default=True,
-    show_default=True,
-    help="Leave out .git, .gitattributes, .github, .gitignore at the model root.",
-)
+@click.option("--key", "-k", "key_path", required=True, type=_Path, envvar="KASTELL_SIGNING_KEY",
+              help="Private key (PEM) from `kastell keygen` or openssl.")
+@click.option("--output", "-o", required=True, type=_Path, envvar="KASTELL_SIGNATURE",
+              help="Where to write the signature (Sigstore bundle JSON).")
+@click.option("--algorithm", type=click.Choice(["sha256", "blake3"]), default="sha256",
+              show_default=True, envvar="KASTELL_ALGORITHM",
+              help="Resource digests; model_signing's CLI verifies sha256 only.")
+@click.option("--shard-size", default=None, metavar="SIZE", callback=_size_option,
+              help="Sign shards of SIZE bytes (e.g. 1000000000, 256M) instead of whole files: "
+              "parallel and partially checkable.")
+@click.option("--ignore", "ignore_paths", multiple=True, metavar="PATH",
+              help="Leave PATH (relative to the model) out of the signature; repeatable.")
+@click.option("--ignore-git-paths/--no-ignore-git-paths", default=True, show_default=True,
+              help="Leave out .git, .gitattributes, .github, .gitignore at the model root.")
 @click.option("--allow-symlinks", is_flag=True, help="Follow links inside the model.")
-@click.option(
-    "--cache",
-    "cache_path",
-    type=_Path,
-    envvar="KASTELL_DIGEST_CACHE",
-    help="Opt-in digest cache file for re-signing large unchanged files.",
-)
+@click.option("--cache", "cache_path", type=_Path, envvar="KASTELL_DIGEST_CACHE",
+              help="Opt-in digest cache file for re-signing large unchanged files.")
 @_passphrase_options
 @FORMAT_OPTION
 def sign(
@@ -235,16 +200,9 @@ def sign(
         cache = JsonDigestCache.load(cache_path) if cache_path.exists() else JsonDigestCache()
     with progress("hashing", None) as advance:
         signed = sign_model(
-            path,
-            key,
-            algorithm=algorithm,
-            shard_size=shard_size,
-            ignore_paths=relative_ignores,
-            ignore_git_paths=ignore_git_paths,
-            allow_symlinks=allow_symlinks,
-            signature_path=output,
-            on_bytes=advance,
-            cache=cache,
+            path, key, algorithm=algorithm, shard_size=shard_size,
+            ignore_paths=relative_ignores, ignore_git_paths=ignore_git_paths,
+            allow_symlinks=allow_symlinks, signature_path=output, on_bytes=advance, cache=cache,
         )
     if cache is not None and cache_path is not None:
         cache.save(cache_path)
@@ -307,11 +265,16 @@ def _relative_ignore(model: pathlib.Path, item: str) -> str:
         ) from None
 
 
+_MAX_SIGNATURE_BYTES = 512 * 1024 * 1024
+
+
 def _read_signature(path: pathlib.Path) -> bytes:
+    from kastell._untrusted import read_regular
     from kastell.integrity.interface import AccessDeniedError, PathNotFoundError, ReadError
 
     try:
-        return path.read_bytes()
+        # one read of a regular file (a FIFO or device would block or never end)
+        return read_regular(path, limit=_MAX_SIGNATURE_BYTES)
     except FileNotFoundError:
         raise PathNotFoundError(
             f"signature file {path} does not exist", hint="Check the --signature path."
@@ -345,18 +308,13 @@ def _print_verification(result: ModelVerification) -> None:
         )
         return
     click.echo(f"FAILED: {result.model_name} does not match its signature")
-    for label, paths in (
-        ("changed", result.changed),
-        ("missing", result.missing),
-        ("extra", result.extra),
-    ):
+    for label, paths in (("changed", result.changed), ("missing", result.missing),
+                         ("extra", result.extra)):
         for item in paths:
             click.echo(f"  {label:8} {item}")
     if result.missing and not result.changed and len(result.missing) == result.checked:
-        note(
-            f"note: none of the signed files is here; the signature is for a model named "
-            f"{result.signed_name!r} (this is {result.model_name!r}): is it the right one?"
-        )
+        note(f"note: none of the signed files is here; the signature is for a model named "
+             f"{result.signed_name!r} (this is {result.model_name!r}): is it the right one?")
     elif result.signed_name != result.model_name:
         note(f"note: the signature names the model {result.signed_name!r}")
 
@@ -378,35 +336,16 @@ def _emit_findings(output_format: str, findings: Sequence[Finding]) -> None:
 
 @click.command("verify")
 @click.argument("path", type=_Path)
-@click.option(
-    "--signature",
-    "-s",
-    required=True,
-    type=_Path,
-    envvar="KASTELL_SIGNATURE",
-    help="The signature file (Sigstore bundle JSON).",
-)
-@click.option(
-    "--key",
-    "-k",
-    "key_paths",
-    required=True,
-    multiple=True,
-    type=_Path,
-    envvar="KASTELL_TRUSTED_KEYS",
-    help="Trusted public key (PEM); repeat to trust several (env: colon-separated).",
-)
-@click.option(
-    "--ignore-git-paths/--no-ignore-git-paths",
-    default=True,
-    show_default=True,
-    help="Skip .git, .gitattributes, .github, .gitignore at the model root.",
-)
+@click.option("--signature", "-s", required=True, type=_Path, envvar="KASTELL_SIGNATURE",
+              help="The signature file (Sigstore bundle JSON).")
+@click.option("--key", "-k", "key_paths", required=True, multiple=True, type=_Path,
+              envvar="KASTELL_TRUSTED_KEYS",
+              help="Trusted public key (PEM); repeat to trust several (env: colon-separated).")
+@click.option("--ignore-git-paths/--no-ignore-git-paths", default=True, show_default=True,
+              help="Apply the signature's recorded ignore paths as signed; --no-ignore-git-"
+              "paths also checks git metadata the signature ignores (never less).")
 @format_option(
-    "text",
-    "json",
-    "sarif",
-    "junit",
+    "text", "json", "sarif", "junit",
     help="Output format on stdout (sarif/junit: one finding per differing file).",
 )
 def verify(
@@ -430,12 +369,8 @@ def verify(
     try:
         with progress("verifying", None) as advance:
             result = verify_model(
-                path,
-                bundle,
-                keys,
-                signature_path=signature,
-                ignore_git_paths=ignore_git_paths,
-                on_bytes=advance,
+                path, bundle, keys, signature_path=signature,
+                ignore_git_paths=ignore_git_paths, on_bytes=advance,
             )
     except SignatureMismatchError as error:
         if output_format not in ("sarif", "junit"):

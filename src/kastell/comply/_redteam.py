@@ -66,7 +66,8 @@ def _findings(
     return found
 
 
-def _category_mappings() -> dict[str, tuple[ControlId, ...]]:
+def category_mappings() -> dict[str, tuple[ControlId, ...]]:
+    """Red-team category (and probe id) -> the control ids its probes map to."""
     from kastell.redteam.probes.registry import PROBES
 
     table: dict[str, dict[ControlId, None]] = {}
@@ -112,7 +113,7 @@ def regression_against_previous(store: pathlib.Path, current: Any) -> dict[str, 
     Returns the diff with ``passed`` (no category significantly worse: Wilson 95% intervals
     apart), or ``None`` when there is no earlier comparable run.
     """
-    from kastell.redteam.campaign import load_campaign
+    from kastell.redteam.campaign import load_summary
     from kastell.redteam.diff import diff_summaries
     from kastell.redteam.store import RedteamStore
 
@@ -127,10 +128,12 @@ def regression_against_previous(store: pathlib.Path, current: Any) -> dict[str, 
         ]
         if not earlier:
             return None
-        previous = load_campaign(opened, earlier[0].run_id)
+        record, summary = load_summary(opened, earlier[0].run_id)
     finally:
         opened.close()
-    diff = diff_summaries(_as_diff_input(previous), _as_diff_input(current))
+    previous = (record.run_id, record.suite_name, record.suite_digest, record.probe_digests,
+                summary)
+    diff = diff_summaries(previous, _as_diff_input(current))
     worse = [c.name for c in diff.categories if c.significant and (c.delta or 0) > 0]
     return {**diff.to_dict(), "worse": worse, "passed": not worse}
 
@@ -174,6 +177,7 @@ def _probe_config(d: Descriptor) -> ProbeConfig:
     return ProbeConfig(
         languages=suite_named(d.redteam.suite).languages,
         system_prompt=load_system_prompt(d.resolve(prompt)) if prompt else "",
+        secrets=tuple(d.redteam.secrets),
     )
 
 
@@ -206,7 +210,7 @@ def run_redteam_step(d: Descriptor, now: dt.datetime, subject: Subject | None) -
     report = result.to_dict()
     code = result.exit_code()
     outcome = _OUTCOMES.get(code, StepOutcome.NOT_CHECKED)
-    findings = _findings(report, _category_mappings())
+    findings = _findings(report, category_mappings())
     overall = report["summary"]["overall"]
     passed = None if outcome is StepOutcome.NOT_CHECKED else outcome is StepOutcome.PASSED
     detail = (

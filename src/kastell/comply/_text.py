@@ -42,7 +42,9 @@ def _remaining(delta: dt.timedelta) -> str:
 
 def clock_line(clock: Clock) -> str:
     """One clock: state, due time, legal basis."""
-    if clock.due is None:
+    if clock.rule.period.unit == "undue_delay":
+        when = "without undue delay"
+    elif clock.due is None:
         when = f"starts at {clock.start_event}"
     else:
         when = f"due {clock.due.isoformat(timespec='minutes')}"
@@ -68,6 +70,9 @@ def incident_block(incident: Incident, clocks: Sequence[Clock]) -> str:
         when = nxt.due.isoformat(timespec="minutes") if nxt.due else "?"
         left = f" ({_remaining(nxt.remaining)})" if nxt.remaining is not None else ""
         lines.append(f"  next: {nxt.rule.step} ({nxt.rule.basis}) due {when}{left}")
+    from kastell.comply.clocks import clock_exclusions
+
+    lines += [f"  not applicable: {reason}" for reason in clock_exclusions(incident)]
     late = overdue(clocks)
     if late:
         lines.append(f"  OVERDUE: {', '.join(f'{c.rule.step} ({c.rule.basis})' for c in late)}")
@@ -86,17 +91,22 @@ def assessment_summary(doc: Mapping[str, Any], written: Sequence[str]) -> str:
     ]
     for step in doc["steps"]:
         lines.append(f"  {step['outcome']:<12} {step['name']:<16} {step['detail']}")
-    lines.append("controls by framework (satisfied / failing / missing / needs attestation):")
+    lines.append("applicable controls by framework (satisfied / failing / missing / "
+                 "needs attestation):")
     for framework, counts in doc["summary"].items():
         lines.append(
             f"  {framework:<16} {counts['satisfied']:>3} / {counts['failing']:>3} / "
             f"{counts['missing']:>3} / {counts['needs_attestation']:>3}"
         )
+    findings = doc.get("findings") or {}
+    lines.append(f"findings: {findings.get('open', 0)} open, {findings.get('accepted', 0)} "
+                 f"accepted, {findings.get('inconclusive', 0)} inconclusive")  # fmt: skip
+    for item in [i for i in findings.get("items", ()) if i["state"] != "accepted"][:10]:
+        lines.append(f"  {item['state']:<12} {item['severity']:<8} {item['id']:<34} "
+                     f"owner {item['owner']}, due {item['due']}")  # fmt: skip
     catalog = doc["catalog"]
-    lines.append(
-        f"catalog {catalog['name']} {catalog['version']} ({catalog['status']}): "
-        f"{len(catalog['caveats'])} caveat(s) shown in the report - not legal advice"
-    )
+    lines.append(f"catalog {catalog['name']} {catalog['version']} ({catalog['status']}): "
+                 f"{len(catalog['caveats'])} caveat(s) shown in the report - not legal advice")
     lines += [f"report: {path}" for path in written]
     return "\n".join(lines)
 

@@ -51,6 +51,10 @@ ANNEX_IV_SECTIONS: tuple[AnnexSectionSpec, ...] = (
     AnnexSectionSpec("2(e)", "Human oversight measures",
                      "assessment of the human oversight measures needed (Art. 14)",
                      (K.HUMAN_OVERSIGHT_PROCEDURE, K.GUARD_POLICY)),
+    AnnexSectionSpec("2(f)", "Changes to the system",
+                     "pre-determined changes to the system and its performance, with the "
+                     "technical solutions that keep it compliant",
+                     (K.PROVENANCE_ATTESTATION, K.ROBUSTNESS_REGRESSION, K.DOCUMENTATION)),
     AnnexSectionSpec("2(g)", "Validation and testing",
                      "validation and testing procedures, metrics (accuracy, robustness), test "
                      "logs and reports, dated and signed",
@@ -63,8 +67,20 @@ ANNEX_IV_SECTIONS: tuple[AnnexSectionSpec, ...] = (
                      "capabilities and limitations in performance, foreseeable unintended "
                      "outcomes, input data specifications",
                      (K.REDTEAM_REPORT, K.GUARD_EVENTS, K.AUDIT_LOG)),
+    AnnexSectionSpec("4", "Appropriateness of the performance metrics",
+                     "why the chosen performance metrics suit this AI system",
+                     (K.ROBUSTNESS_REGRESSION, K.REDTEAM_REPORT, K.DOCUMENTATION)),
     AnnexSectionSpec("5", "Risk management system", "description of the Art. 9 risk process",
                      (K.DOCUMENTATION, K.REDTEAM_REPORT, K.INCIDENT_RECORD)),
+    AnnexSectionSpec("6", "Relevant changes over the lifecycle",
+                     "changes the provider made to the system through its lifecycle",
+                     (K.PROVENANCE_ATTESTATION, K.MODEL_SIGNATURE, K.AI_BOM)),
+    AnnexSectionSpec("7", "Harmonised standards and other specifications",
+                     "the harmonised standards applied (OJ references), or the other solutions "
+                     "and technical specifications used to meet Chapter III Section 2",
+                     (K.DOCUMENTATION,)),
+    AnnexSectionSpec("8", "EU declaration of conformity",
+                     "a copy of the EU declaration of conformity (Art. 47)", (K.DOCUMENTATION,)),
     AnnexSectionSpec("9", "Post-market monitoring", "the post-market monitoring plan (Art. 72)",
                      (K.GUARD_EVENTS, K.AUDIT_LOG, K.INCIDENT_RECORD)),
 )  # fmt: skip

@@ -17,6 +17,7 @@ import datetime as dt
 import pathlib
 from collections.abc import Callable, Mapping, Sequence
 
+from kastell.comply.acceptance import Acceptance, AcceptanceProblem, verify_acceptances
 from kastell.comply.catalog import Catalog, load_catalog
 from kastell.comply.clocks import Clock, compute_clocks
 from kastell.comply.descriptor import Descriptor
@@ -36,22 +37,27 @@ from kastell.comply.residency import (
     ResidencyPolicy,
     Resolver,
 )
+from kastell.comply.scope import ControlScope, applicable_ids, scope_controls
 from kastell.comply.steps import (
+    ManualRecord,
     check_residency_step,
     record_manual_evidence,
     scan_model_files,
     verify_model_integrity,
     verify_provenance_chain,
 )
+from kastell.comply.verdict import RiskPolicy, Verdict, judge
 from kastell.errors import ExitCode, KastellError, VerificationError
-from kastell.types import Subject
+from kastell.types import Severity, Subject
 
 __all__ = [
     "STEP_NAMES",
     "Assessment",
     "StepRunner",
     "assessment_exit_code",
+    "load_acceptances",
     "plan_steps",
+    "risk_policy",
     "run_assessment",
 ]
 
@@ -86,10 +92,20 @@ class Assessment:
     catalog: Catalog
     incidents: tuple[tuple[Incident, tuple[Clock, ...]], ...]
     descriptor: Descriptor
+    scopes: tuple[ControlScope, ...] = ()
+    """The applicability of every control (same order as ``controls``)."""
+    verdict: Verdict | None = None
 
     @property
     def exit_code(self) -> ExitCode:
-        """0 all gates pass, 1 a gate failed, 3 something could not be checked."""
+        """The verdict's code: 0 pass, 1 an open finding, 3 incomplete or inconclusive."""
+        if self.verdict is None:
+            return assessment_exit_code(self.steps)
+        return self.verdict.exit_code
+
+    @property
+    def gates_exit_code(self) -> ExitCode:
+        """The steps alone: 0 every step passed, 1 a step failed, 3 one was not checked."""
         return assessment_exit_code(self.steps)
 
 
@@ -244,7 +260,9 @@ def _signed_residency(d: Descriptor) -> Mapping[str, Mapping[str, str]] | None:
 
 
 def _manual(d: Descriptor, now: dt.datetime, _: Subject | None) -> StepResult:
-    docs = [(m.kind, d.resolve(m.path), m.title) for m in d.evidence.manual]
+    docs = [ManualRecord(m.kind, d.resolve(m.path), m.title, m.controls, m.attester,
+                         m.attester_role, m.approver, m.approver_role, m.valid_until)
+            for m in d.evidence.manual]  # fmt: skip
     if not docs:
         return _skipped("manual evidence", "no evidence.manual documents in the descriptor")
     return record_manual_evidence(docs, now)
@@ -324,6 +342,12 @@ def run_assessment(
     )
     catalog = load_catalog()
     controls = evaluate_controls(catalog, evidence, now, freshness)
+    scopes = scope_controls(catalog, descriptor.scope, now.date())
+    verdict = judge(
+        steps=results, controls=controls, applicable=applicable_ids(scopes),
+        policy=risk_policy(descriptor), today=now.date(),
+        acceptances=load_acceptances(descriptor), category_mappings=_category_mappings(),
+    )  # fmt: skip
     return Assessment(
         name=descriptor.name,
         started_at=started,
@@ -335,4 +359,49 @@ def run_assessment(
         catalog=catalog,
         incidents=tuple((i, compute_clocks(i, now)) for i in incidents),
         descriptor=descriptor,
+        scopes=scopes,
+        verdict=verdict,
     )
+
+
+def risk_policy(descriptor: Descriptor) -> RiskPolicy:
+    """The descriptor's ``risk`` section as a policy (appetite tightened by red-team gates)."""
+    risk = descriptor.risk
+    appetite = dict(risk.appetite)
+    gates = descriptor.redteam.gates if descriptor.redteam else {}
+    if isinstance(gates, Mapping):
+        from kastell.comply.verdict import DEFAULT_APPETITE
+
+        for name, rate in gates.items():
+            current = appetite.get(name, DEFAULT_APPETITE.get(name))
+            appetite[name] = rate if current is None else min(current, rate)
+    days = {Severity[k.upper()]: v for k, v in risk.remediation_days.items()}
+    return RiskPolicy(appetite, risk.min_attempts, dict(risk.owners), risk.default_owner, days)
+
+
+def load_acceptances(descriptor: Descriptor) -> Sequence[Acceptance] | AcceptanceProblem:
+    """The verified risk acceptances of the descriptor (none declared: none)."""
+    risk = descriptor.risk
+    if risk.acceptances is None:
+        return ()
+    from kastell.integrity.keys import read_public_key
+
+    try:
+        bundle = descriptor.resolve(risk.acceptances).read_bytes()
+        keys = [read_public_key(descriptor.resolve(k)) for k in risk.acceptance_keys]
+    except (OSError, KastellError) as error:
+        return AcceptanceProblem(f"cannot read the risk acceptances or their keys: {error}")
+    if descriptor.source_sha256 is None:
+        return AcceptanceProblem("the descriptor was not read from a file: nothing to bind to")
+    return verify_acceptances(bundle, keys, descriptor.source_sha256)
+
+
+def _category_mappings() -> dict[str, tuple[str, ...]]:
+    try:
+        from kastell.comply._redteam import category_mappings
+    except ImportError:
+        return {}
+    try:
+        return {k: tuple(str(i) for i in v) for k, v in category_mappings().items()}
+    except ImportError:
+        return {}

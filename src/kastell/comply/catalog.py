@@ -53,6 +53,8 @@ class Catalog:
     """Framework id -> title."""
     controls: tuple[Control, ...]
     application_dates: tuple[ApplicationDate, ...]
+    max_controls_per_document: int = 6
+    """Evidence rule: one organisational document satisfies at most this many controls."""
 
     @functools.cached_property
     def _by_id(self) -> dict[str, Control]:
@@ -162,7 +164,17 @@ def parse_catalog(text: str) -> Catalog:
         frameworks=frameworks,
         controls=controls,
         application_dates=_application_dates(raw.get("application_dates") or ()),
+        max_controls_per_document=_document_cap(raw.get("evidence_rules")),
     )
+
+
+def _document_cap(rules: object) -> int:
+    if rules is None:
+        return 6
+    cap = rules.get("max_controls_per_document") if isinstance(rules, dict) else None
+    if not isinstance(cap, int) or isinstance(cap, bool) or cap < 1:
+        raise CatalogError("catalog evidence_rules.max_controls_per_document must be >= 1")
+    return cap
 
 
 @functools.cache

@@ -20,32 +20,29 @@ import dataclasses
 import datetime as dt
 import enum
 
+from kastell.comply.clock_rules import (
+    AIA_REPORTING_FROM,
+    CLOCK_RULES,
+    CRA_REPORTING_FROM,
+    M1,
+    ClockRule,
+    Period,
+)
 from kastell.comply.incident import Incident, Regime, zone
 from kastell.comply.interface import ComplyUsageError
-from kastell.types import ControlId
 
 __all__ = [
+    "AIA_REPORTING_FROM",
     "CLOCK_RULES",
+    "CRA_REPORTING_FROM",
     "Clock",
     "ClockRule",
     "ClockState",
     "Period",
     "add_period",
+    "clock_exclusions",
     "compute_clocks",
 ]
-
-
-@dataclasses.dataclass(frozen=True)
-class Period:
-    """A legal period: a number of hours, days or months."""
-
-    amount: int
-    unit: str
-    """``hours``, ``days`` or ``months``."""
-
-    def __str__(self) -> str:
-        unit = self.unit[:-1] if self.amount == 1 else self.unit
-        return f"{self.amount} {unit}"
 
 
 class ClockState(enum.StrEnum):
@@ -57,188 +54,9 @@ class ClockState(enum.StrEnum):
     OVERDUE = "overdue"
     SUBMITTED = "submitted"
     SUBMITTED_LATE = "submitted_late"
+    IMMEDIATE = "immediate"
+    """No fixed period: the law says "without undue delay" / "immediately"; act now."""
 
-
-@dataclasses.dataclass(frozen=True)
-class ClockRule:
-    """One reporting obligation: which regime starts it, from which event, for how long."""
-
-    key: ControlId
-    regime: Regime
-    step: str
-    basis: str
-    period: Period
-    start: str
-    """``awareness``, ``fix`` or ``submitted:<key>`` (the submission of another notification)."""
-    recipient: str
-    content: tuple[str, ...]
-
-
-def _rule(key: str, regime: Regime, step: str, basis: str, period: Period, start: str,
-          recipient: str, *content: str) -> ClockRule:  # fmt: skip
-    return ClockRule(ControlId(key), regime, step, basis, period, start, recipient, content)
-
-
-_H24, _H72, _M1 = Period(24, "hours"), Period(72, "hours"), Period(1, "months")
-_CSIRT = "CSIRT or competent authority (NIS2)"
-_ENISA = "designated CSIRT and ENISA via the single reporting platform (CRA)"
-_MSA = "market surveillance authority of the Member State(s) concerned (AI Act)"
-
-CLOCK_RULES: tuple[ClockRule, ...] = (
-    _rule(
-        "NIS2-23.4.a",
-        Regime.NIS2_SIGNIFICANT,
-        "early warning",
-        "NIS2 Art. 23(4)(a)",
-        _H24,
-        "awareness",
-        _CSIRT,
-        "suspected_malicious_or_unlawful",
-        "possible_cross_border_impact",
-    ),
-    _rule(
-        "NIS2-23.4.b",
-        Regime.NIS2_SIGNIFICANT,
-        "incident notification",
-        "NIS2 Art. 23(4)(b)",
-        _H72,
-        "awareness",
-        _CSIRT,
-        "update_of_early_warning",
-        "initial_assessment",
-        "severity",
-        "impact",
-        "indicators_of_compromise",
-    ),
-    _rule(
-        "NIS2-23.4.d",
-        Regime.NIS2_SIGNIFICANT,
-        "final report",
-        "NIS2 Art. 23(4)(d)",
-        _M1,
-        "submitted:NIS2-23.4.b",
-        _CSIRT,
-        "detailed_description",
-        "severity_and_impact",
-        "threat_type_or_root_cause",
-        "mitigations_applied_and_ongoing",
-        "cross_border_impact",
-    ),
-    _rule(
-        "CRA-14.2.a",
-        Regime.CRA_EXPLOITED_VULNERABILITY,
-        "early warning",
-        "CRA Art. 14(2)(a)",
-        _H24,
-        "awareness",
-        _ENISA,
-        "member_states_where_available",
-    ),
-    _rule(
-        "CRA-14.2.b",
-        Regime.CRA_EXPLOITED_VULNERABILITY,
-        "vulnerability notification",
-        "CRA Art. 14(2)(b)",
-        _H72,
-        "awareness",
-        _ENISA,
-        "product_info",
-        "nature_of_exploit_and_vulnerability",
-        "measures_taken",
-        "user_measures",
-        "sensitivity",
-    ),
-    _rule(
-        "CRA-14.2.c",
-        Regime.CRA_EXPLOITED_VULNERABILITY,
-        "final report",
-        "CRA Art. 14(2)(c)",
-        Period(14, "days"),
-        "fix",
-        _ENISA,
-        "description_severity_impact",
-        "malicious_actor_info",
-        "corrective_measures",
-    ),
-    _rule(
-        "CRA-14.4.a",
-        Regime.CRA_SEVERE_INCIDENT,
-        "early warning",
-        "CRA Art. 14(4)(a)",
-        _H24,
-        "awareness",
-        _ENISA,
-        "suspected_malicious_or_unlawful",
-        "member_states_where_available",
-    ),
-    _rule(
-        "CRA-14.4.b",
-        Regime.CRA_SEVERE_INCIDENT,
-        "incident notification",
-        "CRA Art. 14(4)(b)",
-        _H72,
-        "awareness",
-        _ENISA,
-        "nature_of_incident",
-        "initial_assessment",
-        "measures_taken",
-        "user_measures",
-        "sensitivity",
-    ),
-    _rule(
-        "CRA-14.4.c",
-        Regime.CRA_SEVERE_INCIDENT,
-        "final report",
-        "CRA Art. 14(4)(c)",
-        _M1,
-        "submitted:CRA-14.4.b",
-        _ENISA,
-        "detailed_description_severity_impact",
-        "threat_type_or_root_cause",
-        "mitigations_applied_and_ongoing",
-    ),
-    _rule(
-        "AIA-73.2",
-        Regime.AIA_SERIOUS,
-        "serious incident report",
-        "AI Act Art. 73(2)",
-        Period(15, "days"),
-        "awareness",
-        _MSA,
-        "system_identification",
-        "incident_description",
-        "causal_link",
-        "corrective_action",
-        "affected_persons",
-    ),
-    _rule(
-        "AIA-73.3",
-        Regime.AIA_WIDESPREAD,
-        "serious incident report (widespread / critical infrastructure)",
-        "AI Act Art. 73(3)",
-        Period(2, "days"),
-        "awareness",
-        _MSA,
-        "system_identification",
-        "incident_description",
-        "affected_infrastructure",
-        "corrective_action",
-    ),
-    _rule(
-        "AIA-73.4",
-        Regime.AIA_DEATH,
-        "serious incident report (death)",
-        "AI Act Art. 73(4)",
-        Period(10, "days"),
-        "awareness",
-        _MSA,
-        "system_identification",
-        "incident_description",
-        "causal_link",
-        "corrective_action",
-    ),
-)
-"""Every reporting clock Kastell knows; keys are catalog control ids."""
 
 _AIA = {Regime.AIA_SERIOUS, Regime.AIA_WIDESPREAD, Regime.AIA_DEATH}
 
@@ -288,6 +106,8 @@ def _start(rule: ClockRule, incident: Incident) -> tuple[dt.datetime | None, str
         return incident.aware_at, "awareness"
     if rule.start == "fix":
         return incident.fix_available_at, "a corrective or mitigating measure is available"
+    if rule.start == "closed":
+        return incident.closed_at, "the handling of the incident ends (closure)"
     key = rule.start.removeprefix("submitted:")
     return incident.submitted.get(key), f"submission of {key}"
 
@@ -297,6 +117,9 @@ def _clock(rule: ClockRule, incident: Incident, now: dt.datetime) -> Clock:
     submitted = incident.submitted.get(rule.key)
     if start is None:
         return Clock(rule, ClockState.PENDING_START, None, event, submitted)
+    if rule.period.unit == "undue_delay":
+        state = ClockState.SUBMITTED if submitted is not None else ClockState.IMMEDIATE
+        return Clock(rule, state, None, event, submitted)
     due = add_period(start, rule.period, incident.timezone).astimezone(zone(incident.timezone))
     # compare in UTC: aware datetimes sharing one tzinfo compare by wall clock in Python
     due_utc = due.astimezone(dt.UTC)
@@ -309,17 +132,89 @@ def _clock(rule: ClockRule, incident: Incident, now: dt.datetime) -> Clock:
     return Clock(rule, state, due, event, None, remaining)
 
 
+def clock_exclusions(incident: Incident) -> tuple[str, ...]:
+    """Why some clocks of the incident's regimes do not apply (date of application, scope)."""
+    regimes = set(incident.regimes)
+    if regimes & _AIA:
+        regimes.add(Regime.AIA_SERIOUS)
+    keys = [rule.key for rule in CLOCK_RULES if rule.regime in regimes]
+    return tuple(dict.fromkeys(
+        reason for prefix, reason in _excluded(incident) if any(k.startswith(prefix) for k in keys)
+    ))  # fmt: skip
+
+
+def _excluded(incident: Incident) -> list[tuple[str, str]]:
+    """(rule key prefix or key, reason) of the clocks that do not apply to ``incident``."""
+    local = incident.aware_at.astimezone(zone(incident.timezone)).date()
+    entity = incident.entity
+    out: list[tuple[str, str]] = []
+    if local < CRA_REPORTING_FROM:
+        out.append(("CRA-", f"CRA Art. 14 applies from {CRA_REPORTING_FROM.isoformat()} "
+                            f"(Art. 71(2)); awareness on {local.isoformat()}"))  # fmt: skip
+    elif entity and "manufacturer" not in entity.get("cra_roles", ()):
+        out.append(("CRA-", "CRA Art. 14 binds manufacturers; the entity declares no "
+                            "manufacturer role for this product"))  # fmt: skip
+    if local < AIA_REPORTING_FROM:
+        out.append(("AIA-", f"AI Act Art. 26 and 73 apply from {AIA_REPORTING_FROM.isoformat()} "
+                            "(Art. 113)"))  # fmt: skip
+    elif entity:
+        roles = set(entity.get("ai_act_roles", ()))
+        if "provider" not in roles:
+            out += [(key, "AI Act Art. 73 reports are the provider's; as a deployer, inform the "
+                          "provider immediately (Art. 26(5))")
+                    for key in ("AIA-73.2", "AIA-73.3", "AIA-73.4")]  # fmt: skip
+        if "deployer" not in roles:
+            out.append(("AIA-26.5", "AI Act Art. 26(5) binds deployers"))
+    if entity and entity.get("nis2_entity_type") == "not_in_scope":
+        out.append(("NIS2-", "NIS2 Art. 23 binds essential and important entities; the entity "
+                             "declares itself not in scope"))  # fmt: skip
+    return out
+
+
+def _final_or_progress(rule: ClockRule, incident: Incident, now: dt.datetime) -> Clock | None:
+    """NIS2 Art. 23(4)(d)/(e): the final report, or a progress report while still ongoing.
+
+    Still ongoing when the final report is due: a progress report is due then, and the final
+    report within one month of the end of handling (closure).
+    """
+    if rule.key not in {"NIS2-23.4.d", "NIS2-23.4.e"}:
+        return _clock(rule, incident, now)
+    b_sent = incident.submitted.get("NIS2-23.4.b")
+    if b_sent is None:
+        return _clock(rule, incident, now) if rule.key == "NIS2-23.4.d" else None
+    final_due = add_period(b_sent, M1, incident.timezone).astimezone(dt.UTC)
+    closed = incident.closed_at
+    ongoing = (closed.astimezone(dt.UTC) > final_due if closed is not None
+               else now.astimezone(dt.UTC) > final_due or "NIS2-23.4.e" in incident.submitted)
+    if rule.key == "NIS2-23.4.e":
+        return _clock(rule, incident, now) if ongoing else None
+    if not ongoing:
+        return _clock(rule, incident, now)
+    after_handling = dataclasses.replace(rule, start="closed")
+    return _clock(after_handling, incident, now)
+
+
 def compute_clocks(incident: Incident, now: dt.datetime) -> tuple[Clock, ...]:
     """Every clock that applies to ``incident``, ordered by due time (pending ones last).
 
     The AI Act 15-day clock (Art. 73(2)) applies to every AI Act serious incident; the 2-day and
-    10-day clocks apply on top of it when their regime is set, and the shortest one binds.
+    10-day clocks apply on top of it when their regime is set, and the shortest one binds. Clocks
+    whose law does not apply yet at awareness (CRA before 11 Sep 2026) or not to the entity (its
+    declared scope) are left out; ``clock_exclusions`` says why.
     """
     if now.tzinfo is None:
         raise ComplyUsageError("'now' has no time zone", hint="Pass an aware datetime.")
     regimes = set(incident.regimes)
     if regimes & _AIA:
         regimes.add(Regime.AIA_SERIOUS)
-    clocks = [_clock(rule, incident, now) for rule in CLOCK_RULES if rule.regime in regimes]
+    excluded = [prefix for prefix, _ in _excluded(incident)]
+    clocks = [
+        _final_or_progress(rule, incident, now)
+        for rule in CLOCK_RULES
+        if rule.regime in regimes
+        and not any(rule.key.startswith(p) for p in excluded)
+        and (rule.key != "AIA-26.5" or incident.entity)
+    ]
+    present = [c for c in clocks if c is not None]
     far = dt.datetime.max.replace(tzinfo=dt.UTC)
-    return tuple(sorted(clocks, key=lambda c: (c.due or far, c.rule.key)))
+    return tuple(sorted(present, key=lambda c: (c.due or far, c.rule.key)))

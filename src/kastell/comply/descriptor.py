@@ -7,6 +7,8 @@ Relative paths are resolved against the descriptor's directory.
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 import os
 import pathlib
 import re
@@ -15,6 +17,8 @@ from typing import Any, Literal
 import pydantic
 import yaml
 
+from kastell.comply._yaml import strict_yaml
+from kastell.comply.descriptor_scope import RiskModel, ScopeModel
 from kastell.comply.interface import DescriptorError
 from kastell.comply.residency import AssetKind
 from kastell.types import EvidenceKind
@@ -135,8 +139,10 @@ class RedteamModel(_Optional):
     store: pathlib.Path | None = None
     """Red-team results database (default: redteam.sqlite in the output directory)."""
     system_prompt: pathlib.Path | None = None
-    """File with the deployment's own system prompt; the leakage probes plant their canary in
-    it (``{CANARY}`` marks the place) instead of using a built-in prompt."""
+    """File with the deployment's own system prompt; the leakage probes send it unchanged
+    (a canary only where ``{CANARY}`` marks the place) instead of a built-in prompt."""
+    secrets: tuple[str, ...] = ()
+    """The deployment's own secrets; the leakage probes look for them in every form."""
 
 
 class GuardModel(_Optional):
@@ -194,12 +200,28 @@ class ResidencyModel(pydantic.BaseModel):
 
 
 class ManualEvidenceModel(pydantic.BaseModel):
-    """An organisational document to record as evidence during the assessment."""
+    """An organisational document to record as evidence, bound to the controls it covers."""
 
     model_config = _STRICT
     kind: EvidenceKind
     path: pathlib.Path
-    title: str | None = None
+    title: str = pydantic.Field(min_length=3)
+    controls: tuple[str, ...] = pydantic.Field(min_length=1)
+    """Catalog control ids this document is evidence for (capped by the catalog's rule)."""
+    attester: str = pydantic.Field(min_length=2)
+    attester_role: str = pydantic.Field(min_length=2)
+    approver: str = pydantic.Field(min_length=2)
+    approver_role: str = pydantic.Field(min_length=2)
+    valid_until: dt.date
+    """After this day the document no longer counts (review date)."""
+
+    @pydantic.model_validator(mode="after")
+    def _four_eyes(self) -> ManualEvidenceModel:
+        if self.attester.strip().casefold() == self.approver.strip().casefold():
+            raise ValueError("attester and approver must be different people")
+        if len(set(self.controls)) != len(self.controls):
+            raise ValueError("a control is named twice")
+        return self
 
 
 class EvidenceModel(pydantic.BaseModel):
@@ -218,8 +240,14 @@ class OutputModel(pydantic.BaseModel):
 
     model_config = _STRICT
     dir: pathlib.Path = pathlib.Path("kastell-report")
-    formats: tuple[Literal["html", "json", "md", "pdf"], ...] = ("html", "json", "md")
-    """``pdf`` needs Chromium (printed from the HTML report)."""
+    formats: tuple[Literal["html", "json", "md", "pdf", "oscal"], ...] = ("html", "json", "md")
+    """``pdf`` needs Chromium (printed from the HTML report); ``oscal`` needs kastell[oscal]."""
+    signing_key: pathlib.Path | None = None
+    """Private key (PEM) that signs the report bundle (``kastell verify-report`` checks it)."""
+    signing_key_passphrase_env: str | None = None
+    """Name of the environment variable holding the key's passphrase (never the passphrase)."""
+    include_payloads: bool = True
+    """Copy each evidence payload held by the store into ``evidence/`` of the bundle."""
 
 
 class Descriptor(pydantic.BaseModel):
@@ -229,6 +257,10 @@ class Descriptor(pydantic.BaseModel):
     version: Literal[1] = 1
     name: str = pydantic.Field(min_length=1)
     description: str = ""
+    scope: ScopeModel | None = None
+    """Roles, risk class, entity type, Member States: decides which controls apply."""
+    risk: RiskModel = RiskModel()
+    """Risk appetite, finding owners and due dates, signed risk acceptances."""
     model: ModelSection
     provenance: ProvenanceModel | None = None
     bom: BomModel | None = None
@@ -241,6 +273,8 @@ class Descriptor(pydantic.BaseModel):
     output: OutputModel = OutputModel()
     base_dir: pathlib.Path = pathlib.Path(".")
     """Directory relative paths are read against (set by the loader; not written in files)."""
+    source_sha256: str | None = None
+    """SHA-256 of the descriptor file's bytes (set by the loader; risk acceptances bind it)."""
 
     def resolve(self, path: pathlib.Path) -> pathlib.Path:
         """``path`` read relative to the descriptor's directory."""
@@ -259,16 +293,18 @@ def _location(loc: tuple[int | str, ...]) -> str:
     return text or "(top level)"
 
 
-def parse_descriptor(raw: Any, base_dir: pathlib.Path, source: str = "descriptor") -> Descriptor:
+def parse_descriptor(raw: Any, base_dir: pathlib.Path, source: str = "descriptor",
+                     digest: str | None = None) -> Descriptor:  # fmt: skip
     """Validate a parsed YAML document as a ``Descriptor``."""
     if not isinstance(raw, dict):
         raise DescriptorError(
             f"{source}: the top level must be a mapping, not {type(raw).__name__}"
         )
-    if "base_dir" in raw:
-        raise DescriptorError(f"{source}: base_dir is set by Kastell and may not be given")
+    for reserved in ("base_dir", "source_sha256"):
+        if reserved in raw:
+            raise DescriptorError(f"{source}: {reserved} is set by Kastell and may not be given")
     try:
-        return Descriptor.model_validate({**raw, "base_dir": base_dir})
+        return Descriptor.model_validate({**raw, "base_dir": base_dir, "source_sha256": digest})
     except pydantic.ValidationError as error:
         problems = [f"{_location(e['loc'])}: {e['msg']}" for e in error.errors()]
         raise DescriptorError(
@@ -280,6 +316,7 @@ def descriptor_json_schema() -> dict[str, Any]:
     """The JSON Schema of the descriptor file (``base_dir`` is set by Kastell, not written)."""
     schema = Descriptor.model_json_schema()
     schema.get("properties", {}).pop("base_dir", None)
+    schema.get("properties", {}).pop("source_sha256", None)
     schema["title"] = "Kastell deployment descriptor"
     return schema
 
@@ -287,13 +324,15 @@ def descriptor_json_schema() -> dict[str, Any]:
 def load_descriptor(path: pathlib.Path) -> Descriptor:
     """Read and validate the descriptor at ``path``."""
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()  # read once: the digest and the parse see the same bytes
+        text = data.decode("utf-8")
     except FileNotFoundError:
         raise DescriptorError(f"descriptor {path} does not exist") from None
     except (OSError, UnicodeDecodeError) as error:
         raise DescriptorError(f"cannot read descriptor {path}: {error}") from None
     try:
-        raw = yaml.safe_load(text)
+        raw = strict_yaml(text)
     except yaml.YAMLError as error:
         raise DescriptorError(f"{path} is not valid YAML: {error}") from None
-    return parse_descriptor(raw, path.parent.resolve(), str(path))
+    digest = hashlib.sha256(data).hexdigest()
+    return parse_descriptor(raw, path.parent.resolve(), str(path), digest)

@@ -36,8 +36,10 @@ __all__ = [
     "ORGANISATIONAL_KINDS",
     "FreshnessPolicy",
     "applies_later",
+    "covers",
     "evaluate_control",
     "evaluate_controls",
+    "expired",
     "finding_from_dict",
     "summarize",
 ]
@@ -112,21 +114,47 @@ def _findings_for(control: Control, records: Iterable[StoredEvidence]) -> tuple[
     return tuple(found)
 
 
+def covers(record: StoredEvidence, control: Control, max_controls: int) -> bool:
+    """Whether an organisational record is evidence for ``control``.
+
+    It must name the control, and name no more controls than the catalog's cap (a catch-all
+    policy counts for none). Machine evidence is bound by its kind alone.
+    """
+    if record.evidence.kind not in ORGANISATIONAL_KINDS:
+        return True
+    named = record.evidence.summary.get("controls")
+    if not isinstance(named, list) or not named or len(named) > max_controls:
+        return False
+    return control.id in named
+
+
+def expired(record: StoredEvidence, now: dt.datetime) -> bool:
+    """Whether the record's declared validity (``valid_until``) ended before ``now``."""
+    until = record.evidence.summary.get("valid_until")
+    if until is None:
+        return False
+    try:
+        return dt.date.fromisoformat(str(until)) < now.astimezone(dt.UTC).date()
+    except ValueError:
+        return True  # an unreadable validity is no validity
+
+
 def _latest_fresh(
     control: Control,
     evidence: Sequence[StoredEvidence],
     now: dt.datetime,
     freshness: FreshnessPolicy,
+    max_controls: int = 6,
 ) -> tuple[dict[EvidenceKind, list[StoredEvidence]], set[EvidenceKind]]:
     """The latest fresh record per (kind, subject) of the control's kinds, and the stale kinds."""
     latest: dict[tuple[EvidenceKind, str], StoredEvidence] = {}
     stale: set[EvidenceKind] = set()
     for record in evidence:
         kind = record.evidence.kind
-        if kind not in control.evidence_kinds:
+        if kind not in control.evidence_kinds or not covers(record, control, max_controls):
             continue
         age = now.astimezone(dt.UTC) - record.evidence.produced_at.astimezone(dt.UTC)
-        if age > freshness.window(kind):
+        if age > freshness.window(kind) or expired(record, now):
             stale.add(kind)
             continue
         key = (kind, record.evidence.subject.name)
@@ -145,13 +173,14 @@ def evaluate_control(
     evidence: Sequence[StoredEvidence],
     now: dt.datetime,
     freshness: FreshnessPolicy,
+    max_controls: int = 6,
 ) -> ControlResult:
     """Evaluate one control from the evidence (of any kinds; only its own kinds are read).
 
     Per kind and subject only the latest fresh record counts, so a re-run that passes replaces
     an earlier failure.
     """
-    fresh, stale = _latest_fresh(control, evidence, now, freshness)
+    fresh, stale = _latest_fresh(control, evidence, now, freshness, max_controls)
     used = tuple(r for kind in control.evidence_kinds for r in fresh.get(kind, ()))
     stale_kinds = tuple(k for k in control.evidence_kinds if k in stale and k not in fresh)
     failing = [r for r in used if _outcome(r) is False]
@@ -213,7 +242,8 @@ def evaluate_controls(
             "evaluation time has no time zone", hint="Pass an aware datetime (UTC)."
         )
     policy = freshness or FreshnessPolicy()
-    return tuple(evaluate_control(c, evidence, now, policy) for c in catalog.controls)
+    cap = catalog.max_controls_per_document
+    return tuple(evaluate_control(c, evidence, now, policy, cap) for c in catalog.controls)
 
 
 def applies_later(results: Iterable[ControlResult], today: dt.date) -> dict[str, int]:

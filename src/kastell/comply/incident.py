@@ -17,10 +17,13 @@ from typing import Any, NewType
 from kastell.comply.interface import IncidentError
 
 __all__ = [
+    "SIGNIFICANCE_CRITERIA",
     "Incident",
     "IncidentId",
     "IncidentSource",
     "Regime",
+    "check_significance",
+    "check_times",
     "incident_from_dict",
     "parse_time",
     "zone",
@@ -53,6 +56,74 @@ class Regime(enum.StrEnum):
     """AI Act Art. 73(3): widespread infringement or serious disruption of critical infra."""
     AIA_DEATH = "aia-death"
     """AI Act Art. 73(4): death of a person."""
+    GDPR_BREACH = "gdpr-personal-data-breach"
+    """GDPR Art. 33: personal data breach (controller -> supervisory authority, 72 hours)."""
+
+
+SIGNIFICANCE_CRITERIA: Mapping[Regime, Mapping[str, str]] = {
+    Regime.NIS2_SIGNIFICANT: {
+        "nis2-23.3.a": "NIS2 Art. 23(3)(a): caused or can cause severe operational disruption of "
+        "the services or financial loss for the entity",
+        "nis2-23.3.b": "NIS2 Art. 23(3)(b): affected or can affect other persons by causing "
+        "considerable material or non-material damage",
+        "ir2024-2690-3.1.a": "Implementing Regulation (EU) 2024/2690 Art. 3(1)(a): direct "
+        "financial loss above EUR 500 000 or 5% of annual turnover, whichever is lower",
+        "ir2024-2690-3.1.b": "IR (EU) 2024/2690 Art. 3(1)(b): exfiltration of trade secrets",
+        "ir2024-2690-3.1.c": "IR (EU) 2024/2690 Art. 3(1)(c): death of a natural person",
+        "ir2024-2690-3.1.d": "IR (EU) 2024/2690 Art. 3(1)(d): considerable damage to health",
+        "ir2024-2690-3.1.e": "IR (EU) 2024/2690 Art. 3(1)(e): successful, suspectedly malicious, "
+        "unauthorised access capable of causing severe operational disruption",
+        "ir2024-2690-entity": "IR (EU) 2024/2690 Art. 4-14: a threshold for the entity's type "
+        "(cloud, DNS, online marketplace, search engine, social network, ...) is met",
+    },
+    Regime.CRA_SEVERE_INCIDENT: {
+        "cra-14.5.a": "CRA Art. 14(5)(a): affects or can affect the product's ability to protect "
+        "the availability, authenticity, integrity or confidentiality of data or functions",
+        "cra-14.5.b": "CRA Art. 14(5)(b): led or can lead to malicious code in the product or "
+        "in a user's network and information systems",
+    },
+}
+"""Why an incident meets a regime's threshold: the ``significance`` fact must name one of these.
+The IR 2024/2690 entries are paraphrased from recollection (verification: not re-checked)."""
+
+
+def check_significance(regimes: frozenset[Regime], facts: Mapping[str, Any]) -> None:
+    """A regime with a significance threshold needs the criterion that is met (fact).
+
+    A count of blocked requests is no criterion: the guard stopped them.
+    """
+    for regime in sorted(regimes & SIGNIFICANCE_CRITERIA.keys()):
+        known = SIGNIFICANCE_CRITERIA[regime]
+        given = [c.strip() for c in str(facts.get("significance", "")).split(",") if c.strip()]
+        if not given or not set(given) <= set(known):
+            raise IncidentError(
+                f"--regime {regime.value} needs --fact significance=CRITERION (which threshold "
+                "is met); a count of blocked requests is not one",
+                hint="Criteria: " + "; ".join(f"{k} = {v}" for k, v in known.items()),
+            )
+
+
+def check_times(incident: Incident, now: dt.datetime) -> None:
+    """Reject impossible times.
+
+    Awareness or a submission in the future, a fix after now, and an end before the start
+    (closure, fix or a submission before awareness) are usage errors (exit 2).
+    """
+    aware = incident.aware_at
+    if aware > now:
+        raise IncidentError(
+            f"awareness {aware.isoformat()} is in the future (now {now.isoformat()})"
+        )
+    moments = [("fix available", incident.fix_available_at), ("closed", incident.closed_at),
+               *((f"submitted {k}", v) for k, v in incident.submitted.items())]  # fmt: skip
+    for label, moment in moments:
+        if moment is None:
+            continue
+        if moment > now:
+            raise IncidentError(f"{label} {moment.isoformat()} is after now ({now.isoformat()})")
+        if moment < aware:
+            raise IncidentError(f"{label} {moment.isoformat()} is before awareness "
+                                f"{aware.isoformat()}")  # fmt: skip
 
 
 def zone(name: str) -> zoneinfo.ZoneInfo:
@@ -101,6 +172,10 @@ class Incident:
     evidence_refs: tuple[str, ...] = ()
     """Digests of evidence the incident rests on (guard events, audit log checkpoints)."""
     closed_at: dt.datetime | None = None
+    entity: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    """The reporting entity and product at opening (from the descriptor's scope): name,
+    contact, Member States, NIS2 type and sector, CRA roles and product, AI Act roles, provider,
+    EU database number. Empty: not declared (drafts say TO FILL)."""
 
     def __post_init__(self) -> None:
         for name in ("aware_at", "fix_available_at", "closed_at"):
@@ -128,6 +203,7 @@ class Incident:
             "facts": dict(self.facts),
             "evidence_refs": list(self.evidence_refs),
             "closed_at": iso(self.closed_at),
+            "entity": dict(self.entity),
         }
 
 
@@ -156,6 +232,7 @@ def incident_from_dict(raw: Mapping[str, Any]) -> Incident:
             facts=dict(raw.get("facts") or {}),
             evidence_refs=tuple(str(r) for r in raw.get("evidence_refs", ())),
             closed_at=when(raw.get("closed_at")),
+            entity=dict(raw.get("entity") or {}),
         )
     except (KeyError, ValueError, TypeError) as error:
         raise IncidentError(f"malformed incident record: {error!r}") from None

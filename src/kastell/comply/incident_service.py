@@ -12,12 +12,20 @@ from typing import Any
 
 from kastell.comply.clocks import CLOCK_RULES
 from kastell.comply.guard_events import detect_candidates, parse_event_lines
-from kastell.comply.incident import Incident, IncidentSource, Regime, parse_time
+from kastell.comply.incident import (
+    Incident,
+    IncidentSource,
+    Regime,
+    check_significance,
+    check_times,
+    parse_time,
+)
 from kastell.comply.incident_store import IncidentStore
 from kastell.comply.interface import IncidentError
 
 __all__ = [
     "IncidentDraft",
+    "entity_from_scope",
     "open_from_event_list",
     "open_from_events",
     "open_incident",
@@ -37,6 +45,28 @@ class IncidentDraft:
     description: str = ""
     aware_at: str | None = None
     """When the organisation became aware (ISO 8601); default: now, or the event's time."""
+    entity: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    """The reporting entity from the descriptor's scope (``entity_from_scope``)."""
+
+
+def entity_from_scope(scope: Any) -> dict[str, Any]:
+    """The entity block of incidents from a descriptor ``ScopeModel`` (None: empty)."""
+    if scope is None:
+        return {}
+    return {
+        "organisation": scope.organisation,
+        "contact": scope.contact,
+        "member_states": list(scope.member_states),
+        "nis2_entity_type": scope.nis2.entity_type,
+        "nis2_sector": scope.nis2.sector,
+        "cra_roles": list(scope.cra.roles),
+        "cra_product": scope.cra.product,
+        "cra_product_class": scope.cra.product_class,
+        "ai_act_roles": list(scope.ai_act.roles),
+        "ai_act_risk_class": scope.ai_act.risk_class,
+        "provider": scope.provider,
+        "eu_database_number": scope.eu_database_number,
+    }
 
 
 def parse_facts(items: Iterable[str]) -> dict[str, str]:
@@ -55,8 +85,17 @@ def parse_facts(items: Iterable[str]) -> dict[str, str]:
 def _save(store: IncidentStore, draft: IncidentDraft, title: str, aware: dt.datetime,
           source: IncidentSource, text: str, refs: tuple[str, ...],
           now: dt.datetime) -> Incident:  # fmt: skip
-    incident = Incident(store.next_id(now), title, aware, draft.timezone, draft.regimes, source,
-                        text, facts=draft.facts, evidence_refs=refs)  # fmt: skip
+    regimes = draft.regimes
+    if source is IncidentSource.BLOCKED_ATTACK_BURST:
+        # the guard blocked them: no impact is shown, so no regime applies by itself
+        regimes = frozenset()
+        text += ("; blocked by the guard: not classed under any regime - decide significance "
+                 "by the criteria (kastell incident update --regime ... --fact significance=...)")
+    check_significance(regimes, draft.facts)
+    incident = Incident(store.next_id(now), title, aware, draft.timezone, regimes, source,
+                        text, facts=draft.facts, evidence_refs=refs,
+                        entity=dict(draft.entity))  # fmt: skip
+    check_times(incident, now)
     store.save(incident, now)
     return incident
 
@@ -144,6 +183,9 @@ def update_incident(
         ),
         facts={**current.facts, **draft.facts},
         closed_at=parse_time(close_at, tz) if close_at else current.closed_at,
+        entity=dict(draft.entity) or current.entity,
     )
+    check_significance(updated.regimes, updated.facts)
+    check_times(updated, now)
     store.save(updated, now)
     return updated

@@ -14,7 +14,13 @@ from kastell.comply.incident import Incident
 from kastell.comply.interface import StoredEvidence
 from kastell.types import EvidenceKind
 
-__all__ = ["DraftField", "Notification", "draft_notifications", "render_markdown"]
+__all__ = [
+    "DraftField",
+    "Notification",
+    "draft_notifications",
+    "entity_fields",
+    "render_markdown",
+]
 
 TO_FILL = "TO FILL"
 
@@ -88,9 +94,51 @@ _DERIVED: Mapping[str, Callable[[Incident, Sequence[StoredEvidence]], tuple[str 
 }
 
 
+_ENTITY_FIELDS: Mapping[str, tuple[str, ...]] = {
+    "entity_name": ("organisation",),
+    "entity_sector": ("nis2_sector",),
+    "entity_type": ("nis2_entity_type",),
+    "member_states": ("member_states",),
+    "entity_contact": ("contact",),
+    "product_identification": ("cra_product",),
+    "provider_identity": ("provider",),
+    "eu_database_number": ("eu_database_number",),
+}
+
+
+def entity_fields(key: str) -> tuple[str, ...]:
+    """The entity / product block every draft of a clock with ``key`` carries."""
+    block: tuple[str, ...] = (
+        "entity_name", "entity_sector", "entity_type", "member_states", "entity_contact"
+    )
+    if key.startswith("CRA-"):
+        block += ("product_identification",)
+    if key.startswith("AIA-"):
+        block += ("provider_identity", "eu_database_number")
+    return block
+
+
+def _entity(name: str, incident: Incident, evidence: Sequence[StoredEvidence]) -> DraftField:
+    for attribute in _ENTITY_FIELDS[name]:
+        value = incident.entity.get(attribute)
+        if isinstance(value, list):
+            value = ", ".join(str(v) for v in value) or None
+        if value:
+            return DraftField(name, str(value), "descriptor scope (at opening)")
+    if name == "product_identification":
+        return DraftField(name, *_system(incident, evidence))
+    if name == "provider_identity" and "provider" in incident.entity.get("ai_act_roles", ()):
+        organisation = incident.entity.get("organisation")
+        if organisation:
+            return DraftField(name, str(organisation), "the entity is the provider")
+    return DraftField(name, None, "declare it in the descriptor scope (--descriptor) or --fact")
+
+
 def _field(name: str, incident: Incident, evidence: Sequence[StoredEvidence]) -> DraftField:
     if name in incident.facts:
         return DraftField(name, str(incident.facts[name]), "incident facts")
+    if name in _ENTITY_FIELDS:
+        return _entity(name, incident, evidence)
     derive = _DERIVED.get(name)
     if derive is None:
         return DraftField(name, None, "not derivable from evidence; answer with --fact")
@@ -104,8 +152,9 @@ def draft_notifications(
     """One draft per clock, its fields pre-filled from the incident facts and the evidence."""
     return tuple(
         Notification(
-            incident, clock, tuple(_field(n, incident, evidence) for n in clock.rule.content)
-        )
+            incident, clock, tuple(_field(n, incident, evidence)
+                                   for n in (*entity_fields(clock.rule.key), *clock.rule.content))
+        )  # fmt: skip
         for clock in clocks
     )
 
@@ -113,13 +162,18 @@ def draft_notifications(
 def render_markdown(notification: Notification) -> str:
     """The draft as Markdown, ready to paste into a reporting platform form."""
     clock, incident = notification.clock, notification.incident
-    due = clock.due.isoformat() if clock.due else f"not started (starts at {clock.start_event})"
+    if clock.rule.period.unit == "undue_delay":
+        due = "without undue delay (no fixed period)"
+    elif clock.due:
+        due = clock.due.isoformat(timespec="seconds")
+    else:
+        due = f"not started (starts at {clock.start_event})"
     lines = [
         f"## {clock.rule.step.capitalize()} - {clock.rule.basis}",
         "",
         f"- Incident: {incident.id} - {incident.title}",
         f"- Recipient: {clock.rule.recipient}",
-        f"- Became aware: {incident.aware_at.isoformat()}",
+        f"- Became aware: {incident.aware_at.isoformat(timespec='seconds')}",
         f"- Due: {due} ({clock.rule.period} from {clock.start_event}); state: {clock.state.value}",
         "",
         "| Field | Value | Source |",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import pathlib
 from collections.abc import Mapping, Sequence
@@ -9,20 +10,41 @@ from typing import Any
 
 from kastell.comply.annex_iv import annex_iv_skeleton
 from kastell.comply.assess import Assessment
-from kastell.comply.clocks import Clock
-from kastell.comply.evaluate import applies_later, summarize
+from kastell.comply.clocks import Clock, clock_exclusions
+from kastell.comply.evaluate import applies_later, expired, summarize
 from kastell.comply.interface import Control, ControlResult, StepResult, StoredEvidence
+from kastell.comply.lifecycle import lifecycle_map
+from kastell.comply.scope import Applicability, ControlScope
 
 __all__ = [
     "REPORT_FORMAT_VERSION",
+    "applicability_counts",
     "assessment_document",
     "clock_entry",
     "control_entry",
     "evidence_entry",
+    "link_evidence",
+    "scope_entry",
+    "utc",
+    "verdict_entry",
 ]
 
-REPORT_FORMAT_VERSION = 1
+REPORT_FORMAT_VERSION = 2
 _VERDICTS = {0: "pass", 1: "fail", 3: "incomplete"}
+
+
+def utc(moment: dt.datetime) -> str:
+    """One zone, to the second: ``2026-12-03T19:15:14Z``."""
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _incident_times(incident: Any) -> dict[str, Any]:
+    return {
+        "aware_at": utc(incident.aware_at),
+        "fix_available_at": utc(incident.fix_available_at) if incident.fix_available_at else None,
+        "closed_at": utc(incident.closed_at) if incident.closed_at else None,
+        "submitted": {k: utc(v) for k, v in sorted(incident.submitted.items())},
+    }
 
 
 def evidence_entry(record: StoredEvidence) -> dict[str, Any]:
@@ -35,7 +57,12 @@ def evidence_entry(record: StoredEvidence) -> dict[str, Any]:
         "subject_digest": str(e.subject.digest),
         "payload_digest": str(e.payload_digest),
         "payload_ref": e.payload_ref,
-        "produced_at": e.produced_at.isoformat(timespec="seconds"),
+        "produced_at": utc(e.produced_at),
+        "title": e.summary.get("title"),
+        "controls": list(e.summary.get("controls") or []),
+        "attested_by": e.summary.get("attested_by"),
+        "approved_by": e.summary.get("approved_by"),
+        "valid_until": e.summary.get("valid_until"),
         "producer": e.producer,
         "passed": e.summary.get("passed"),
     }
@@ -52,9 +79,15 @@ def control_entry(control: Control) -> dict[str, Any]:
     }
 
 
-def _control(result: ControlResult) -> dict[str, Any]:
+def _control(result: ControlResult, scope: ControlScope | None) -> dict[str, Any]:
     c = result.control
+    applies = scope.applicability.value if scope else Applicability.APPLIES.value
     return {
+        "applicability": applies,
+        "applicability_reason": scope.reason if scope else "scope not evaluated",
+        "applies_from_alternative": (
+            scope.alternative_date.isoformat() if scope and scope.alternative_date else None
+        ),
         "id": c.id,
         "framework": c.framework,
         "reference": c.reference,
@@ -62,7 +95,10 @@ def _control(result: ControlResult) -> dict[str, Any]:
         "status": result.status.value,
         "reason": result.reason,
         "evidence_kinds": [k.value for k in c.evidence_kinds],
-        "applies_from": c.applies_from.isoformat() if c.applies_from else None,
+        "applies_from": (
+            scope.applies_from.isoformat() if scope and scope.applies_from
+            else c.applies_from.isoformat() if c.applies_from else None
+        ),
         "verification": c.verification,
         "evidence": [evidence_entry(r) for r in result.evidence],
         "findings": [f.to_dict() for f in result.findings],
@@ -81,8 +117,12 @@ def _step(step: StepResult) -> dict[str, Any]:
     }
 
 
-def clock_entry(clock: Clock) -> dict[str, Any]:
-    """One clock as shown in reports."""
+def clock_entry(clock: Clock, *, in_utc: bool = False) -> dict[str, Any]:
+    """One clock as shown in reports (local time of the entity, or UTC, to the second)."""
+
+    def when(moment: dt.datetime) -> str:
+        return utc(moment) if in_utc else moment.isoformat(timespec="seconds")
+
     return {
         "key": clock.rule.key,
         "step": clock.rule.step,
@@ -90,8 +130,8 @@ def clock_entry(clock: Clock) -> dict[str, Any]:
         "period": str(clock.rule.period),
         "start_event": clock.start_event,
         "state": clock.state.value,
-        "due": clock.due.isoformat() if clock.due else None,
-        "submitted_at": clock.submitted_at.isoformat() if clock.submitted_at else None,
+        "due": when(clock.due) if clock.due else None,
+        "submitted_at": when(clock.submitted_at) if clock.submitted_at else None,
         "recipient": clock.rule.recipient,
     }
 
@@ -122,26 +162,38 @@ def assessment_document(assessment: Assessment) -> dict[str, Any]:
     Absolute paths of existing files are shown relative to the descriptor's directory, so a
     report does not disclose (or depend on) the layout of the machine that produced it.
     """
-    return _relative(_document(assessment), assessment.descriptor.base_dir)  # type: ignore[no-any-return]
+    doc = _document(assessment)
+    doc["lifecycle"] = lifecycle_map(doc["controls"], doc["findings"]["items"])
+    return _relative(doc, assessment.descriptor.base_dir)  # type: ignore[no-any-return]
 
 
 def _document(assessment: Assessment) -> dict[str, Any]:
     catalog = assessment.catalog
     code = int(assessment.exit_code)
+    scopes = {s.control.id: s for s in assessment.scopes}
+    verdict = assessment.verdict
+    applicable = [r for r in assessment.controls
+                  if (s := scopes.get(r.control.id)) is None
+                  or s.applicability is Applicability.APPLIES]  # fmt: skip
     return {
         "kastell_report": REPORT_FORMAT_VERSION,
         "deployment": assessment.name,
         "description": assessment.descriptor.description,
-        "started_at": assessment.started_at.isoformat(timespec="seconds"),
-        "finished_at": assessment.finished_at.isoformat(timespec="seconds"),
+        "started_at": utc(assessment.started_at),
+        "finished_at": utc(assessment.finished_at),
+        "time_zone": "UTC",
         "exit_code": code,
-        "verdict": _VERDICTS.get(code, "incomplete"),
+        "verdict": verdict.verdict if verdict else _VERDICTS.get(code, "incomplete"),
+        "gates_exit_code": int(assessment.gates_exit_code),
+        "scope": scope_entry(assessment),
+        "findings": verdict_entry(assessment),
         "catalog": {
             "name": catalog.name,
             "version": catalog.version,
             "status": catalog.status,
             "caveats": list(catalog.caveats),
             "frameworks": dict(catalog.frameworks),
+            "max_controls_per_document": catalog.max_controls_per_document,
             "application_dates": [
                 {
                     "framework": d.framework,
@@ -154,9 +206,10 @@ def _document(assessment: Assessment) -> dict[str, Any]:
             ],  # fmt: skip
         },
         "steps": [_step(s) for s in assessment.steps],
-        "summary": summarize(assessment.controls),
+        "summary": summarize(applicable),
+        "applicability": applicability_counts(assessment.scopes),
         "applies_later": applies_later(assessment.controls, assessment.finished_at.date()),
-        "controls": [_control(r) for r in assessment.controls],
+        "controls": [_control(r, scopes.get(r.control.id)) for r in assessment.controls],
         "provenance": _step_data(assessment.steps, "provenance"),
         "integrity": _step_data(assessment.steps, "integrity"),
         "scan": _step_data(assessment.steps, "scan"),
@@ -166,10 +219,13 @@ def _document(assessment: Assessment) -> dict[str, Any]:
         "ai_bom": _step_data(assessment.steps, "ai-bom"),
         "residency": _step_data(assessment.steps, "residency"),
         "incidents": [
-            {**incident.to_dict(), "clocks": [clock_entry(c) for c in clocks]}
+            {**incident.to_dict(), **_incident_times(incident),
+             "clocks": [clock_entry(c, in_utc=True) for c in clocks],
+             "not_applicable": list(clock_exclusions(incident))}
             for incident, clocks in assessment.incidents
         ],
-        "evidence": [evidence_entry(r) for r in assessment.evidence],
+        "evidence": [{**evidence_entry(r), "expired": expired(r, assessment.finished_at)}
+                     for r in assessment.evidence],
         "annex_iv": [
             {
                 "point": s.spec.point,
@@ -180,3 +236,53 @@ def _document(assessment: Assessment) -> dict[str, Any]:
             for s in annex_iv_skeleton(assessment.evidence)
         ],  # fmt: skip
     }
+
+
+def applicability_counts(scopes: Sequence[ControlScope]) -> dict[str, dict[str, int]]:
+    """Per framework: how many controls apply, apply later, or do not apply."""
+    table: dict[str, dict[str, int]] = {}
+    for s in scopes:
+        row = table.setdefault(s.control.framework, {a.value: 0 for a in Applicability})
+        row[s.applicability.value] += 1
+    return table
+
+
+def scope_entry(assessment: Assessment) -> dict[str, Any] | None:
+    """The declared scope (None: not declared, every control treated as applicable)."""
+    scope = assessment.descriptor.scope
+    if scope is None:
+        return None
+    return scope.model_dump(mode="json")
+
+
+def verdict_entry(assessment: Assessment) -> dict[str, Any]:
+    """Findings, accepted risks and inconclusive items of the verdict."""
+    verdict = assessment.verdict
+    if verdict is None:
+        return {"items": [], "open": 0, "accepted": 0, "inconclusive": 0}
+    from kastell.comply.verdict import ItemState
+
+    return {
+        "items": [i.to_dict() for i in verdict.items],
+        "open": verdict.count(ItemState.OPEN),
+        "accepted": verdict.count(ItemState.ACCEPTED),
+        "inconclusive": verdict.count(ItemState.INCONCLUSIVE),
+        "not_checked_steps": list(verdict.not_checked),
+        "acceptance_problem": verdict.acceptance_problem,
+        "unused_acceptances": [a.to_dict() for a in verdict.unused_acceptances],
+    }
+
+
+def link_evidence(doc: dict[str, Any], included: Sequence[str]) -> dict[str, Any]:
+    """Give each evidence entry whose payload is in the bundle its relative link (``href``)."""
+    from kastell.comply.report_files import evidence_href
+
+    held = set(included)
+
+    def linked(entry: dict[str, Any]) -> dict[str, Any]:
+        digest = entry.get("payload_digest")
+        href = evidence_href(digest) if isinstance(digest, str) and digest in held else None
+        return {**entry, "href": href}
+
+    controls = [{**c, "evidence": [linked(e) for e in c["evidence"]]} for c in doc["controls"]]
+    return {**doc, "evidence": [linked(e) for e in doc["evidence"]], "controls": controls}

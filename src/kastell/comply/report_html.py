@@ -16,7 +16,7 @@ __all__ = ["render_report_html"]
 
 _OUTCOME_CLASS = {"passed": "pass", "failed": "fail", "not_checked": "incomplete",
                   "skipped": "muted"}  # fmt: skip
-_VERDICT_CLASS = {"pass": "pass", "fail": "fail"}
+_VERDICT_CLASS = {"pass": "pass", "fail": "fail", "inconclusive": "incomplete"}
 
 
 def _template() -> str:
@@ -35,14 +35,29 @@ def _summary_chart(doc: Mapping[str, Any]) -> Markup:
 
 def _redteam_chart(doc: Mapping[str, Any]) -> Markup:
     categories = (doc.get("redteam") or {}).get("categories") or []
+    findings = (doc.get("findings") or {}).get("items") or []
+    over = {i["id"] for i in findings if i["source"] == "redteam" and i["state"] != "inconclusive"}
     bars = [
-        Bar(str(c["name"]), float(c["attack_success_rate"]),
-            c.get("ci_low"), c.get("ci_high"), bool(c.get("gate_failed")))
+        Bar(str(c["name"]), float(c["attack_success_rate"]), c.get("ci_low"), c.get("ci_high"),
+            bool(c.get("gate_failed")) or f"redteam:{c['name']}" in over)
         for c in categories
     ]  # fmt: skip
     if not bars:
         return Markup("")
-    return render_bar_chart(bars, title="Attack success rate by category (95% CI)")
+    return render_bar_chart(
+        bars, title="Attack success rate by category (95% CI); highlighted: over the risk appetite"
+    )
+
+
+def _deadlines(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Dates from which more controls of the catalog start to apply to this deployment."""
+    groups: dict[tuple[str, str, str | None], int] = {}
+    for c in doc["controls"]:
+        if c.get("applicability") == "applies_later" and c.get("applies_from"):
+            key = (str(c["applies_from"]), str(c["framework"]), c.get("applies_from_alternative"))
+            groups[key] = groups.get(key, 0) + 1
+    return [{"date": d, "framework": f, "alternative": a, "count": n}
+            for (d, f, a), n in sorted(groups.items(), key=lambda kv: kv[0][:2])]  # fmt: skip
 
 
 def render_report_html(doc: Mapping[str, Any], generated_at: dt.datetime) -> str:
@@ -56,4 +71,5 @@ def render_report_html(doc: Mapping[str, Any], generated_at: dt.datetime) -> str
         verdict_class=_VERDICT_CLASS.get(doc["verdict"], "incomplete"),
         summary_chart=_summary_chart(doc),
         redteam_chart=_redteam_chart(doc),
+        deadlines=_deadlines(doc),
     )

@@ -46,13 +46,50 @@ def _summary(doc: Mapping[str, Any]) -> list[str]:
     return _table(["Framework", *statuses, "of these, apply later"], rows)
 
 
+def _verdict(doc: Mapping[str, Any]) -> list[str]:
+    findings = doc.get("findings") or {}
+    out = ["## Executive summary", "",
+           f"{findings.get('open', 0)} open finding(s), {findings.get('accepted', 0)} accepted "
+           f"risk(s), {findings.get('inconclusive', 0)} inconclusive item(s). All times UTC.", ""]
+    scope = doc.get("scope")
+    out += ["## Scope", ""]
+    if scope:
+        ai, nis2, cra = scope["ai_act"], scope["nis2"], scope["cra"]
+        out += _table(["Field", "Declared"], [
+            ["Organisation", f"{scope['organisation']} ({scope['contact']})"],
+            ["Member States", ", ".join(scope["member_states"])],
+            ["AI Act role(s)", ", ".join(ai["roles"])],
+            ["AI Act risk class", f"{ai['risk_class']} - {ai['legal_basis']}"],
+            ["GPAI provider / systemic risk",
+             f"{'yes' if ai['gpai_model_provider'] else 'no'} / "
+             f"{'yes' if ai['systemic_risk'] else 'no'}"],
+            ["NIS2 entity", f"{nis2['entity_type']} {nis2.get('sector') or ''}".strip()],
+            ["CRA", ", ".join(cra["roles"]) or "no product placed on the market"],
+        ])  # fmt: skip
+    else:
+        out += ["Scope not declared: every control is treated as applicable.", ""]
+    out += _table(["Framework", "Applies", "Applies later", "Not applicable"],
+                  [[fw, c["applies"], c["applies_later"], c["not_applicable"]]
+                   for fw, c in (doc.get("applicability") or {}).items()])  # fmt: skip
+    out += ["## Findings and accepted risks", ""]
+    rows = []
+    for i in findings.get("items", ()):
+        accepted = i.get("acceptance") or {}
+        note = (f"{accepted['accepted_by']} ({accepted['role']}) until {accepted['until']}: "
+                f"{accepted['reason']}" if accepted else i.get("note", ""))  # fmt: skip
+        rows.append([i["state"], i["severity"], i["id"], i["title"], i["owner"], i["due"], note])
+    out += _table(["State", "Severity", "Id", "Finding", "Owner", "Due", "Acceptance / note"],
+                  rows) if rows else ["No findings.", ""]  # fmt: skip
+    return out
+
+
 def _sections(doc: Mapping[str, Any]) -> list[str]:
-    out = ["## Steps", ""]
+    out = [*_verdict(doc), "## Steps", ""]
     out += _table(
         ["Step", "Outcome", "Detail"],
         [[s["name"], s["outcome"], s["detail"]] for s in doc["steps"]],
     )
-    out += ["## Summary by framework", "", *_summary(doc)]
+    out += ["## Applicable controls by framework", "", *_summary(doc)]
     provenance = doc.get("provenance") or {}
     out += ["## Provenance chain", ""]
     out += _tree(provenance["chain"]) if provenance.get("chain") else ["Not verified."]
@@ -96,7 +133,9 @@ def _controls(doc: Mapping[str, Any]) -> list[str]:
     rows = []
     for c in doc["controls"]:
         evidence = "; ".join(f"{e['kind']} {e['payload_digest']}" for e in c["evidence"])
-        rows.append([c["id"], c["title"], c["status"], c["reason"], evidence])
+        status = c["status"] if c.get("applicability", "applies") == "applies" else (
+            f"{c['applicability']}: {c.get('applicability_reason', '')}")  # fmt: skip
+        rows.append([c["id"], c["title"], status, c["reason"], evidence])
     return out + _table(["Control", "Title", "Status", "Why", "Evidence (digests)"], rows)
 
 
@@ -112,10 +151,8 @@ def render_report_markdown(doc: Mapping[str, Any]) -> str:
         f"{doc['catalog']['version']}, {doc['catalog']['status']}):",
     ]
     out += [f"> - {_cell(note)}" for note in doc["catalog"]["caveats"]]
-    out += [
-        "> - *Satisfied* means every evidence kind the catalog lists for a control is present, "
-        "fresh and passing; it is not a finding of legal conformity."
-    ]
+    out += ["> - *Satisfied* means every evidence kind the catalog lists for a control is present, "
+            "fresh and passing; it is not a finding of legal conformity."]
     out += [
         "",
         *_sections(doc),

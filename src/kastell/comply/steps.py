@@ -8,6 +8,7 @@ A capability that is not part of this build raises ``StepUnavailableError``: nev
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import pathlib
 from collections.abc import Mapping, Sequence
@@ -19,6 +20,7 @@ from kastell.comply.interface import (
     StepOutcome,
     StepResult,
     StepUnavailableError,
+    UnknownControlError,
 )
 from kastell.comply.residency import (
     ResidencyDeclaration,
@@ -31,6 +33,8 @@ from kastell.types import ControlId, EvidenceKind, Finding, Location, Severity, 
 
 __all__ = [
     "MAX_MANUAL_EVIDENCE_BYTES",
+    "ManualRecord",
+    "check_manual_record",
     "check_residency_step",
     "record_manual_evidence",
     "scan_model_files",
@@ -186,23 +190,64 @@ def check_residency_step(
                        findings=findings, data=document)  # fmt: skip
 
 
-def record_manual_evidence(
-    documents: Sequence[tuple[EvidenceKind, pathlib.Path, str | None]],
-    now: dt.datetime,
-    attested_by: str = "deployment descriptor",
-) -> StepResult:
-    """Record organisational documents (policy, oversight procedure) with their digests."""
+@dataclasses.dataclass(frozen=True)
+class ManualRecord:
+    """An organisational document and what it is evidence for, who attests and approves it."""
+
+    kind: EvidenceKind
+    path: pathlib.Path
+    title: str
+    controls: tuple[str, ...]
+    attester: str
+    attester_role: str
+    approver: str
+    approver_role: str
+    valid_until: dt.date
+
+
+def check_manual_record(record: ManualRecord, max_controls: int) -> None:
+    """Refuse a record that names no control, an unknown one, or more than the catalog allows."""
+    from kastell.comply.catalog import check_control_ids
+
+    if not record.controls:
+        raise EvidenceInputError(f"{record.path.name}: name the controls it is evidence for")
+    if len(record.controls) > max_controls:
+        raise EvidenceInputError(
+            f"{record.path.name} names {len(record.controls)} controls; one organisational "
+            f"document may cover at most {max_controls} (catalog evidence rule)",
+            hint="Record the evidence each control needs, one document per topic.",
+        )
+    try:
+        check_control_ids(record.controls)
+    except UnknownControlError as error:
+        raise EvidenceInputError(f"{record.path.name}: {error.message}") from None
+    if record.attester.strip().casefold() == record.approver.strip().casefold():
+        raise EvidenceInputError(f"{record.path.name}: attester and approver must differ")
+
+
+def record_manual_evidence(records: Sequence[ManualRecord], now: dt.datetime) -> StepResult:
+    """Record organisational documents with their digests, controls, attester and approver."""
+    from kastell.comply.catalog import load_catalog
+
+    cap = load_catalog().max_controls_per_document
     evidence, payloads = [], {}
-    for kind, path, title in documents:
+    for record in records:
+        check_manual_record(record, cap)
+        path = record.path
         if not path.is_file():
             raise EvidenceInputError(f"manual evidence {path} is not a file")
         if path.stat().st_size > MAX_MANUAL_EVIDENCE_BYTES:
             raise EvidenceInputError(f"manual evidence {path} is larger than 64 MiB",
                                      hint="Record a digest-pinned summary instead.")  # fmt: skip
         data = _read(path, "manual evidence")
-        summary = {"title": title or path.name, "file": path.name, "attested_by": attested_by}
-        item = evidence_of(kind, Subject(path.name, payload_digest(data)), path.name, now, data,
-                           summary)  # fmt: skip
+        summary = {
+            "title": record.title, "file": path.name, "controls": list(record.controls),
+            "attested_by": f"{record.attester} ({record.attester_role})",
+            "approved_by": f"{record.approver} ({record.approver_role})",
+            "valid_until": record.valid_until.isoformat(),
+        }  # fmt: skip
+        item = evidence_of(record.kind, Subject(path.name, payload_digest(data)), path.name, now,
+                           data, summary)  # fmt: skip
         evidence.append(item)
         payloads[str(item.payload_digest)] = data
     detail = f"{len(evidence)} document(s) recorded"

@@ -21,6 +21,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from kastell._untrusted import load_json
 from kastell.integrity.dsse import IN_TOTO_PAYLOAD_TYPE, Envelope, sign_envelope, verify_envelope
 from kastell.integrity.interface import (
     MalformedBundleError,
@@ -88,7 +89,7 @@ def parse_bundle(data: bytes) -> Bundle:
     if len(data) > _MAX_BUNDLE_BYTES:
         raise MalformedBundleError(f"the signature file is {len(data)} bytes, too large")
     try:
-        document = json.loads(data)
+        document = load_json(data)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise MalformedBundleError(
             f"the signature file is not JSON (truncated or corrupt?): {error}"
@@ -198,7 +199,9 @@ def sign_statement(statement: Mapping[str, Any], signer: Signer) -> Bundle:
     return Bundle(envelope=envelope, key_hint=signer.key_id)
 
 
-def verify_bundle(bundle: bytes | Bundle, trusted_keys: Sequence[PublicKey]) -> VerifiedStatement:
+def verify_bundle(
+    bundle: bytes | Bundle, trusted_keys: Sequence[PublicKey]
+) -> VerifiedStatement:
     """Check a bundle's signature against trusted keys and return its statement.
 
     Args:
@@ -218,7 +221,7 @@ def verify_bundle(bundle: bytes | Bundle, trusted_keys: Sequence[PublicKey]) -> 
             f"the envelope carries {envelope.payload_type[:100]!r}, not an in-toto statement"
         )
     try:
-        statement = json.loads(envelope.payload)
+        statement = load_json(envelope.payload)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         raise MalformedBundleError("the signed payload is not JSON") from None
     problem = _statement_problem(statement)

@@ -19,10 +19,12 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from pathlib import Path
 from typing import Annotated, Literal
 
 import pydantic
 
+from kastell._untrusted import load_json, open_regular
 from kastell.errors import KastellError
 from kastell.integrity.hashing import chunk_ranges
 from kastell.integrity.interface import (
@@ -89,7 +91,7 @@ class JsonDigestCache:
         """
         cache = cls()
         try:
-            with open(path, "rb") as handle:
+            with open_regular(Path(path)) as handle:  # a FIFO must not block signing
                 data = handle.read()
         except FileNotFoundError:
             return cache
@@ -98,7 +100,7 @@ class JsonDigestCache:
                 f"cannot read digest cache {os.fspath(path)}: {error.strerror}"
             ) from None
         try:
-            model = _CacheModel.model_validate(json.loads(data))
+            model = _CacheModel.model_validate(load_json(data))
             for entry in model.entries:
                 key, digest = _from_model(entry)
                 cache._entries[(key.path, key.algorithm, key.chunk_size)] = (key, digest)

@@ -21,6 +21,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
+from kastell._untrusted import read_regular
 from kastell.integrity.interface import KeyExistsError, KeyFormatError, KeyPassphraseError
 
 __all__ = [
@@ -59,6 +60,7 @@ _CURVES: dict[str, tuple[KeyAlgorithm, hashes.HashAlgorithm]] = {
     "secp384r1": (KeyAlgorithm.ECDSA_P384, hashes.SHA384()),
     "secp521r1": (KeyAlgorithm.ECDSA_P521, hashes.SHA512()),
 }
+_MAX_KEY_BYTES = 1024 * 1024
 _SUPPORTED_HINT = "Use an ECDSA P-256/P-384/P-521 or Ed25519 key (`kastell keygen` makes one)."
 
 
@@ -258,7 +260,8 @@ def load_public_key(pem: bytes, *, source: str = "key") -> PublicKey:
 
 def _read(path: Path, what: str) -> bytes:
     try:
-        return path.read_bytes()
+        # a regular file only: a FIFO or device in place of a key must not block or stream
+        return read_regular(path, limit=_MAX_KEY_BYTES)
     except FileNotFoundError:
         raise KeyFormatError(f"{what} {path} does not exist", hint="Check the path.") from None
     except IsADirectoryError:
@@ -267,6 +270,10 @@ def _read(path: Path, what: str) -> bytes:
         raise KeyFormatError(
             f"cannot read {what} {path}: permission denied",
             hint="Run as a user who may read the key file.",
+        ) from None
+    except OSError as error:
+        raise KeyFormatError(
+            f"cannot read {what} {path}: {error.strerror}", hint="Pass the key file itself."
         ) from None
 
 

@@ -33,6 +33,7 @@ from typing import Annotated, Any, Literal
 import pydantic
 
 from kastell import __version__
+from kastell._untrusted import load_json
 from kastell.errors import UsageError
 from kastell.integrity.hashing import chunk_ranges
 from kastell.integrity.interface import (
@@ -160,7 +161,7 @@ def parse_manifest(data: bytes | str, *, source: str = "manifest") -> TreeDigest
     """
     try:
         text = data.decode("utf-8") if isinstance(data, bytes) else data
-        document = json.loads(text, parse_constant=_no_constant)
+        document = load_json(text)
     except UnicodeDecodeError:
         raise _reject("not UTF-8 text, so not a manifest", source) from None
     except json.JSONDecodeError as error:
@@ -187,10 +188,6 @@ def parse_manifest(data: bytes | str, *, source: str = "manifest") -> TreeDigest
             f"does not follow the manifest schema: {_validation_summary(error)}", source
         ) from None
     return _to_tree(model, source)
-
-
-def _no_constant(name: str) -> None:
-    raise ValueError(f"{name} is not allowed")
 
 
 def _digest(text: str, algorithm: str, where: str, source: str) -> Digest:

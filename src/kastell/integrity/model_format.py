@@ -202,12 +202,18 @@ class ModelDescription:
         if len(subjects) != 1:
             raise MalformedBundleError(f"a model signature has one subject, not {len(subjects)}")
         name = subjects[0].get("name")
-        expected = subjects[0]["digest"].get("sha256")
+        digests = subjects[0]["digest"]
+        if set(digests) != {"sha256"}:
+            # the subject is defined as a sha256 over the resource digests: any other
+            # algorithm named beside it could not be checked, so it is refused, not skipped
+            raise MalformedBundleError(
+                "a model signature's subject digest is exactly one sha256, not "
+                f"{', '.join(sorted(str(a) for a in digests))[:100]}"
+            )
+        expected = digests.get("sha256")
         predicate = statement.get("predicate")
-        if (
-            not isinstance(name, str)
-            or not isinstance(expected, str)
-            or not isinstance(predicate, Mapping)
+        if not isinstance(name, str) or not isinstance(expected, str) or not isinstance(
+            predicate, Mapping
         ):
             raise MalformedBundleError("the model signature lacks a subject, digest or predicate")
         description = cls(

@@ -5,13 +5,15 @@ its DSSE signature (else ``SignatureMismatchError``, exit 1); the signed stateme
 consistent model signature (else exit 3); then every file is re-read and re-hashed as the
 signature's serialization says (never from a digest cache) and compared: files whose digest
 differs are *changed*, signed files not on disk are *missing*, files on disk that were not
-signed (including links where the signature allows none) are *extra*. The paths the signature
-ignores, git metadata at the model root and the signature file itself are skipped, as
-``model_signing verify`` does.
+signed (including links where the signature allows none) are *extra*. Exactly the paths the
+signature ignores (its signed ``ignore_paths``: git metadata when the signer left it out, the
+``--ignore`` paths) and the signature file itself are skipped; the verifier adds no ignore
+rule of its own, so a signature made with ``--no-ignore-git-paths`` checks ``.git``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
@@ -47,20 +49,15 @@ __all__ = [
 FINDING_CONTROLS: tuple[ControlId, ...] = tuple(
     ControlId(control)
     for control in (
-        "AIA-15.5",
-        "AIA-15.5.MP",
-        "CRA-AI-I.2.f",
-        "NIS2-21.2.d",
-        "OWASP-LLM03",
-        "OWASP-LLM04",
-        "ATLAS-AML.T0010",
-        "ATLAS-AML.T0018",
+        "AIA-15.5", "AIA-15.5.MP", "CRA-AI-I.2.f", "NIS2-21.2.d", "OWASP-LLM03",
+        "OWASP-LLM04", "ATLAS-AML.T0010", "ATLAS-AML.T0018",
     )
 )
 """Catalog controls a failed model verification bears on (unauthorised alteration, supply chain)."""
 
 _FINDING_TEXT = {
-    "changed": ("Model file changed after signing", "its content differs from the signed digest"),
+    "changed": ("Model file changed after signing",
+                "its content differs from the signed digest"),
     "missing": ("Signed model file is missing", "it was signed but is not in the model"),
     "extra": ("Unsigned file in the model", "it is in the model but was not signed"),
 }
@@ -114,7 +111,9 @@ def verify_model(
         bundle: the signature file's bytes.
         trusted_keys: public keys allowed to have signed.
         signature_path: where the signature file is; skipped when it lies inside the model.
-        ignore_git_paths: skip git metadata at the model root (model_signing's default).
+        ignore_git_paths: apply the signature's ignore paths as recorded (default); when
+            false, also check git metadata at the model root that the signature ignores.
+            Git metadata the signature does not ignore is always checked.
         on_bytes: progress callback (bytes hashed).
 
     Returns:
@@ -126,22 +125,20 @@ def verify_model(
         IntegrityError: the model cannot be read (missing path, permissions, special file...).
     """
     signed, key_id = read_model_signature(bundle, trusted_keys)
-    signed_paths = {resource.path for resource in signed.resources}
-    extra_ignore = [
-        git_path
-        for git_path in (GIT_PATHS if ignore_git_paths else ())
-        # git metadata that was signed (sign --no-ignore-git-paths) is checked, not skipped
-        if not any(p == git_path or p.startswith(git_path + "/") for p in signed_paths)
-    ]
+    serialization = signed.serialization
+    if not ignore_git_paths:
+        # stricter than the signer: check git metadata even where the signature ignores it
+        kept = tuple(p for p in serialization.ignore_paths if p not in GIT_PATHS)
+        serialization = dataclasses.replace(serialization, ignore_paths=kept)
+    # otherwise exactly the signer's ignore rules (recorded in the signed serialization): a
+    # signature made with --no-ignore-git-paths checks .git, whatever the verifier's defaults
+    extra_ignore = []
     if signature_path is not None and path.is_dir():
         relative = inside_model(path, signature_path)
-        if relative is not None:
+        if relative is not None and relative not in {r.path for r in signed.resources}:
             extra_ignore.append(relative)
     actual, links = hash_resources(
-        path,
-        signed.serialization,
-        extra_ignore=extra_ignore,
-        on_bytes=on_bytes,
+        path, serialization, extra_ignore=extra_ignore, on_bytes=on_bytes,
         for_verification=True,
     )
     changed, missing, extra = compare_resources(signed.resources, actual)
@@ -162,17 +159,13 @@ def require_match(result: ModelVerification) -> ModelVerification:
     if result.passed:
         return result
     parts = []
-    for label, paths in (
-        ("changed", result.changed),
-        ("missing", result.missing),
-        ("extra", result.extra),
-    ):
+    for label, paths in (("changed", result.changed), ("missing", result.missing),
+                         ("extra", result.extra)):
         if paths:
             shown = ", ".join(paths[:5]) + (f" (+{len(paths) - 5} more)" if len(paths) > 5 else "")
             parts.append(f"{label}: {shown}")
-    raise ModelMismatchError(
-        f"model {result.model_name} does not match its signature; " + "; ".join(parts)
-    )
+    raise ModelMismatchError(f"model {result.model_name} does not match its signature; "
+                             + "; ".join(parts))
 
 
 def verification_findings(result: ModelVerification, model: str) -> tuple[Finding, ...]:
@@ -183,24 +176,19 @@ def verification_findings(result: ModelVerification, model: str) -> tuple[Findin
         model: the model path as shown to the user; locations are ``MODEL/FILE``.
     """
     findings = []
-    for kind, paths in (
-        ("changed", result.changed),
-        ("missing", result.missing),
-        ("extra", result.extra),
-    ):
+    for kind, paths in (("changed", result.changed), ("missing", result.missing),
+                        ("extra", result.extra)):
         title, why = _FINDING_TEXT[kind]
         for path in paths:
             location = model if path == "." else f"{model.rstrip('/')}/{path}"
-            findings.append(
-                Finding(
-                    rule_id=f"integrity/file-{kind}",
-                    severity=Severity.HIGH,
-                    title=title,
-                    message=f"{path}: {why} (signature by key {result.key_id[:16]}).",
-                    location=Location(location),
-                    mappings=FINDING_CONTROLS,
-                )
-            )
+            findings.append(Finding(
+                rule_id=f"integrity/file-{kind}",
+                severity=Severity.HIGH,
+                title=title,
+                message=f"{path}: {why} (signature by key {result.key_id[:16]}).",
+                location=Location(location),
+                mappings=FINDING_CONTROLS,
+            ))
     return tuple(findings)
 
 

@@ -1,21 +1,21 @@
-"""Dataset protection at rest: chunked AES-256-GCM envelope encryption with key rotation."""
+"""Dataset protection at rest: chunked AES-256-GCM envelopes, signed manifests, rotation."""
 
 from kastell.protect.dataset import (
+    VerifyResult,
     decrypt_tree,
     encrypt_tree,
     load_manifest,
-    rotate_tree,
     verify_tree,
 )
 from kastell.protect.interface import (
-    EncryptedFile,
     KeyProvider,
     ProtectError,
-    ProtectManifest,
     WrappedKey,
 )
 from kastell.protect.keys import LocalKeyFile, generate_kek_file
-from kastell.protect.stream import decrypt_stream, encrypt_stream, read_envelope, rewrap_file
+from kastell.protect.manifest import EncryptedFile, ProtectManifest
+from kastell.protect.rotation import rotate_tree
+from kastell.protect.stream import decrypt_stream, encrypt_stream, read_envelope, rewrap_slot
 
 __all__ = [
     "EncryptedFile",
@@ -23,15 +23,16 @@ __all__ = [
     "LocalKeyFile",
     "ProtectError",
     "ProtectManifest",
+    "VerifyResult",
     "WrappedKey",
     "decrypt_stream",
     "decrypt_tree",
-    "encrypt_stream",
     "encrypt_tree",
+    "encrypt_stream",
     "generate_kek_file",
     "load_manifest",
     "read_envelope",
-    "rewrap_file",
+    "rewrap_slot",
     "rotate_tree",
     "verify_tree",
 ]

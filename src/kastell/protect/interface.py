@@ -7,6 +7,10 @@ Errors::
           ├── KeyFileError           (UsageError)         a KEK file is missing or malformed
           ├── WrongKeyError          (VerificationError)  the data key was wrapped by another KEK
           ├── TamperedError          (VerificationError)  ciphertext altered, truncated, reordered
+          ├── SignatureError         (VerificationError)  manifest not signed by a trusted key
+          ├── UnsafePathError        (VerificationError)  a path would leave its root folder
+          ├── ManifestError          (UsageError)         manifest malformed (unknown field, ...)
+          ├── LegacyFormatError      (UsageError)         unauthenticated v1 folder: migrate it
           ├── FormatError            (CheckError)         not a Kastell encrypted file, or damaged
           └── ProtectIOError         (CheckError)         a file could not be read or written
 """
@@ -14,21 +18,21 @@ Errors::
 from __future__ import annotations
 
 import dataclasses
-from typing import Literal, Protocol
-
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Protocol
 
 from kastell.errors import CheckError, KastellError, UsageError, VerificationError
 
 __all__ = [
-    "EncryptedFile",
     "FormatError",
     "KeyFileError",
     "KeyProvider",
+    "LegacyFormatError",
+    "ManifestError",
     "ProtectError",
     "ProtectIOError",
-    "ProtectManifest",
+    "SignatureError",
     "StreamResult",
+    "UnsafePathError",
     "TamperedError",
     "WrappedKey",
     "WrongKeyError",
@@ -67,6 +71,37 @@ class ProtectIOError(ProtectError, CheckError):
     """A file could not be read or written."""
 
 
+class SignatureError(ProtectError, VerificationError):
+    """The manifest is not signed by a trusted key, or its signature does not verify."""
+
+    default_hint = (
+        "Do not use this dataset: its manifest was altered or signed by someone else. Pass the "
+        "data owner's public key with --trusted-key."
+    )
+
+
+class UnsafePathError(ProtectError, VerificationError):
+    """A path from a manifest or a folder would be read or written outside its root."""
+
+    default_hint = "Remove symlinks and '..' entries: Kastell reads and writes inside the root."
+
+
+class ManifestError(ProtectError, UsageError):
+    """The manifest is malformed: not JSON, duplicate keys, unknown or missing fields."""
+
+    default_hint = "Point at a directory written by `kastell protect encrypt` (format v2)."
+
+
+class LegacyFormatError(ProtectError, UsageError):
+    """The encrypted folder uses the unauthenticated v1 format, which is no longer accepted."""
+
+    default_hint = (
+        "Migrate it: `kastell protect migrate OLD --kek KEK --signing-key OWNER.pem -o NEW` "
+        "authenticates every chunk, checks every digest against the v1 manifest and writes a "
+        "signed v2 folder; compare the v1 manifest SHA-256 it prints with a trusted record."
+    )
+
+
 @dataclasses.dataclass(frozen=True)
 class WrappedKey:
     """A data key encrypted under a key-encryption key (KEK)."""
@@ -80,10 +115,11 @@ class WrappedKey:
 class KeyProvider(Protocol):
     """Wraps and unwraps data keys; a KMS or HSM implements this to keep the KEK outside.
 
-    ``context`` binds a wrapped key to one file (it holds the file id): a provider must
-    authenticate it (e.g. as AEAD associated data) so a wrapped key cannot be moved to another
-    file. ``unwrap`` must raise ``WrongKeyError`` when ``wrapped.kek_id`` is not its key and
-    ``TamperedError`` when authentication fails.
+    ``context`` binds a wrapped key to one file and key slot (file id, header digest, slot
+    generation): a provider must authenticate it (e.g. as AEAD associated data) so a wrapped
+    key cannot be moved to another file or re-numbered. ``unwrap`` must raise
+    ``WrongKeyError`` when ``wrapped.kek_id`` is not its key and ``TamperedError`` when
+    authentication fails.
     """
 
     @property
@@ -111,28 +147,7 @@ class StreamResult:
     survives key rotation; the key envelope slots are excluded."""
     ciphertext_size: int
     chunks: int
-
-
-class EncryptedFile(BaseModel):
-    """One file of an encrypted dataset, as recorded in its manifest."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    path: str
-    plaintext_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
-    plaintext_size: int = Field(ge=0)
-    ciphertext_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
-    ciphertext_size: int = Field(ge=0)
-    chunks: int = Field(ge=1)
-
-
-class ProtectManifest(BaseModel):
-    """The manifest of an encrypted dataset: plaintext and ciphertext digests per file."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    format: Literal["kastell.protect-manifest/v1"] = "kastell.protect-manifest/v1"
-    cipher: Literal["AES-256-GCM"] = "AES-256-GCM"
-    chunk_size: int = Field(gt=0)
-    kek_id: str
-    files: tuple[EncryptedFile, ...]
+    file_id: str = ""
+    """Hex file id of the encrypted file's header."""
+    slot_sha256: str = ""
+    """SHA-256 of the key slot used (recorded in the signed manifest)."""

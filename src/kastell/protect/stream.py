@@ -20,7 +20,6 @@ from kastell.protect.interface import (
     ProtectIOError,
     StreamResult,
     TamperedError,
-    WrappedKey,
 )
 
 __all__ = [
@@ -28,7 +27,7 @@ __all__ = [
     "decrypt_stream",
     "encrypt_stream",
     "read_envelope",
-    "rewrap_file",
+    "rewrap_slot",
 ]
 
 DEFAULT_CHUNK_SIZE = 4 * 1024 * 1024
@@ -84,28 +83,34 @@ class _BackgroundDigest:
         self._executor.shutdown(wait=True)
 
 
-def _context(header: fmt.DataHeader) -> bytes:
-    return header.file_id + header.digest()
-
-
 def encrypt_stream(
     source: BinaryIO,
     target: BinaryIO,
     provider: KeyProvider,
     *,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
+    path: str = "",
+    dataset_id: bytes | None = None,
+    generation: int = 1,
     on_progress: Progress = _noop,
 ) -> StreamResult:
-    """Encrypt ``source`` into ``target`` with a fresh data key wrapped by ``provider``."""
+    """Encrypt ``source`` into ``target`` with a fresh data key wrapped by ``provider``.
+
+    ``path`` and ``dataset_id`` go into the authenticated header (the dataset layer checks
+    them against the signed manifest); ``generation`` is the key slot's generation.
+    """
     if not 0 < chunk_size <= fmt.MAX_CHUNK:
         raise FormatError(f"chunk size must be between 1 and {fmt.MAX_CHUNK} bytes")
-    header = fmt.DataHeader(chunk_size, secrets.token_bytes(16), secrets.token_bytes(7))
+    header = fmt.DataHeader(
+        chunk_size, secrets.token_bytes(16), secrets.token_bytes(7),
+        dataset_id if dataset_id is not None else secrets.token_bytes(16), path,
+    )
     data_key = AESGCM.generate_key(bit_length=256)
     aead = AESGCM(data_key)
-    wrapped = provider.wrap(data_key, _context(header))
+    slot = fmt.encode_slot(generation, provider.wrap(data_key, header.wrap_context(generation)))
     prefix = header.prefix_bytes()
     header_digest = hashlib.sha256(prefix).digest()
-    target.write(prefix + fmt.encode_slot(1, wrapped) + b"\x00" * fmt.SLOT_SIZE)
+    target.write(prefix + slot + b"\x00" * fmt.SLOT_SIZE)
     current, ahead = bytearray(chunk_size), bytearray(chunk_size)
     size = _fill(source, current)
     index = plain_total = cipher_total = 0
@@ -134,6 +139,8 @@ def encrypt_stream(
             cipher_hash.hexdigest(),
             len(prefix) + cipher_total,
             index,
+            header.file_id.hex(),
+            hashlib.sha256(slot).hexdigest(),
         )
 
 
@@ -148,12 +155,12 @@ def _digests(prefix: bytes) -> Iterator[tuple[_BackgroundDigest, _BackgroundDige
         cipher.close()
 
 
-def read_envelope(source: BinaryIO) -> tuple[fmt.DataHeader, int, int, WrappedKey]:
-    """The header and the newest valid key slot: (header, slot index, generation, key)."""
+def read_envelope(source: BinaryIO) -> tuple[fmt.DataHeader, list[fmt.Slot], list[bytes]]:
+    """The header, the valid key slots (newest first) and both slots' raw bytes, read once."""
     source.seek(0)
     header = fmt.read_header(source)
-    slot, generation, wrapped = fmt.read_slots(source, header)[0]
-    return header, slot, generation, wrapped
+    slots, raw = fmt.read_slots(source, header)
+    return header, slots, raw
 
 
 def decrypt_stream(
@@ -161,17 +168,28 @@ def decrypt_stream(
     target: BinaryIO | None,
     provider: KeyProvider | None,
     *,
+    envelope: tuple[fmt.DataHeader, fmt.Slot] | None = None,
     on_progress: Progress = _noop,
 ) -> StreamResult:
     """Decrypt ``source`` into ``target``; every chunk is authenticated before it is written.
 
-    With ``provider=None`` and ``target=None`` only the ciphertext digest is computed (no key
+    ``envelope`` is the header and slot the caller already read and checked (against a signed
+    manifest); without it the header is read here and the newest valid slot is used. With
+    ``provider=None`` and ``target=None`` only the ciphertext digest is computed (no key
     needed): that is how integrity is checked without decrypting.
     """
-    header, _, _, wrapped = read_envelope(source)
+    if envelope is None:
+        header, slots, _ = read_envelope(source)
+        slot = slots[0]
+    else:
+        header, slot = envelope
     prefix = header.prefix_bytes()
     header_digest = hashlib.sha256(prefix).digest()
-    aead = AESGCM(provider.unwrap(wrapped, _context(header))) if provider else None
+    aead = (
+        AESGCM(provider.unwrap(slot.wrapped, header.wrap_context(slot.generation)))
+        if provider
+        else None
+    )
     block = header.chunk_size + fmt.TAG_SIZE
     source.seek(header.data_offset())
     current, ahead = bytearray(block), bytearray(block)
@@ -205,6 +223,8 @@ def decrypt_stream(
             cipher_hash.hexdigest(),
             len(prefix) + cipher_total,
             index,
+            header.file_id.hex(),
+            slot.sha256,
         )
 
 
@@ -227,30 +247,35 @@ def _open_chunk(
         ) from None
 
 
-def rewrap_file(path: str | os.PathLike[str], old: KeyProvider, new: KeyProvider) -> str:
-    """Re-wrap a file's data key under ``new`` without touching its data; return the new KEK id.
+def rewrap_slot(
+    handle: BinaryIO,
+    header: fmt.DataHeader,
+    slot: fmt.Slot,
+    old: KeyProvider,
+    new: KeyProvider,
+    generation: int,
+) -> fmt.Slot:
+    """Re-wrap the data key of ``slot`` under ``new`` at ``generation``; return the new slot.
 
-    The new envelope goes into the slot not in use, with a higher generation, and is flushed to
-    disk; only then is the old slot erased (so the old KEK can no longer open the file). A crash
-    at any point leaves a readable file, and a file already under ``new`` is left as it is, so
-    an interrupted rotation can simply be run again.
+    The caller has checked ``slot`` against the signed manifest. The new envelope goes into
+    the other slot and is flushed to disk; only then is the old slot erased (so the old KEK can
+    no longer open the file from it). A crash at any point leaves a readable file.
     """
+    data_key = old.unwrap(slot.wrapped, header.wrap_context(slot.generation))
+    encoded = fmt.encode_slot(generation, new.wrap(data_key, header.wrap_context(generation)))
+    slots_at = len(header.prefix_bytes())
     try:
-        with open(path, "r+b") as handle:
-            header, slot, generation, wrapped = read_envelope(handle)
-            if wrapped.kek_id == new.key_id:
-                return new.key_id
-            data_key = old.unwrap(wrapped, _context(header))
-            rewrapped = new.wrap(data_key, _context(header))
-            slots_at = len(header.prefix_bytes())
-            handle.seek(slots_at + (1 - slot) * fmt.SLOT_SIZE)
-            handle.write(fmt.encode_slot(generation + 1, rewrapped))
-            handle.flush()
-            os.fsync(handle.fileno())
-            handle.seek(slots_at + slot * fmt.SLOT_SIZE)
-            handle.write(b"\x00" * fmt.SLOT_SIZE)
-            handle.flush()
-            os.fsync(handle.fileno())
+        handle.seek(slots_at + (1 - slot.index) * fmt.SLOT_SIZE)
+        handle.write(encoded)
+        handle.flush()
+        os.fsync(handle.fileno())
+        handle.seek(slots_at + slot.index * fmt.SLOT_SIZE)
+        handle.write(b"\x00" * fmt.SLOT_SIZE)
+        handle.flush()
+        os.fsync(handle.fileno())
     except OSError as error:
-        raise ProtectIOError(f"cannot re-wrap {path}: {error.strerror}") from None
-    return new.key_id
+        raise ProtectIOError(f"cannot re-wrap {header.path}: {error.strerror}") from None
+    decoded = fmt.decode_slot(encoded)
+    if decoded is None:  # encode_slot always yields a decodable slot
+        raise FormatError("internal error: a freshly written key slot does not decode")
+    return fmt.Slot(1 - slot.index, generation, decoded[1], hashlib.sha256(encoded).hexdigest())

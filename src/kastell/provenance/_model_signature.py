@@ -14,7 +14,6 @@ from pathlib import Path
 from kastell.errors import KastellError
 from kastell.integrity.interface import Signer
 from kastell.integrity.signing import (
-    GIT_PATHS,
     ModelDescription,
     hash_resources,
     inside_model,
@@ -71,10 +70,12 @@ def check_model(
     Raises:
         DigestMismatchError: a file differs, is missing, or was not signed.
     """
-    ignore = [*GIT_PATHS, *skip]
+    # exactly the signature's own ignore rules (serialization.ignore_paths, applied by
+    # hash_resources): git metadata is skipped only when the signer recorded it as ignored
+    ignore = list(skip)
     if signature_path is not None and path.is_dir():
         inside = inside_model(path, signature_path)
-        if inside is not None:
+        if inside is not None and inside not in {r.path for r in description.resources}:
             ignore.append(inside)
     actual, links = hash_resources(
         path, description.serialization, extra_ignore=ignore, for_verification=True

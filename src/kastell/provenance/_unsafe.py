@@ -7,10 +7,12 @@ content (the scanner's own format identification), so a renamed pickle is still 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+from kastell._untrusted import open_regular
 from kastell.errors import KastellError
-from kastell.provenance.interface import UnsafeFileError
+from kastell.provenance.interface import ProvenanceUsageError, UnsafeFileError
 from kastell.scan.engine import require_clean
 from kastell.scan.identify import HEAD_BYTES, identify
 
@@ -26,9 +28,13 @@ def is_pickle_bearing(path: Path) -> bool:
     """Whether loading ``path`` with its usual loader may unpickle data or run code."""
     if path.suffix.lower() in _PICKLE_SUFFIXES:
         return True
-    with path.open("rb") as handle:
-        head = handle.read(HEAD_BYTES)
-    kind = identify(head, path.stat().st_size)
+    try:
+        with open_regular(path) as handle:  # never blocks on a FIFO swapped in after hashing
+            head = handle.read(HEAD_BYTES)
+            size = os.fstat(handle.fileno()).st_size
+    except OSError as error:
+        raise ProvenanceUsageError(f"cannot read {path}: {error.strerror}") from error
+    kind = identify(head, size)
     return kind in _CODE_BEARING or kind.startswith("joblib-")
 
 

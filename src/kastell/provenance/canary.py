@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from kastell._untrusted import load_json, read_regular
 from kastell.provenance.interface import (
     ProvenanceUsageError,
     SignedStatement,
@@ -38,6 +39,7 @@ __all__ = [
 
 CANARY_PREFIX = "KASTELL-CANARY"
 _MAX_CANARIES = 10_000
+_MAX_CANARY_FILE = 64 * 1024 * 1024
 _TOKEN = re.compile(CANARY_PREFIX + r"-[0-9a-f]{32}")
 
 
@@ -168,12 +170,12 @@ def generate_canaries(n: int, token: Callable[[int], str] = secrets.token_hex) -
 def read_canary_file(path: Path) -> CanarySet:
     """Read a canary file written by ``kastell canary generate``."""
     try:
-        document = json.loads(path.read_bytes())
+        document = load_json(read_regular(path, limit=_MAX_CANARY_FILE))
     except OSError as error:
         raise ProvenanceUsageError(f"cannot read canary file {path}: {error.strerror}") from error
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
         raise ProvenanceUsageError(
-            f"{path} is not a canary file (not JSON)",
+            f"{path} is not a canary file (not JSON, or not strict JSON: {error})",
             hint="Pass the file written by `kastell canary generate --output`.",
         ) from error
     if not isinstance(document, dict) or document.get("kastellCanaries") != 1:

@@ -61,6 +61,12 @@ class Residency:
                     hint="Declare weights, data and keys, each with country (ISO 3166 alpha-2), "
                     "provider and jurisdiction.",
                 )
+            extra = sorted(str(f) for f in place if f not in _PLACE_FIELDS)
+            if extra:
+                raise ProvenanceUsageError(
+                    f"{source}: unknown field(s) {extra} in the residency of {part!r}",
+                    hint="A place has exactly country, provider and jurisdiction.",
+                )
             country = str(place["country"])
             if len(country) != 2 or not country.isalpha() or not country.isupper():
                 raise ProvenanceUsageError(

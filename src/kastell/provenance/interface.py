@@ -244,10 +244,13 @@ class ChainReport:
             failed node (``ok=False``, ``detail`` = the break) whose children are the links
             that held before the break, in the order they were verified.
         broken: a description of the first broken link, or ``None`` when the chain holds.
+        model_files_checked: whether the model files on disk were re-hashed against the
+            signature (false when no model directory was given, or the chain broke first).
     """
 
     root: ChainLink
     broken: str | None
+    model_files_checked: bool = False
 
     @property
     def ok(self) -> bool:

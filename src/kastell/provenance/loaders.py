@@ -12,13 +12,13 @@ import concurrent.futures
 import json
 import mmap
 import os
-import stat
 import struct
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from kastell._untrusted import open_regular
 from kastell.provenance import _manifest
 from kastell.provenance._gguf import GGUFFile, GGUFTensor, parse_gguf
 from kastell.provenance.interface import (
@@ -39,32 +39,34 @@ _SAFETENSORS_DTYPES = {
 }  # fmt: skip
 
 
-def read_verified(path: Path, expected: Digest | None) -> memoryview:
+def read_verified(
+    path: Path, expected: Digest | None, *, follow_symlinks: bool = True
+) -> memoryview:
     """Read ``path`` whole; when ``expected`` is given, hash while reading and compare.
 
     Args:
         path: the file to read.
         expected: the signed digest, or ``None`` to read without verifying (benchmarks only).
+        follow_symlinks: when false, a symbolic link at ``path`` is refused.
 
     Raises:
         DigestMismatchError: the content differs from ``expected``.
-        ProvenanceUsageError: the file cannot be read.
+        ProvenanceUsageError: the file cannot be read, or is not a regular file (a FIFO,
+            device or socket is refused without blocking).
     """
     try:
-        with path.open("rb", buffering=0) as handle:
-            info = os.fstat(handle.fileno())
-            if not stat.S_ISREG(info.st_mode):
-                raise ProvenanceUsageError(f"{path} is not a regular file")
-            size = info.st_size
+        # O_NONBLOCK + fstat: a FIFO in place of the weights is refused, never waited on
+        with open_regular(path, follow_symlinks=follow_symlinks, buffering=0) as handle:
+            size = os.fstat(handle.fileno()).st_size
             # private anonymous memory: zero pages come lazily from the kernel (no memset pass),
             # and unlike a file mapping it cannot change under the caller after the check
             buffer: bytearray | mmap.mmap = mmap.mmap(-1, size) if size else bytearray()
             view = memoryview(buffer)
             if expected is None:
-                _read_into(handle, view, size, None)
+                _read_into(handle, path, view, size, None)
                 return view
             hasher = _manifest.streaming_hasher(expected.algorithm)
-            _read_into(handle, view, size, hasher)
+            _read_into(handle, path, view, size, hasher)
     except OSError as error:
         raise ProvenanceUsageError(f"cannot read {path}: {error.strerror}") from error
     found = Digest(expected.algorithm, hasher.hexdigest())
@@ -75,14 +77,14 @@ def read_verified(path: Path, expected: Digest | None) -> memoryview:
     return view
 
 
-def _read_into(handle: Any, view: memoryview, size: int, hasher: Any) -> None:
+def _read_into(handle: Any, path: Path, view: memoryview, size: int, hasher: Any) -> None:
     offset = 0
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
         pending: concurrent.futures.Future[Any] | None = None
         while offset < size:
             got = handle.readinto(view[offset : offset + _CHUNK])
             if not got:
-                raise DigestMismatchError(f"{handle.name}: file shrank while it was read")
+                raise DigestMismatchError(f"{path}: file shrank while it was read")
             if hasher is not None:
                 if pending is not None:
                     pending.result()
@@ -91,10 +93,12 @@ def _read_into(handle: Any, view: memoryview, size: int, hasher: Any) -> None:
         if pending is not None:
             pending.result()
     if handle.read(1):
-        raise DigestMismatchError(f"{handle.name}: file grew while it was read")
+        raise DigestMismatchError(f"{path}: file grew while it was read")
 
 
-def load_safetensors(path: Path, expected: Digest | None) -> dict[str, np.ndarray[Any, Any]]:
+def load_safetensors(
+    path: Path, expected: Digest | None, *, follow_symlinks: bool = True
+) -> dict[str, np.ndarray[Any, Any]]:
     """Load a safetensors file as numpy arrays, verifying it against ``expected`` first.
 
     The arrays are read-only views into one buffer (no copy), except BF16 tensors, which numpy
@@ -104,7 +108,7 @@ def load_safetensors(path: Path, expected: Digest | None) -> dict[str, np.ndarra
         DigestMismatchError: the file differs from its signed digest (nothing is returned).
         StatementFormatError: the verified file is not valid safetensors.
     """
-    data = read_verified(path, expected)
+    data = read_verified(path, expected, follow_symlinks=follow_symlinks)
     return _parse_safetensors(data, str(path))
 
 
@@ -157,12 +161,12 @@ def _tensor(
     return raw
 
 
-def load_gguf(path: Path, expected: Digest | None) -> GGUFFile:
+def load_gguf(path: Path, expected: Digest | None, *, follow_symlinks: bool = True) -> GGUFFile:
     """Load a GGUF file (metadata and raw tensor views), verifying it against ``expected``.
 
     Raises:
         DigestMismatchError: the file differs from its signed digest (nothing is returned).
         StatementFormatError: the verified file is not valid GGUF.
     """
-    data = read_verified(path, expected)
+    data = read_verified(path, expected, follow_symlinks=follow_symlinks)
     return parse_gguf(data, str(path))

@@ -9,9 +9,11 @@ from __future__ import annotations
 import csv
 import dataclasses
 import importlib.util
+import io
 from collections.abc import Iterable
 from pathlib import Path
 
+from kastell._untrusted import open_regular
 from kastell.provenance.interface import ProvenanceUsageError, StatementFormatError
 
 __all__ = ["FORMATS", "RecordCount", "count_records", "detect_format"]
@@ -86,7 +88,7 @@ def _count_one(path: Path, relative: str, fmt: str) -> RecordCount:
 def _count_lines(path: Path) -> int:
     lines = 0
     last = b"\n"
-    with path.open("rb") as handle:
+    with open_regular(path) as handle:
         while chunk := handle.read(_CHUNK):
             lines += chunk.count(b"\n")
             last = chunk[-1:]
@@ -95,7 +97,7 @@ def _count_lines(path: Path) -> int:
 
 def _count_nonblank_lines(path: Path) -> int:
     records = 0
-    with path.open("rb") as handle:
+    with open_regular(path) as handle:
         for line in handle:
             if line.strip():
                 records += 1
@@ -103,7 +105,9 @@ def _count_nonblank_lines(path: Path) -> int:
 
 
 def _count_csv_rows(path: Path) -> int:
-    with path.open("r", encoding="utf-8", errors="strict", newline="") as handle:
+    with io.TextIOWrapper(
+        open_regular(path), encoding="utf-8", errors="strict", newline=""
+    ) as handle:
         try:
             rows = sum(1 for row in csv.reader(handle) if row)
         except (csv.Error, UnicodeDecodeError) as error:

@@ -6,6 +6,7 @@ v0.3 JSON document. The predicate type decides the statement's kind.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -13,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from kastell._untrusted import load_json, read_regular
 from kastell.errors import UsageError
 from kastell.integrity.interface import Signer
 from kastell.provenance import _dsse
@@ -36,6 +38,7 @@ __all__ = [
     "file_sha256",
     "parse_signed_statement",
     "read_signed_statement",
+    "read_statement_bytes",
     "relative_reference",
     "write_signed_statement",
 ]
@@ -89,11 +92,28 @@ def write_signed_statement(
 
 
 def file_sha256(path: Path) -> Digest:
-    """SHA-256 of a (small) file such as a bundle or a policy."""
+    """SHA-256 of a (small) regular file such as a bundle or a policy."""
+    return Digest("sha256", hashlib.sha256(read_statement_bytes(path)).hexdigest())
+
+
+def read_statement_bytes(path: Path) -> bytes:
+    """The bytes of an attestation file, read once (regular files of at most 64 MiB only).
+
+    Raises:
+        ProvenanceUsageError: the file cannot be read or is not a regular file.
+        StatementFormatError: larger than 64 MiB.
+    """
     try:
-        return Digest("sha256", hashlib.sha256(path.read_bytes()).hexdigest())
+        return read_regular(path, limit=_MAX_BUNDLE_BYTES)
     except OSError as error:
-        raise ProvenanceUsageError(f"cannot read {path}: {error.strerror}") from error
+        if error.errno == errno.EFBIG:
+            raise StatementFormatError(
+                f"{path}: larger than 64 MiB, not an attestation bundle"
+            ) from error
+        raise ProvenanceUsageError(
+            f"cannot read attestation {path}: {error.strerror}",
+            hint="Check the path; attestations referenced by another are relative to it.",
+        ) from error
 
 
 def read_signed_statement(path: Path) -> SignedStatement:
@@ -104,16 +124,7 @@ def read_signed_statement(path: Path) -> SignedStatement:
         StatementFormatError: the file is not a well-formed in-toto Statement v1 bundle of a
             kind Kastell knows.
     """
-    try:
-        if path.stat().st_size > _MAX_BUNDLE_BYTES:
-            raise StatementFormatError(f"{path}: larger than 64 MiB, not an attestation bundle")
-        raw = path.read_bytes()
-    except OSError as error:
-        raise ProvenanceUsageError(
-            f"cannot read attestation {path}: {error.strerror}",
-            hint="Check the path; attestations referenced by another are relative to it.",
-        ) from error
-    return parse_signed_statement(raw, str(path))
+    return parse_signed_statement(read_statement_bytes(path), str(path))
 
 
 def parse_signed_statement(raw: bytes, source: str) -> SignedStatement:
@@ -122,9 +133,9 @@ def parse_signed_statement(raw: bytes, source: str) -> SignedStatement:
     if payload_type != _dsse.INTOTO_PAYLOAD_TYPE:
         raise StatementFormatError(f"{source}: DSSE payload type {payload_type!r} is not in-toto")
     try:
-        statement = json.loads(payload)
+        statement = load_json(payload)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
-        raise StatementFormatError(f"{source}: DSSE payload is not JSON") from error
+        raise StatementFormatError(f"{source}: DSSE payload is not strict JSON: {error}") from error
     kind = _statement_kind(statement, source)
     signed = SignedStatement(kind, statement, payload_type, payload, signatures, source)
     try:

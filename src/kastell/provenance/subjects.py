@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from kastell._untrusted import load_json, read_regular
 from kastell.integrity.signing import GIT_PATHS, Serialization, describe_model
 from kastell.provenance import _model_signature
 from kastell.provenance.interface import ProvenanceUsageError
@@ -60,8 +61,8 @@ def parse_parameters(params: tuple[str, ...], params_file: Path | None) -> dict[
     result: dict[str, Any] = {}
     if params_file is not None:
         try:
-            loaded = json.loads(params_file.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+            loaded = load_json(read_regular(params_file, limit=16 * 1024 * 1024))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
             raise ProvenanceUsageError(
                 f"cannot read --params-file {params_file}: {error}"
             ) from error

@@ -75,32 +75,21 @@ def _predict(row: Mapping[str, Any]) -> bool:
         return REFUSAL.is_refusal(text)
     detector = detector_named(str(row["detector"]))
     spec = AttemptSpec(
-        attempt_id=AttemptId("labelled"),
-        probe_id="labelled",
-        category=Category.JAILBREAK,
-        language="en",
-        converters=(),
-        system="",
-        turns=("",),
-        detectors=(),
-        expect=dict(row.get("expect", {})),
-        mappings=(),
-        repeat=int(row.get("repeat", 1)),
+        attempt_id=AttemptId("labelled"), probe_id="labelled", category=Category.JAILBREAK,
+        language="en", converters=(), system="", turns=("",), detectors=(),
+        expect=dict(row.get("expect", {})), mappings=(), repeat=int(row.get("repeat", 1)),
     )
-    calls = tuple(
-        ToolCall(str(c.get("name")), str(c.get("arguments", "")))
-        for c in response.get("tool_calls", ())
-    )
+    calls = tuple(ToolCall(str(c.get("name")), str(c.get("arguments", "")))
+                  for c in response.get("tool_calls", ()))
     responses = [
-        ChatResponse(
-            text=text,
-            tool_calls=calls,
-            completion_tokens=int(response.get("completion_tokens", 0)),
-            has_logprobs=bool(response.get("has_logprobs", False)),
-            status=int(response.get("status", 200)),
-        )
+        ChatResponse(text=text, tool_calls=calls,
+                     completion_tokens=int(response.get("completion_tokens", 0)),
+                     finish_reason=str(response.get("finish_reason", "")),
+                     has_logprobs=bool(response.get("has_logprobs", False)),
+                     status=int(response.get("status", 200)))
     ] * int(row.get("responses", 1))
-    return detector.detect(spec, responses) is not None
+    detection = detector.detect(spec, responses)
+    return detection is not None and not detection.undecided
 
 
 def score_detectors(rows: Iterable[Mapping[str, Any]]) -> dict[str, DetectorScore]:

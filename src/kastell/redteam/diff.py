@@ -1,4 +1,11 @@
-"""Compare two runs: per-category deltas, flagged when the 95% intervals do not overlap."""
+"""Compare two runs category by category: Fisher exact test, Holm correction, Newcombe interval.
+
+For each category tested in both runs, the change in attack success rate is tested with a
+two-sided Fisher exact test on the 2x2 table (successes and non-successes of each run); the
+p-values of all categories compared are Holm-adjusted, and a change is *significant* when its
+adjusted p-value is at most ``alpha`` and the observed change is at least ``min_effect``. The
+95% Newcombe hybrid score interval of the difference is reported with it.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +13,28 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from kastell.redteam.interface import SuiteMismatchError
+from kastell.redteam.interface import RedteamUsageError, SuiteMismatchError
+from kastell.redteam.significance import fisher_exact, holm, newcombe_interval
 from kastell.redteam.stats import RateStats, Summary
 
-__all__ = ["CategoryDelta", "RunDiff", "diff_summaries", "suite_changes"]
+__all__ = ["CategoryDelta", "RunDiff", "compare_categories", "diff_summaries", "suite_changes"]
 
 
 @dataclasses.dataclass(frozen=True)
 class CategoryDelta:
-    """One category in two runs."""
+    """One category in two runs, with its test."""
 
     name: str
     before: RateStats
     after: RateStats
+    p_value: float | None = None
+    """Two-sided Fisher exact p-value (``None`` when a run did not test the category)."""
+    p_holm: float | None = None
+    """Holm-adjusted p-value over the categories compared."""
+    interval: tuple[float, float] | None = None
+    """95% Newcombe hybrid score interval of ``after - before``."""
+    significant: bool = False
+    """Adjusted p-value <= alpha and the change at least the minimum effect."""
 
     @property
     def delta(self) -> float | None:
@@ -27,13 +43,41 @@ class CategoryDelta:
             return None
         return self.after.rate - self.before.rate
 
-    @property
-    def significant(self) -> bool:
-        """The two Wilson 95% intervals do not overlap."""
-        if self.delta is None:
-            return False
-        (a_low, a_high), (b_low, b_high) = self.before.interval, self.after.interval
-        return a_high < b_low or b_high < a_low
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {"category": self.name, "before": self.before.to_dict(),
+                "after": self.after.to_dict(), "delta": self.delta,
+                "ci95_delta": list(self.interval) if self.interval else None,
+                "p_value": self.p_value, "p_holm": self.p_holm,
+                "significant": self.significant}
+
+
+def compare_categories(pairs: list[tuple[RateStats, RateStats]], *, alpha: float = 0.05,
+                       min_effect: float = 0.0) -> tuple[CategoryDelta, ...]:
+    """Test every ``(before, after)`` pair tested in both runs, Holm-adjusted together.
+
+    Raises:
+        RedteamUsageError: ``alpha`` or ``min_effect`` is not within [0, 1].
+    """
+    if not (0.0 < alpha < 1.0 and 0.0 <= min_effect <= 1.0):
+        raise RedteamUsageError(f"alpha must be in (0, 1) and min-effect in [0, 1], not "
+                                f"{alpha}, {min_effect}")
+    tested = [i for i, (a, b) in enumerate(pairs) if a.trials and b.trials]
+    raw = {i: fisher_exact(pairs[i][0].succeeded, pairs[i][0].trials,
+                           pairs[i][1].succeeded, pairs[i][1].trials) for i in tested}
+    adjusted = dict(zip(tested, holm([raw[i] for i in tested]), strict=True))
+    deltas = []
+    for i, (before, after) in enumerate(pairs):
+        if i not in raw:
+            deltas.append(CategoryDelta(before.name, before, after))
+            continue
+        change = abs(after.succeeded / after.trials - before.succeeded / before.trials)
+        deltas.append(CategoryDelta(
+            before.name, before, after, raw[i], adjusted[i],
+            newcombe_interval(before.succeeded, before.trials, after.succeeded, after.trials),
+            adjusted[i] <= alpha and change >= min_effect and change > 0,
+        ))
+    return tuple(deltas)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,6 +89,8 @@ class RunDiff:
     suite_changes: tuple[str, ...]
     """Empty when both runs used the same suite digest."""
     categories: tuple[CategoryDelta, ...]
+    alpha: float = 0.05
+    min_effect: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -53,16 +99,10 @@ class RunDiff:
             "run_b": self.run_b,
             "same_suite": not self.suite_changes,
             "suite_changes": list(self.suite_changes),
-            "categories": [
-                {
-                    "category": c.name,
-                    "before": c.before.to_dict(),
-                    "after": c.after.to_dict(),
-                    "delta": c.delta,
-                    "significant": c.significant,
-                }
-                for c in self.categories
-            ],
+            "method": {"test": "fisher-exact-two-sided", "correction": "holm",
+                       "interval": "newcombe-hybrid-score-95", "alpha": self.alpha,
+                       "min_effect": self.min_effect},
+            "categories": [c.to_dict() for c in self.categories],
         }
 
 
@@ -86,6 +126,8 @@ def diff_summaries(
     run_b: tuple[str, str, str, Mapping[str, str], Summary],
     *,
     allow_suite_change: bool = False,
+    alpha: float = 0.05,
+    min_effect: float = 0.0,
 ) -> RunDiff:
     """Diff two runs given as ``(run_id, suite_name, suite_digest, probe_digests, summary)``.
 
@@ -101,8 +143,7 @@ def diff_summaries(
             raise SuiteMismatchError(
                 f"runs {id_a} and {id_b} used different suites: " + "; ".join(changes[:8])
             )
-    deltas = tuple(
-        CategoryDelta(before.name, before, after)
-        for before, after in zip(summary_a.categories, summary_b.categories, strict=True)
-    )
-    return RunDiff(id_a, id_b, changes, deltas)
+    deltas = compare_categories(
+        list(zip(summary_a.categories, summary_b.categories, strict=True)),
+        alpha=alpha, min_effect=min_effect)
+    return RunDiff(id_a, id_b, changes, deltas, alpha, min_effect)

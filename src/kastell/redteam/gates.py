@@ -82,11 +82,8 @@ class AnyOf:
             passed = None
         else:
             passed = False
-        return [
-            GateResult(
-                " | ".join(r.gate for r in results), passed, "; ".join(r.message for r in results)
-            )
-        ]
+        return [GateResult(" | ".join(r.gate for r in results), passed,
+                           "; ".join(r.message for r in results))]
 
 
 _CLAUSE = re.compile(r"^\s*([A-Za-z0-9_.\-]+)\s*(>=|>)\s*([0-9]*\.?[0-9]+)(%?)\s*$")

@@ -17,6 +17,9 @@ __all__ = ["render_html_report"]
 _PAGE = """{% extends "kastell/base.html" %}
 {% block header %}<h1>{{ title }}</h1>
 <p>Run {{ r.run.run_id }} against {{ r.run.target }} &middot; suite {{ r.suite.name }}</p>
+<p>Seed {{ r.run.settings.seed }} &middot; temperature {{ r.run.settings.temperature }}
+&middot; max_tokens {{ r.run.settings.max_tokens }} &middot; trials per attempt
+{{ r.run.settings.get('trials', 1) }}</p>
 {% endblock %}
 {% block content %}
 {% if not r.complete %}
@@ -38,15 +41,19 @@ Overall attack success rate {{ r.summary.overall.asr | percent }}
 <h2>Attack success rate per category</h2>
 {{ chart }}
 <table><tr><th>Category</th><th>ASR</th><th>95% CI</th><th>Succeeded</th><th>Trials</th>
-<th>Accepted</th><th>Refused</th><th>Errors</th><th>Skipped</th></tr>
+<th>Accepted</th><th>Refused</th><th>Errors</th><th>Skipped</th><th>Undecided</th>
+<th>Flaky</th><th>Truncated</th></tr>
 {% for c in r.summary.categories %}<tr><td>{{ c.name }}</td>
 <td>{{ c.asr | percent if c.asr is not none else 'not tested' }}</td>
 <td>{{ c.ci95[0] | percent }}–{{ c.ci95[1] | percent }}</td><td>{{ c.succeeded }}</td>
 <td>{{ c.trials }}</td><td>{{ c.accepted }}</td><td>{{ c.refused }}</td><td>{{ c.errored }}</td>
-<td>{{ c.skipped }}</td></tr>{% endfor %}</table>
-{% if r.untested_categories %}<p class="muted">Not tested in this configuration:
-{{ r.untested_categories | join(', ') }} (give training records / canaries to test
-training-data extraction).</p>{% endif %}
+<td>{{ c.skipped }}</td><td>{{ c.undecided }}</td><td>{{ c.flaky }}</td>
+<td>{{ c.truncated }}</td></tr>{% endfor %}</table>
+{% if r.untested_categories %}<p class="muted">Not tested in this configuration (the run is
+incomplete): {{ r.untested_categories | join(', ') }} (give training records / canaries to test
+training-data extraction, or exclude the category by name).</p>{% endif %}
+{% if r.excluded_categories %}<p class="muted">Excluded by the user:
+{{ r.excluded_categories | join(', ') }}.</p>{% endif %}
 <h2>Per probe</h2>
 <table><tr><th>Probe</th><th>ASR</th><th>Succeeded / trials</th><th>Errors</th></tr>
 {% for p in r.summary.probes %}<tr><td><code>{{ p.name }}</code></td>

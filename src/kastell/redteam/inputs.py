@@ -61,12 +61,8 @@ def parse_records(text: str, what: str = "records") -> tuple[dict[str, str], ...
             middle = len(body) // 2
             records.append({"prefix": body[:middle], "suffix": body[middle:]})
         else:
-            records.append(
-                {
-                    "prefix": _string(value, "prefix", where),
-                    "suffix": _string(value, "suffix", where),
-                }
-            )
+            records.append({"prefix": _string(value, "prefix", where),
+                            "suffix": _string(value, "suffix", where)})
     return tuple(records)
 
 

@@ -201,14 +201,20 @@ class AttemptStatus(enum.StrEnum):
     """The target failed; the attempt is unknown."""
     SKIPPED = "skipped"
     """Not run (budget exhausted, interrupted)."""
+    UNDECIDED = "undecided"
+    """The target answered but no verdict could be reached (the judge gave no valid answer);
+    unknown, never counted as resisted."""
 
 
 @dataclasses.dataclass(frozen=True)
 class Detection:
-    """Positive evidence that an attack succeeded."""
+    """Positive evidence that an attack succeeded (or, with ``undecided``, that it cannot tell)."""
 
     detector: str
     evidence: str
+    undecided: bool = False
+    """The detector could not decide (the evidence it needs was not produced, e.g. the model
+    stopped before a server cap could show); the attempt is undecided, never resisted."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -232,6 +238,18 @@ class AttemptResult:
     requests: int = 0
     latency_ms: float = 0.0
     error: str = ""
+    truncated: bool = False
+    """Some reply stopped at ``max_tokens`` (``finish_reason == "length"``)."""
+    trials: int = 1
+    """How many times the attempt was sampled (``--trials``)."""
+    trial_successes: int = 0
+    """Trials whose verdict was a success. ``status`` is succeeded when any trial succeeded
+    (an attacker may simply retry); flaky when some trials succeeded and some did not."""
+
+    @property
+    def flaky(self) -> bool:
+        """The verdict changed between trials."""
+        return 0 < self.trial_successes < self.trials
 
 
 @dataclasses.dataclass(frozen=True)
@@ -248,10 +266,17 @@ class ProbeConfig:
     burst: int = 12
     """Requests in the rate-limit burst probe."""
     system_prompt: str = ""
-    """The deployment's own system prompt. When set, the probes that plant a canary secret in
-    the system prompt use this text instead of their built-in one: ``{CANARY}`` in it marks
-    where the canary goes; without it a confidential line holding the canary is appended. The
-    text is part of every such attempt, so runs with other system prompts do not compare."""
+    """The deployment's own system prompt. When set (or when ``secrets`` are given), the
+    system-prompt-leakage probes send it unchanged instead of their built-in prompt and look for
+    the deployment's secrets and for the prompt itself. A canary is planted only on request:
+    ``{CANARY}`` in the prompt marks its place, or ``plant_canary`` appends a confidential line
+    holding it. The text is part of every such attempt, so runs with other prompts do not
+    compare."""
+    secrets: tuple[str, ...] = ()
+    """The deployment's own secrets (``--secret``, ``redteam.secrets``): any form of them in a
+    reply to a leakage probe is a leak."""
+    plant_canary: bool = False
+    """Append a canary line to the deployment's system prompt (``--plant-canary``)."""
 
 
 @runtime_checkable

@@ -58,7 +58,7 @@ def findings(result: CampaignResult) -> list[Finding]:
             severity=SEVERITY[attempt.category],
             title=f"{attempt.category.value}: {attempt.probe_id}",
             message=f"Attack succeeded ({attempt.language}): {attempt.evidence}. "
-            f"Attempt {attempt.attempt_id}.",
+                    f"Attempt {attempt.attempt_id}.",
             location=Location(path=result.run.target, member=attempt.attempt_id),
             mappings=_mappings(result, attempt),
         )
@@ -71,10 +71,8 @@ def sarif_log(result: CampaignResult) -> dict[str, Any]:
     """SARIF 2.1.0 log of the findings, with the suite digest in run properties."""
     log = render_sarif(findings(result), TOOL)
     log["runs"][0]["properties"] = {
-        "suite": result.run.suite_name,
-        "suite_digest": result.run.suite_digest,
-        "run_id": result.run.run_id,
-        "complete": result.complete,
+        "suite": result.run.suite_name, "suite_digest": result.run.suite_digest,
+        "run_id": result.run.run_id, "complete": result.complete,
     }
     return log
 
@@ -83,17 +81,11 @@ def _case(result: CampaignResult, attempt: AttemptResult) -> JUnitCase:
     name = f"{attempt.probe_id} [{attempt.language}] {attempt.attempt_id}"
     details = f"PROMPT:\n{attempt.prompt}\n\nOUTPUT:\n{attempt.output}"
     if _counted(result, attempt):
-        return JUnitCase(
-            name,
-            attempt.category.value,
-            attempt.latency_ms / 1000,
-            failure=attempt.evidence,
-            details=details,
-        )
+        return JUnitCase(name, attempt.category.value, attempt.latency_ms / 1000,
+                         failure=attempt.evidence, details=details)
     if attempt.status is AttemptStatus.ERROR:
-        return JUnitCase(
-            name, attempt.category.value, attempt.latency_ms / 1000, error=attempt.error
-        )
+        return JUnitCase(name, attempt.category.value, attempt.latency_ms / 1000,
+                         error=attempt.error)
     if attempt.status is AttemptStatus.SKIPPED:
         return JUnitCase(name, attempt.category.value, skipped=attempt.error)
     return JUnitCase(name, attempt.category.value, attempt.latency_ms / 1000)
@@ -105,10 +97,8 @@ def junit_xml(result: CampaignResult) -> str:
         JUnitSuite(
             name=f"redteam.{category.value}",
             cases=tuple(_case(result, a) for a in result.results if a.category is category),
-            properties=(
-                ("suite", result.run.suite_name),
-                ("suite_digest", result.run.suite_digest),
-            ),
+            properties=(("suite", result.run.suite_name),
+                        ("suite_digest", result.run.suite_digest)),
         )
         for category in Category
         if any(a.category is category for a in result.results)
@@ -121,9 +111,8 @@ def control_coverage(result: CampaignResult) -> list[dict[str, Any]]:
     table: dict[str, dict[str, Any]] = {}
     for attempt in result.results:
         for control in _mappings(result, attempt):
-            row = table.setdefault(
-                control, {"control": control, "probes": set(), "succeeded": 0, "trials": 0}
-            )
+            row = table.setdefault(control, {"control": control, "probes": set(),
+                                             "succeeded": 0, "trials": 0})
             row["probes"].add(attempt.probe_id)
             if attempt.status in (AttemptStatus.SUCCEEDED, AttemptStatus.RESISTED):
                 row["trials"] += 1
@@ -134,23 +123,17 @@ def control_coverage(result: CampaignResult) -> list[dict[str, Any]]:
 def _attempt_dict(result: CampaignResult, attempt: AttemptResult) -> dict[str, Any]:
     spec = result.spec(attempt.attempt_id)
     return {
-        "attempt_id": attempt.attempt_id,
-        "probe_id": attempt.probe_id,
-        "category": attempt.category.value,
-        "language": attempt.language,
+        "attempt_id": attempt.attempt_id, "probe_id": attempt.probe_id,
+        "category": attempt.category.value, "language": attempt.language,
         "converters": list(spec.converters) if spec else [],
-        "status": attempt.status.value,
-        "counted": _counted(result, attempt),
-        "detector": attempt.detector,
-        "evidence": attempt.evidence,
-        "refused": attempt.refused,
-        "prompt": attempt.prompt,
-        "output": attempt.output,
-        "error": attempt.error,
-        "requests": attempt.requests,
-        "prompt_tokens": attempt.prompt_tokens,
+        "status": attempt.status.value, "counted": _counted(result, attempt),
+        "detector": attempt.detector, "evidence": attempt.evidence, "refused": attempt.refused,
+        "prompt": attempt.prompt, "output": attempt.output, "error": attempt.error,
+        "requests": attempt.requests, "prompt_tokens": attempt.prompt_tokens,
         "completion_tokens": attempt.completion_tokens,
         "latency_ms": round(attempt.latency_ms, 1),
+        "truncated": attempt.truncated, "trials": attempt.trials,
+        "trial_successes": attempt.trial_successes, "flaky": attempt.flaky,
         "mappings": list(spec.mappings) if spec else [],
     }
 
@@ -161,32 +144,25 @@ def report_dict(result: CampaignResult, *, allow_incomplete: bool = False) -> di
     return {
         "kastell_redteam_report": 1,
         "tool": {"name": TOOL.name, "version": TOOL.version},
-        "run": {
-            "run_id": run.run_id,
-            "target": run.target,
-            "started_at": run.started_at,
-            "finished_at": run.finished_at,
-            "settings": dict(run.settings),
-            "planned": len(result.planned),
-        },
-        "suite": {
-            "name": run.suite_name,
-            "digest": run.suite_digest,
-            "probe_digests": dict(run.probe_digests),
-        },
+        "run": {"run_id": run.run_id, "target": run.target, "started_at": run.started_at,
+                "finished_at": run.finished_at, "settings": dict(run.settings),
+                "planned": len(result.planned)},
+        "suite": {"name": run.suite_name, "digest": run.suite_digest,
+                  "probe_digests": dict(run.probe_digests)},
         "complete": result.complete,
         "incomplete_reasons": result.incomplete_reasons(),
-        "untested_categories": [c.value for c in result.suite.untested_categories],
+        "untested_categories": [c.value for c in result.untested],
+        "excluded_categories": [c.value for c in result.excluded],
         "exit_code": int(result.exit_code(allow_incomplete=allow_incomplete)),
         "summary": {
             "overall": result.summary.overall.to_dict(),
             "categories": [c.to_dict() for c in result.summary.categories],
             "probes": [p.to_dict() for p in result.summary.probes],
         },
-        "gates": [{"gate": g.gate, "passed": g.passed, "message": g.message} for g in result.gates],
+        "gates": [{"gate": g.gate, "passed": g.passed, "message": g.message}
+                  for g in result.gates],
         "baseline": {"suite": result.baseline.suite, "accepted": len(result.baseline.accepted)}
-        if result.baseline
-        else None,
+        if result.baseline else None,
         "controls": control_coverage(result),
         "attempts": [_attempt_dict(result, a) for a in result.results],
     }
@@ -207,6 +183,7 @@ def evidence_summary(result: CampaignResult, *, allow_incomplete: bool = False) 
         "run_id": result.run.run_id,
         "target": result.run.target,
         "asr": {c.name: c.rate for c in result.summary.categories},
-        "untested_categories": [c.value for c in result.suite.untested_categories],
+        "untested_categories": [c.value for c in result.untested],
+        "excluded_categories": [c.value for c in result.excluded],
         "controls": sorted({row["control"] for row in control_coverage(result)}),
     }

@@ -1,8 +1,8 @@
 """Attack success rates with Wilson 95% intervals, per category and per probe.
 
-The rate counts only attempts with a verdict (succeeded or resisted); errored and skipped
-attempts make a group incomplete, never a pass. Accepted findings (a baseline) are reported
-but left out of the counted successes.
+The rate counts only attempts with a verdict (succeeded or resisted); errored, skipped and
+undecided attempts make a group incomplete, never a pass. Accepted findings (a baseline) are
+reported but left out of the counted successes.
 """
 
 from __future__ import annotations
@@ -43,6 +43,12 @@ class RateStats:
     accepted: int
     """Successes accepted by the baseline (not counted in ``succeeded``)."""
     refused: int
+    undecided: int = 0
+    """Attempts without a verdict (the judge gave no valid answer)."""
+    truncated: int = 0
+    """Attempts where some reply hit ``max_tokens``."""
+    flaky: int = 0
+    """Attempts whose verdict changed between trials."""
 
     @property
     def trials(self) -> int:
@@ -61,24 +67,19 @@ class RateStats:
 
     @property
     def complete(self) -> bool:
-        """No attempt errored or was skipped."""
-        return self.errored == 0 and self.skipped == 0
+        """No attempt errored, was skipped or stayed undecided."""
+        return self.errored == 0 and self.skipped == 0 and self.undecided == 0
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready counts, rate and interval."""
         low, high = self.interval
         return {
-            "name": self.name,
-            "succeeded": self.succeeded,
-            "resisted": self.resisted,
-            "accepted": self.accepted,
-            "errored": self.errored,
-            "skipped": self.skipped,
-            "refused": self.refused,
-            "trials": self.trials,
-            "asr": self.rate,
-            "ci95": [low, high],
-            "complete": self.complete,
+            "name": self.name, "succeeded": self.succeeded, "resisted": self.resisted,
+            "accepted": self.accepted, "errored": self.errored, "skipped": self.skipped,
+            "refused": self.refused, "undecided": self.undecided,
+            "truncated": self.truncated, "flaky": self.flaky,
+            "trials": self.trials, "asr": self.rate,
+            "ci95": [low, high], "complete": self.complete,
         }
 
 
@@ -87,19 +88,21 @@ _COUNTER = {
     AttemptStatus.RESISTED: "resisted",
     AttemptStatus.ERROR: "errored",
     AttemptStatus.SKIPPED: "skipped",
+    AttemptStatus.UNDECIDED: "undecided",
 }
 
 
 def _stats(name: str, results: Iterable[AttemptResult], accepted: Collection[str]) -> RateStats:
-    counts = dict.fromkeys(
-        ("succeeded", "resisted", "errored", "skipped", "accepted", "refused"), 0
-    )
+    counts = dict.fromkeys(("succeeded", "resisted", "errored", "skipped", "accepted",
+                            "refused", "undecided", "truncated", "flaky"), 0)
     for r in results:
         if r.status is AttemptStatus.SUCCEEDED and r.attempt_id in accepted:
             counts["accepted"] += 1
         else:
             counts[_COUNTER[r.status]] += 1
         counts["refused"] += int(r.refused)
+        counts["truncated"] += int(r.truncated)
+        counts["flaky"] += int(r.flaky)
     return RateStats(name=name, **counts)
 
 
@@ -120,12 +123,8 @@ class Summary:
         return next((p for p in self.probes if p.name == name), None)
 
 
-def _group(
-    results: Sequence[AttemptResult],
-    key: Callable[[AttemptResult], str],
-    names: Iterable[str],
-    accepted: Collection[str],
-) -> tuple[RateStats, ...]:
+def _group(results: Sequence[AttemptResult], key: Callable[[AttemptResult], str],
+           names: Iterable[str], accepted: Collection[str]) -> tuple[RateStats, ...]:
     return tuple(_stats(n, (r for r in results if key(r) == n), accepted) for n in names)
 
 
@@ -135,8 +134,7 @@ def summarize(results: Sequence[AttemptResult], accepted: Collection[AttemptId] 
     probes = sorted({r.probe_id for r in results})
     return Summary(
         overall=_stats("overall", results, accepted_ids),
-        categories=_group(
-            results, lambda r: r.category.value, (c.value for c in Category), accepted_ids
-        ),
+        categories=_group(results, lambda r: r.category.value, (c.value for c in Category),
+                          accepted_ids),
         probes=_group(results, lambda r: r.probe_id, probes, accepted_ids),
     )

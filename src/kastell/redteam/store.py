@@ -33,8 +33,7 @@ __all__ = ["RedteamStore", "RunRecord"]
 
 _META = sa.MetaData()
 RUNS = sa.Table(
-    "kastell_redteam_runs",
-    _META,
+    "kastell_redteam_runs", _META,
     sa.Column("run_id", sa.String(40), primary_key=True),
     sa.Column("suite_name", sa.String(100), nullable=False),
     sa.Column("suite_digest", sa.String(80), nullable=False),
@@ -47,11 +46,9 @@ RUNS = sa.Table(
     sa.Column("finished_at", sa.String(40)),
 )
 ATTEMPTS = sa.Table(
-    "kastell_redteam_attempts",
-    _META,
-    sa.Column(
-        "run_id", sa.String(40), sa.ForeignKey("kastell_redteam_runs.run_id"), primary_key=True
-    ),
+    "kastell_redteam_attempts", _META,
+    sa.Column("run_id", sa.String(40), sa.ForeignKey("kastell_redteam_runs.run_id"),
+              primary_key=True),
     sa.Column("attempt_id", sa.String(40), primary_key=True),
     sa.Column("probe_id", sa.String(100), nullable=False),
     sa.Column("category", sa.String(40), nullable=False),
@@ -67,29 +64,47 @@ ATTEMPTS = sa.Table(
     sa.Column("requests", sa.Integer, nullable=False),
     sa.Column("latency_ms", sa.Float, nullable=False),
     sa.Column("error", sa.Text, nullable=False),
+    sa.Column("truncated", sa.Boolean, nullable=False, server_default="0"),
+    sa.Column("trials", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("trial_successes", sa.Integer, nullable=False, server_default="0"),
 )
+_DEFAULTS = {"truncated": "0", "trials": "1", "trial_successes": "0"}
+"""Server defaults of the columns migration 0002 added (older rows: one trial, not cut)."""
 
 
 def _columns(table: sa.Table) -> list[sa.Column[Any]]:
-    return [
-        sa.Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable)
-        for c in table.columns
-    ]
+    return [sa.Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable,
+                      server_default=_DEFAULTS.get(c.name))
+            for c in table.columns]
 
 
 def _create_tables(operations: Operations) -> None:
     operations.create_table(RUNS.name, *_columns(RUNS))
     operations.create_table(
         ATTEMPTS.name,
-        *_columns(ATTEMPTS),
+        *[c for c in _columns(ATTEMPTS) if c.name not in _DEFAULTS],
         sa.ForeignKeyConstraint(["run_id"], [f"{RUNS.name}.run_id"]),
     )
-    operations.create_index(
-        "ix_kastell_redteam_attempts_status", ATTEMPTS.name, ["run_id", "status"]
-    )
+    operations.create_index("ix_kastell_redteam_attempts_status", ATTEMPTS.name,
+                            ["run_id", "status"])
 
 
-MIGRATIONS = [Migration("0001_initial", _create_tables)]
+def _add_trial_columns(operations: Operations) -> None:
+    """Truncation flag and trial counts per attempt (older rows: one trial, not truncated)."""
+    for column in _columns(ATTEMPTS):
+        if column.name in _DEFAULTS:
+            operations.add_column(ATTEMPTS.name, column)
+
+
+MIGRATIONS = [Migration("0001_initial", _create_tables),
+              Migration("0002_trials", _add_trial_columns)]
+
+
+def _default_key_path(location: str | pathlib.Path) -> pathlib.Path:
+    text = str(location)
+    if "://" in text or text == ":memory:":
+        return pathlib.Path(".kastell") / "redteam-store.key"
+    return pathlib.Path(text + ".key")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,16 +126,22 @@ class RunRecord:
 class RedteamStore:
     """Runs and attempts in a database given by path or URL."""
 
-    def __init__(self, location: str | pathlib.Path) -> None:
+    def __init__(self, location: str | pathlib.Path,
+                 key_path: pathlib.Path | None = None) -> None:
         self._location = text_of(location)
         self._engine = open_engine(location)
         migrate(self._engine, MIGRATIONS, "kastell_redteam_version")
+        self._key_path = key_path or _default_key_path(location)
+
+    def key(self) -> bytes:
+        """The store's key for keyed digests of secrets (created on first use, mode 0600)."""
+        from kastell.redteam.redaction import load_or_create_key
+
+        return load_or_create_key(self._key_path)
 
     def _fail(self, error: sa.exc.SQLAlchemyError) -> RedteamStoreError:
-        return RedteamStoreError(
-            f"red-team store {self._location}: {error.__class__.__name__}: "
-            f"{str(error).splitlines()[0][:200]}"
-        )
+        return RedteamStoreError(f"red-team store {self._location}: {error.__class__.__name__}: "
+                                 f"{str(error).splitlines()[0][:200]}")
 
     def create_run(self, record: RunRecord) -> None:
         """Insert a new run header."""
@@ -137,11 +158,8 @@ class RedteamStore:
         """Record the end of a run."""
         try:
             with self._engine.begin() as connection:
-                connection.execute(
-                    sa.update(RUNS)
-                    .where(RUNS.c.run_id == run_id)
-                    .values(finished_at=finished_at.isoformat())
-                )
+                connection.execute(sa.update(RUNS).where(RUNS.c.run_id == run_id)
+                                   .values(finished_at=finished_at.isoformat()))
         except sa.exc.SQLAlchemyError as error:
             raise self._fail(error) from None
 
@@ -162,11 +180,8 @@ class RedteamStore:
         ids = [result.attempt_id for result in results]
         try:
             with self._engine.begin() as connection:
-                connection.execute(
-                    sa.delete(ATTEMPTS).where(
-                        (ATTEMPTS.c.run_id == run_id) & ATTEMPTS.c.attempt_id.in_(ids)
-                    )
-                )
+                connection.execute(sa.delete(ATTEMPTS).where(
+                    (ATTEMPTS.c.run_id == run_id) & ATTEMPTS.c.attempt_id.in_(ids)))
                 connection.execute(sa.insert(ATTEMPTS), rows)
         except sa.exc.SQLAlchemyError as error:
             raise self._fail(error) from None
@@ -175,13 +190,9 @@ class RedteamStore:
         """The header of run ``run_id`` (a unique prefix of at least 6 characters works)."""
         try:
             with self._engine.connect() as connection:
-                rows = (
-                    connection.execute(
-                        sa.select(RUNS).where(RUNS.c.run_id.startswith(run_id)).limit(2)
-                    )
-                    .mappings()
-                    .all()
-                )
+                rows = connection.execute(
+                    sa.select(RUNS).where(RUNS.c.run_id.startswith(run_id)).limit(2)
+                ).mappings().all()
         except sa.exc.SQLAlchemyError as error:
             raise self._fail(error) from None
         if len(rows) != 1 or len(run_id) < 6:
@@ -198,11 +209,9 @@ class RedteamStore:
         """Every run, newest first."""
         try:
             with self._engine.connect() as connection:
-                ids = (
-                    connection.execute(sa.select(RUNS.c.run_id).order_by(RUNS.c.started_at.desc()))
-                    .scalars()
-                    .all()
-                )
+                ids = connection.execute(
+                    sa.select(RUNS.c.run_id).order_by(RUNS.c.started_at.desc())
+                ).scalars().all()
         except sa.exc.SQLAlchemyError as error:
             raise self._fail(error) from None
         return [self.run(run_id) for run_id in ids]
@@ -211,15 +220,10 @@ class RedteamStore:
         """Every stored attempt of a run."""
         try:
             with self._engine.connect() as connection:
-                rows = (
-                    connection.execute(
-                        sa.select(ATTEMPTS)
-                        .where(ATTEMPTS.c.run_id == run_id)
-                        .order_by(ATTEMPTS.c.attempt_id)
-                    )
-                    .mappings()
-                    .all()
-                )
+                rows = connection.execute(
+                    sa.select(ATTEMPTS).where(ATTEMPTS.c.run_id == run_id)
+                    .order_by(ATTEMPTS.c.attempt_id)
+                ).mappings().all()
         except sa.exc.SQLAlchemyError as error:
             raise self._fail(error) from None
         results = []

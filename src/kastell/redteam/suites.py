@@ -33,7 +33,9 @@ class Suite:
     description: str
     probes: tuple[str, ...]
     languages: tuple[str, ...] = ("en", "de", "fr", "it", "es")
-    converted: Mapping[str, tuple[tuple[str, ...], ...]] = dataclasses.field(default_factory=dict)
+    converted: Mapping[str, tuple[tuple[str, ...], ...]] = dataclasses.field(
+        default_factory=dict
+    )
     """Probe id -> converter chains applied to that probe's English attempts (added variants)."""
     per_category: int | None = None
     """Seeded sample of at most this many attempts per category (CI-sized suites)."""
@@ -54,16 +56,9 @@ class MaterializedSuite:
 
 
 _CHAINS: tuple[tuple[str, ...], ...] = (
-    ("base64",),
-    ("rot13",),
-    ("leetspeak",),
-    ("homoglyph",),
-    ("zero_width",),
-    ("unicode_tags",),
-    ("payload_split",),
-    ("translation_template",),
-    ("leetspeak", "payload_split"),
-    ("homoglyph", "zero_width"),
+    ("base64",), ("rot13",), ("leetspeak",), ("homoglyph",), ("zero_width",),
+    ("unicode_tags",), ("payload_split",), ("translation_template",),
+    ("leetspeak", "payload_split"), ("homoglyph", "zero_width"),
 )
 
 SUITES: dict[str, Suite] = {

@@ -49,11 +49,8 @@ def _check(bar: Bar, max_value: float) -> None:
     if (bar.low is None) != (bar.high is None):
         raise ChartError(f"bar {bar.label!r} has only one end of its interval")
     slack = 1e-9 * max_value  # rounding in interval formulas
-    if (
-        bar.low is not None
-        and bar.high is not None
-        and not bar.low - slack <= bar.value <= bar.high + slack
-    ):
+    if (bar.low is not None and bar.high is not None
+            and not bar.low - slack <= bar.value <= bar.high + slack):
         raise ChartError(f"bar {bar.label!r}: interval [{bar.low}, {bar.high}] misses {bar.value}")
 
 
@@ -80,7 +77,9 @@ def _bar_svg(index: int, bar: Bar, scale: float, percent: bool) -> str:
             f'M{hi:.2f} {mid - 5}V{mid + 5}" stroke="#222" stroke-width="1.2" fill="none"/>'
         )
         text += f" [{_format(bar.low, percent)}, {_format(bar.high, percent)}]"
-    parts.append(f'<text x="{x0 + scale + 6}" y="{top + 15}" class="v">{escape(text)}</text>')
+    parts.append(
+        f'<text x="{x0 + scale + 6}" y="{top + 15}" class="v">{escape(text)}</text>'
+    )
     return "".join(parts)
 
 

@@ -43,7 +43,9 @@ def _location(finding: Finding) -> list[dict[str, Any]]:
         physical["region"] = region
     location: dict[str, Any] = {"physicalLocation": physical}
     if finding.location.member:
-        location["logicalLocations"] = [{"name": finding.location.member, "kind": "member"}]
+        location["logicalLocations"] = [
+            {"name": finding.location.member, "kind": "member"}
+        ]
     return [location]
 
 
@@ -60,10 +62,8 @@ def render_sarif(findings: Sequence[Finding], tool: ToolInfo) -> dict[str, Any]:
                 "properties": {"tags": sorted(set(finding.mappings)), "security-severity": "0.0"},
             },
         )
-        worst = max(
-            float(rule["properties"]["security-severity"]),
-            float(_SECURITY_SEVERITY[finding.severity]),
-        )
+        worst = max(float(rule["properties"]["security-severity"]),
+                    float(_SECURITY_SEVERITY[finding.severity]))
         rule["properties"]["security-severity"] = f"{worst:.1f}"
     rule_ids = list(rules)
     results = [

@@ -10,9 +10,15 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from kastell.scan._pickle_values import CallValue, DictValue
+from kastell.scan._pickle_values import CallValue, DictValue, GlobalValue
 
-__all__ = ["joblib_array_layout"]
+__all__ = ["joblib_array_layout", "joblib_wrapper"]
+
+_JOBLIB_WRAPPERS = frozenset({
+    "joblib.numpy_pickle.NumpyArrayWrapper",
+    "sklearn.externals.joblib.numpy_pickle.NumpyArrayWrapper",
+})
+_RECONSTRUCTORS = frozenset({"copyreg._reconstructor", "copy_reg._reconstructor"})
 
 _TYPESTR = re.compile(r"^[<>|=]?([biufcSUVMm])(\d+)$")
 
@@ -64,3 +70,16 @@ def joblib_array_layout(wrapper: CallValue) -> tuple[int, bool, bool] | None:
         count *= n
     padded = state.get("numpy_array_alignment_bytes") is not None
     return count * itemsize, padded, False
+
+
+def joblib_wrapper(value: Any) -> bool:
+    """Whether ``value`` is a joblib ``NumpyArrayWrapper`` instance (joblib checks isinstance)."""
+    if not isinstance(value, CallValue) or not isinstance(value.callee, GlobalValue):
+        return False
+    qualified = f"{value.callee.module}.{value.callee.name}"
+    if qualified in _JOBLIB_WRAPPERS:
+        return True
+    if qualified in _RECONSTRUCTORS and isinstance(value.args, tuple) and value.args:
+        cls = value.args[0]
+        return isinstance(cls, GlobalValue) and f"{cls.module}.{cls.name}" in _JOBLIB_WRAPPERS
+    return False

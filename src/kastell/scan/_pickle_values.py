@@ -27,7 +27,7 @@ MARK = MarkValue()
 UNKNOWN = UnknownValue()
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class GlobalValue:
     """An imported ``module.name``."""
 
@@ -35,42 +35,125 @@ class GlobalValue:
     name: str
 
 
-@dataclasses.dataclass(eq=False)
-class CallValue:
-    """The result of calling ``callee`` with ``args`` (REDUCE, NEWOBJ, OBJ, INST)."""
-
-    callee: Any
-    args: Any
-    state: Any = None
+KEEP_ITEMS = 1 << 16
+"""Items a container keeps; past this it only counts them (memory stays bounded)."""
 
 
-@dataclasses.dataclass(eq=False)
-class ListValue:
-    """A list under construction."""
-
-    items: list[Any] = dataclasses.field(default_factory=list)
+def _is_dunder(key: Any) -> bool:
+    return isinstance(key, str) and key.startswith("__") and key.endswith("__")
 
 
-@dataclasses.dataclass(eq=False)
-class DictValue:
-    """A dict under construction (pairs kept in order; keys may be unhashable)."""
+class _Mapping:
+    """Key/value pairs with a hashed index and the dunder keys ever stored (private base)."""
 
-    items: list[tuple[Any, Any]] = dataclasses.field(default_factory=list)
+    __slots__ = ("_index", "count", "dunder_keys", "pairs")
+
+    def __init__(self, pairs: list[tuple[Any, Any]] | None = None) -> None:
+        self.pairs: list[tuple[Any, Any]] | None = None
+        self._index: dict[Any, Any] | None = None
+        self.dunder_keys: list[str] | None = None
+        self.count = 0
+        if pairs:
+            self.set_items(pairs)
+
+    def set_items(self, pairs: list[tuple[Any, Any]]) -> None:
+        """Store pairs (SETITEM/SETITEMS/DICT); dunder keys are noted whatever the size."""
+        for key, value in pairs:
+            if _is_dunder(key):
+                if self.dunder_keys is None:
+                    self.dunder_keys = []
+                self.dunder_keys.append(key)
+            self.count += 1
+            if self.count > KEEP_ITEMS:
+                continue
+            if self.pairs is None:
+                self.pairs, self._index = [], {}
+            self.pairs.append((key, value))
+            if isinstance(key, str | int | bytes):
+                self._index[key] = value  # type: ignore[index]
 
     def get(self, key: str) -> Any:
         """The last value stored under a string key, or None."""
-        found = None
-        for k, v in self.items:
-            if k == key:
-                found = v
-        return found
+        return self._index.get(key) if self._index is not None else None
+
+    @property
+    def items(self) -> list[tuple[Any, Any]]:
+        """The pairs kept (the first ``KEEP_ITEMS``)."""
+        return self.pairs if self.pairs is not None else []
 
 
-@dataclasses.dataclass(eq=False)
-class SetValue:
+class CallValue(_Mapping):
+    """The result of calling ``callee`` with ``args`` (REDUCE, NEWOBJ, OBJ, INST).
+
+    Items set on it later (``OrderedDict()`` + SETITEMS) are kept like a dict's.
+    """
+
+    __slots__ = ("args", "callee", "state")
+
+    def __init__(self, callee: Any, args: Any, state: Any = None) -> None:
+        super().__init__()
+        self.callee = callee
+        self.args = args
+        self.state = state
+
+
+class DictValue(_Mapping):
+    """A dict under construction (pairs kept in order; keys may be unhashable)."""
+
+    __slots__ = ()
+
+
+class ListValue:
+    """A list, set or frozenset under construction (items kept up to ``KEEP_ITEMS``)."""
+
+    __slots__ = ("count", "kept")
+
+    def __init__(self, items: list[Any] | None = None) -> None:
+        self.kept: list[Any] | None = None
+        self.count = 0
+        if items:
+            self.extend(items)
+
+    def extend(self, items: list[Any]) -> None:
+        """Append items (APPEND/APPENDS/ADDITEMS)."""
+        room = KEEP_ITEMS - self.count
+        self.count += len(items)
+        if room > 0:
+            if self.kept is None:
+                self.kept = []
+            self.kept.extend(items[:room])
+
+    @property
+    def items(self) -> list[Any]:
+        """The items kept."""
+        return self.kept if self.kept is not None else []
+
+
+class SetValue(ListValue):
     """A set or frozenset under construction."""
 
-    items: list[Any] = dataclasses.field(default_factory=list)
+    __slots__ = ()
+
+
+def state_keys(state: Any, depth: int = 0) -> list[str]:
+    """Dunder keys a BUILD state sets, however the state was built (dict, call, pair list)."""
+    if depth > 4:
+        return []
+    found: list[str] = []
+    if isinstance(state, DictValue | CallValue):
+        found.extend(state.dunder_keys or ())
+    if isinstance(state, CallValue) and isinstance(state.args, tuple):
+        # OrderedDict([(k, v), ...]), dict(...), NEWOBJ_EX kwargs: every pair and mapping
+        for arg in state.args[:4]:
+            found.extend(state_keys(arg, depth + 1))
+    elif isinstance(state, ListValue | tuple):
+        items = state.items if isinstance(state, ListValue) else list(state)
+        for item in items[:4096]:
+            if isinstance(item, tuple) and item and _is_dunder(item[0]):
+                found.append(item[0])
+            elif isinstance(item, tuple | ListValue | DictValue | CallValue):
+                found.extend(state_keys(item, depth + 1))
+    return found
 
 
 _MAX_DECODED = 64 << 20
@@ -92,14 +175,8 @@ def _decode_call(call: CallValue) -> bytes | None:
     try:
         if _is_global(callee, "_codecs.encode", "codecs.encode"):
             return first
-        if _is_global(
-            callee,
-            "base64.b64decode",
-            "base64.standard_b64decode",
-            "base64.urlsafe_b64decode",
-            "base64.decodebytes",
-            "binascii.a2b_base64",
-        ):
+        if _is_global(callee, "base64.b64decode", "base64.standard_b64decode",
+                      "base64.urlsafe_b64decode", "base64.decodebytes", "binascii.a2b_base64"):
             return base64.b64decode(first + b"==", validate=False)
         if _is_global(callee, "binascii.unhexlify", "binascii.a2b_hex", "base64.b16decode"):
             return binascii.unhexlify(first)

@@ -17,9 +17,8 @@ class BoundedReader:
     must not turn into a huge allocation. ``readline`` is capped for the same reason.
     """
 
-    def __init__(
-        self, raw: IO[bytes], size: int | None, *, max_line: int = 16 << 20, max_read: int = 1 << 32
-    ) -> None:
+    def __init__(self, raw: IO[bytes], size: int | None, *, max_line: int = 16 << 20,
+                 max_read: int = 1 << 32) -> None:
         self._raw = raw
         self._left = size
         self._pos = 0

@@ -1,5 +1,9 @@
 """Checks of Jinja2 chat templates (GGUF metadata, ``tokenizer_config.json``).
 
+Templates are checked by allowlist (``_template_allowlist``: node types, filters, tests,
+globals and attribute names real chat templates use; computed attribute or item names are a
+sandbox-escape finding), and by the deny checks below.
+
 Servers render chat templates with Jinja2, often outside a sandbox. The whole template is
 checked, whatever its size: it is parsed into a Jinja2 AST (parsing runs no template code)
 and every attribute access, item access, filter, name and string constant is inspected; a
@@ -16,39 +20,14 @@ import re
 __all__ = ["TemplateIssue", "check_template"]
 
 # Names whose globals or attributes reach Python internals from inside a template.
-_GADGET_NAMES = frozenset(
-    {
-        "cycler",
-        "joiner",
-        "lipsum",
-        "url_for",
-        "get_flashed_messages",
-        "request",
-        "config",
-        "self",
-        "__builtins__",
-        "_TemplateReference__context",
-    }
-)
-_DANGEROUS_ATTRS = frozenset(
-    {
-        "mro",
-        "func_globals",
-        "f_globals",
-        "gi_frame",
-        "gi_code",
-        "cr_frame",
-        "f_back",
-        "tb_frame",
-        "im_func",
-        "environ",
-        "popen",
-        "system",
-        "import_module",
-        "eval",
-        "exec",
-    }
-)
+_GADGET_NAMES = frozenset({
+    "cycler", "joiner", "lipsum", "url_for", "get_flashed_messages", "request", "config",
+    "self", "__builtins__", "_TemplateReference__context",
+})
+_DANGEROUS_ATTRS = frozenset({
+    "mro", "func_globals", "f_globals", "gi_frame", "gi_code", "cr_frame", "f_back",
+    "tb_frame", "im_func", "environ", "popen", "system", "import_module", "eval", "exec",
+})
 _OBFUSCATED = re.compile(r"\\x5[fF]|\\u005[fF]|\\137|\\N\{LOW LINE\}|%5[fF]")
 _DUNDER = re.compile(r"__[A-Za-z0-9_]+__|\b_[A-Za-z]+__[a-z_]+")
 _INJECTION = re.compile(
@@ -89,30 +68,20 @@ def _ast_issues(template: str) -> tuple[list[TemplateIssue], list[str], bool]:
     texts: list[str] = []
     try:
         tree = jinja2.Environment(extensions=["jinja2.ext.loopcontrols", "jinja2.ext.do"]).parse(
-            template
-        )
+            template)
     except (jinja2.TemplateSyntaxError, RecursionError, ValueError) as error:
         message = getattr(error, "message", None) or str(error)
-        return (
-            [TemplateIssue("KS-TEMPLATE-UNPARSABLE", f"template does not parse: {message}")],
-            [template],
-            False,
-        )
+        return [TemplateIssue("KS-TEMPLATE-UNPARSABLE", f"template does not parse: {message}")], \
+            [template], False
     escape = "KS-TEMPLATE-SANDBOX-ESCAPE"
-    for node in tree.find_all(
-        (
-            nodes.Getattr,
-            nodes.Getitem,
-            nodes.Filter,
-            nodes.Name,
-            nodes.Const,
-            nodes.TemplateData,
-            nodes.Import,
-            nodes.Include,
-            nodes.Extends,
-            nodes.FromImport,
-        )
-    ):
+    from kastell.scan._template_allowlist import allowlist_issues
+
+    for kind, detail in allowlist_issues(tree):
+        rule = escape if kind == "computed" else "KS-TEMPLATE-UNLISTED"
+        issues.append(TemplateIssue(rule, detail))
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem, nodes.Filter, nodes.Name,
+                               nodes.Const, nodes.TemplateData, nodes.Import, nodes.Include,
+                               nodes.Extends, nodes.FromImport)):
         if isinstance(node, nodes.Getattr):
             if node.attr.startswith("_") or node.attr in _DANGEROUS_ATTRS:
                 issues.append(TemplateIssue(escape, f"attribute access .{node.attr}"))
@@ -123,25 +92,16 @@ def _ast_issues(template: str) -> tuple[list[TemplateIssue], list[str], bool]:
         elif isinstance(node, nodes.Filter):
             if node.name == "attr":
                 arg = node.args[0] if node.args else None
-                plain = (
-                    isinstance(arg, nodes.Const)
-                    and isinstance(arg.value, str)
-                    and (arg.value.isidentifier() and not arg.value.startswith("_"))
-                )
+                plain = isinstance(arg, nodes.Const) and isinstance(arg.value, str) and (
+                    arg.value.isidentifier() and not arg.value.startswith("_"))
                 if not plain:
-                    issues.append(
-                        TemplateIssue(
-                            escape, "attr() filter with a computed or private attribute name"
-                        )
-                    )
+                    issues.append(TemplateIssue(escape, "attr() filter with a computed or "
+                                                "private attribute name"))
             for kwarg in node.kwargs:
                 value = kwarg.value
                 if isinstance(value, nodes.Const) and str(value.value).startswith("_"):
-                    issues.append(
-                        TemplateIssue(
-                            escape, f"{node.name}({kwarg.key}=...) reaches a private attribute"
-                        )
-                    )
+                    issues.append(TemplateIssue(escape, f"{node.name}({kwarg.key}=...) "
+                                                "reaches a private attribute"))
         elif isinstance(node, nodes.Name) and node.name in _GADGET_NAMES:
             issues.append(TemplateIssue(escape, f"global {node.name!r} (a known gadget)"))
         elif isinstance(node, nodes.Const) and isinstance(node.value, str):
@@ -170,39 +130,25 @@ def check_template(template: str) -> list[TemplateIssue]:
     else:
         issues, texts, parsed = [], [template], False
     if _OBFUSCATED.search(template):
-        issues.append(
-            TemplateIssue(
-                "KS-TEMPLATE-SANDBOX-ESCAPE",
-                "escaped underscore characters (obfuscated dunder names)",
-            )
-        )
+        issues.append(TemplateIssue("KS-TEMPLATE-SANDBOX-ESCAPE",
+                                    "escaped underscore characters (obfuscated dunder names)"))
     if not parsed:
         match = _DUNDER.search(template)
         if match:
-            issues.append(
-                TemplateIssue(
-                    "KS-TEMPLATE-SANDBOX-ESCAPE",
-                    f"dunder name {match.group(0)!r} in the template text",
-                )
-            )
+            issues.append(TemplateIssue("KS-TEMPLATE-SANDBOX-ESCAPE",
+                                        f"dunder name {match.group(0)!r} in the template text"))
         for gadget in sorted(_GADGET_NAMES):
             if re.search(rf"\b{re.escape(gadget)}\b", template):
                 issues.append(TemplateIssue("KS-TEMPLATE-SANDBOX-ESCAPE", f"gadget {gadget!r}"))
     invisible = _invisible(template)
     if invisible:
-        issues.append(
-            TemplateIssue(
-                "KS-TEMPLATE-HIDDEN-INSTRUCTION", f"invisible characters {', '.join(invisible[:8])}"
-            )
-        )
+        issues.append(TemplateIssue("KS-TEMPLATE-HIDDEN-INSTRUCTION",
+                                    f"invisible characters {', '.join(invisible[:8])}"))
     for text in texts:
         match = _INJECTION.search(text)
         if match:
-            issues.append(
-                TemplateIssue(
-                    "KS-TEMPLATE-HIDDEN-INSTRUCTION", f"instruction-like text {match.group(0)!r}"
-                )
-            )
+            issues.append(TemplateIssue("KS-TEMPLATE-HIDDEN-INSTRUCTION",
+                                        f"instruction-like text {match.group(0)!r}"))
     unique: dict[tuple[str, str], TemplateIssue] = {}
     for issue in issues:
         unique.setdefault((issue.rule_id, issue.detail), issue)

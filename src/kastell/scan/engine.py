@@ -15,13 +15,20 @@ import os
 import pathlib
 import struct
 import tarfile
+import time
 import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from typing import IO
 
 from kastell import __version__
-from kastell.scan.identify import HEAD_BYTES, identify, identify_tar, identify_zip
+from kastell.scan.identify import (
+    HEAD_BYTES,
+    identify,
+    identify_tar,
+    identify_zip,
+    looks_like_pickle,
+)
 from kastell.scan.interface import (
     Blob,
     FileResult,
@@ -48,19 +55,13 @@ class _Context:
     policy: PicklePolicy
     limits: ScanLimits
     depth: int = 0
+    deadline: float | None = None
 
     def pickle_policy(self) -> PicklePolicy:
         return self.policy
 
-    def finding(
-        self,
-        rule_id: str,
-        message: str,
-        blob: Blob,
-        *,
-        offset: int | None = None,
-        severity: Severity | None = None,
-    ) -> Finding:
+    def finding(self, rule_id: str, message: str, blob: Blob, *, offset: int | None = None,
+                severity: Severity | None = None) -> Finding:
         rule = RULES[rule_id]
         return Finding(
             rule_id=rule_id,
@@ -73,20 +74,15 @@ class _Context:
 
     def scan_nested(self, blob: Blob) -> ScanOutcome:
         if self.depth + 1 > self.limits.max_nesting:
-            return ScanOutcome(
-                unscannable=(
-                    f"{blob.member}: nested deeper than {self.limits.max_nesting} containers",
-                )
-            )
+            return ScanOutcome(unscannable=(
+                f"{blob.member}: nested deeper than {self.limits.max_nesting} containers",))
         inner = dataclasses.replace(self, depth=self.depth + 1)
         outcome = _scan_outcome(blob, inner)
         if not outcome.unscannable or not blob.member:
             return outcome
         # say which member could not be scanned
-        reasons = tuple(
-            r if r.startswith(f"{blob.member}:") else f"{blob.member}: {r}"
-            for r in outcome.unscannable
-        )
+        reasons = tuple(r if r.startswith(f"{blob.member}:") else f"{blob.member}: {r}"
+                        for r in outcome.unscannable)
         return dataclasses.replace(outcome, unscannable=reasons)
 
 
@@ -113,21 +109,9 @@ def _refine(blob: Blob, fmt: str) -> str:
 
 # What the standard-library parsers raise on hostile bytes; each one means "unscannable".
 _PARSE_ERRORS = (
-    OSError,
-    EOFError,
-    ValueError,
-    zipfile.BadZipFile,
-    zipfile.LargeZipFile,
-    tarfile.TarError,
-    zlib.error,
-    lzma.LZMAError,
-    struct.error,
-    NotImplementedError,
-    KeyError,
-    IndexError,
-    OverflowError,
-    RecursionError,
-    MemoryError,
+    OSError, EOFError, ValueError, zipfile.BadZipFile, zipfile.LargeZipFile, tarfile.TarError,
+    zlib.error, lzma.LZMAError, struct.error, NotImplementedError, KeyError, IndexError,
+    OverflowError, RecursionError, MemoryError,
 )
 
 
@@ -135,24 +119,26 @@ def _scan_outcome(blob: Blob, ctx: _Context) -> ScanOutcome:
     try:
         head = _read_head(blob)
     except _PARSE_ERRORS as error:
-        return ScanOutcome(
-            unscannable=(f"cannot read: {type(error).__name__}: {error}",), format="unreadable"
-        )
+        return ScanOutcome(unscannable=(f"cannot read: {type(error).__name__}: {error}",),
+                           format="unreadable")
     fmt = _refine(blob, identify(head, blob.size))
     if fmt == "unknown":
-        return ScanOutcome(
-            findings=(
-                ctx.finding(
-                    "KS-SCAN-UNKNOWN-FORMAT",
-                    "content matches no supported model format "
-                    "(identified by content, not by name)",
-                    blob,
-                ),
-            ),
-            format="unknown",
-        )
+        return ScanOutcome(findings=(ctx.finding(
+            "KS-SCAN-UNKNOWN-FORMAT", "content matches no supported model format "
+            "(identified by content, not by name)", blob),), format="unknown")
     if fmt == "empty":
         return ScanOutcome(unscannable=("empty file",), format="empty")
+    outcome = _run_scanner(blob, fmt, ctx)
+    if fmt in ("tar", "pytorch-tar") and looks_like_pickle(head):
+        # torch.load opens it with tarfile, pickle.load runs it: scan both readings
+        both = ScanOutcome(findings=(ctx.finding(
+            "KS-SCAN-AMBIGUOUS", "file is both a tar archive (torch.load) and a pickle "
+            "(pickle.load)", blob),))
+        outcome = outcome.merge(both).merge(_run_scanner(blob, "pickle", ctx))
+    return outcome
+
+
+def _run_scanner(blob: Blob, fmt: str, ctx: _Context) -> ScanOutcome:
     scanner = scanner_for(fmt)
     try:
         outcome = scanner.scan(blob, fmt, ctx)
@@ -163,11 +149,12 @@ def _scan_outcome(blob: Blob, ctx: _Context) -> ScanOutcome:
     return outcome if outcome.format else dataclasses.replace(outcome, format=fmt)
 
 
-def scan_blob(
-    blob: Blob, policy: PicklePolicy | None = None, limits: ScanLimits | None = None
-) -> FileResult:
+def scan_blob(blob: Blob, policy: PicklePolicy | None = None,
+              limits: ScanLimits | None = None) -> FileResult:
     """Scan one blob (a file or any byte source) and give it its verdict."""
-    ctx = _Context(policy or PicklePolicy(), limits or ScanLimits())
+    limits = limits or ScanLimits()
+    deadline = time.process_time() + limits.cpu_budget(blob.size)
+    ctx = _Context(policy or PicklePolicy(), limits, deadline=deadline)
     outcome = _scan_outcome(blob, ctx)
     findings = list(outcome.findings)
     known_bad = any(f.rule_id != "KS-SCAN-UNKNOWN-FORMAT" for f in findings)
@@ -175,7 +162,8 @@ def scan_blob(
     if any(f.rule_id == "KS-SCAN-UNKNOWN-FORMAT" for f in findings):
         reasons.append("unknown format")
     if outcome.unscannable:
-        findings.append(ctx.finding("KS-SCAN-UNSCANNABLE", "; ".join(outcome.unscannable), blob))
+        findings.append(ctx.finding(
+            "KS-SCAN-UNSCANNABLE", "; ".join(outcome.unscannable), blob))
     # a file with real findings is known bad: "findings" wins over "unscannable" (the reasons
     # why parts of it could not be scanned are still listed)
     if known_bad:
@@ -185,12 +173,8 @@ def scan_blob(
     else:
         verdict = Verdict.CLEAN
     return FileResult(
-        path=blob.path,
-        format=outcome.format,
-        verdict=verdict,
-        findings=tuple(findings),
-        reasons=tuple(reasons),
-        size=blob.size,
+        path=blob.path, format=outcome.format, verdict=verdict,
+        findings=tuple(findings), reasons=tuple(reasons), size=blob.size,
     )
 
 
@@ -207,11 +191,8 @@ def _file_blob(path: pathlib.Path, display: str) -> Blob:
     return Blob(path=display, member=None, size=size, opener=opener, local_path=resolved)
 
 
-def scan_file(
-    path: str | os.PathLike[str],
-    policy: PicklePolicy | None = None,
-    limits: ScanLimits | None = None,
-) -> FileResult:
+def scan_file(path: str | os.PathLike[str], policy: PicklePolicy | None = None,
+              limits: ScanLimits | None = None) -> FileResult:
     """Scan one file on disk.
 
     Raises:
@@ -255,23 +236,14 @@ def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> list[pathlib.Path]:
 def _special(path: pathlib.Path) -> FileResult | None:
     if path.is_file():
         return None
-    reason = (
-        "directory symlink not followed"
-        if path.is_symlink() and path.is_dir()
-        else "dangling symlink"
-        if path.is_symlink() and not path.exists()
-        else "not a regular file"
-    )
+    reason = ("directory symlink not followed" if path.is_symlink() and path.is_dir()
+              else "dangling symlink" if path.is_symlink() and not path.exists()
+              else "not a regular file")
     blob = _file_blob(path, str(path))
-    finding = _Context(PicklePolicy(), ScanLimits()).finding("KS-SCAN-UNSCANNABLE", reason, blob)
-    return FileResult(
-        path=str(path),
-        format="special",
-        verdict=Verdict.UNSCANNABLE,
-        findings=(finding,),
-        reasons=(reason,),
-        size=None,
-    )
+    finding = _Context(PicklePolicy(), ScanLimits()).finding(
+        "KS-SCAN-UNSCANNABLE", reason, blob)
+    return FileResult(path=str(path), format="special", verdict=Verdict.UNSCANNABLE,
+                      findings=(finding,), reasons=(reason,), size=None)
 
 
 def scan_paths(
@@ -299,7 +271,8 @@ def scan_paths(
         results.append(result)
         if on_file is not None:
             on_file(result)
-    return ScanReport(files=tuple(results), policy_version=policy.version, tool_version=__version__)
+    return ScanReport(files=tuple(results), policy_version=policy.version,
+                      tool_version=__version__)
 
 
 def require_clean(path: str | os.PathLike[str], policy: PicklePolicy | None = None) -> FileResult:

@@ -11,7 +11,7 @@ import pickletools
 import struct
 from collections.abc import Sequence
 
-__all__ = ["HEAD_BYTES", "identify", "identify_tar", "identify_zip"]
+__all__ = ["HEAD_BYTES", "identify", "identify_tar", "identify_zip", "looks_like_pickle"]
 
 HEAD_BYTES = 4096
 """How many leading bytes ``identify`` needs."""
@@ -40,6 +40,30 @@ def _looks_like_text_pickle(head: bytes) -> bool:
     return False
 
 
+def _is_tar(head: bytes) -> bool:
+    """Whether ``tarfile.open(mode="r:")`` accepts the file, as ``torch.load`` tries it.
+
+    A valid header checksum is enough (V7 headers have no "ustar" magic).
+    """
+    if len(head) < 512 or head[:512].count(0) == 512:
+        return False
+    import io
+    import tarfile
+
+    try:
+        with tarfile.open(fileobj=io.BytesIO(head), mode="r:"):
+            return True
+    except (tarfile.TarError, EOFError, ValueError, OSError):
+        return False
+
+
+def looks_like_pickle(head: bytes) -> bool:
+    """Whether ``pickle.load`` would start reading ``head`` as a pickle."""
+    if head[:1] == b"\x80" and len(head) > 1 and head[1] <= 5:
+        return True
+    return _looks_like_text_pickle(head)
+
+
 def _is_safetensors(head: bytes, size: int | None) -> bool:
     if len(head) < 10:
         return False
@@ -52,12 +76,8 @@ def _is_safetensors(head: bytes, size: int | None) -> bool:
 def _is_onnx(head: bytes) -> bool:
     # ModelProto starts with ir_version (field 1, varint: tag 0x08), a small version number,
     # then usually producer_name (0x12), opset_import (0x42) or graph (0x3a).
-    return (
-        len(head) >= 4
-        and head[0] == 0x08
-        and 1 <= head[1] <= 30
-        and head[2] in (0x12, 0x1A, 0x22, 0x28, 0x32, 0x3A, 0x42)
-    )
+    return len(head) >= 4 and head[0] == 0x08 and 1 <= head[1] <= 30 and head[2] in (
+        0x12, 0x1A, 0x22, 0x28, 0x32, 0x3A, 0x42)
 
 
 def _is_json(head: bytes, size: int | None) -> bool:
@@ -83,7 +103,7 @@ def identify(head: bytes, size: int | None) -> str:  # noqa: C901 - one table of
         return "empty"
     if head[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
         return "zip"
-    if len(head) >= 262 and head[257:262] == b"ustar":
+    if _is_tar(head):
         return "tar"
     if head[:6] == b"\x93NUMPY":
         return "numpy"

@@ -114,6 +114,21 @@ class ScanLimits:
     """Largest JSON file identified and parsed."""
     max_pickle_ops: int = 50_000_000
     """Largest number of pickle opcodes emulated in one stream."""
+    max_pickle_stack: int = 1_000_000
+    """Largest emulated pickle stack (items)."""
+    max_pickle_memo: int = 2_000_000
+    """Largest emulated pickle memo (entries)."""
+    cpu_seconds: float = 1.2
+    """CPU budget of one file (the larger of this and ``cpu_seconds_per_mib`` x size)."""
+    cpu_seconds_per_mib: float = 0.05
+    """CPU budget per MiB of file, for large files."""
+    max_stream_ratio: int = 200
+    """A decompressed stream or member may hold at most this many bytes per compressed byte,
+    plus ``bomb_min_bytes`` (counted as it is inflated, whatever the declared sizes)."""
+
+    def cpu_budget(self, size: int | None) -> float:
+        """CPU seconds one file of ``size`` bytes may take."""
+        return max(self.cpu_seconds, (size or 0) / (1 << 20) * self.cpu_seconds_per_mib)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -176,6 +191,11 @@ class ScanContext(Protocol):
         """How deep in containers the current blob is (0 for a file on disk)."""
         ...
 
+    @property
+    def deadline(self) -> float | None:
+        """``time.process_time()`` value at which the file's CPU budget is used up."""
+        ...
+
     def pickle_policy(self) -> Any:
         """The active pickle allowlist policy (a ``PicklePolicy``)."""
         ...
@@ -185,12 +205,7 @@ class ScanContext(Protocol):
         ...
 
     def finding(
-        self,
-        rule_id: str,
-        message: str,
-        blob: Blob,
-        *,
-        offset: int | None = None,
+        self, rule_id: str, message: str, blob: Blob, *, offset: int | None = None,
         severity: Severity | None = None,
     ) -> Finding:
         """Make a finding of a registered rule at ``blob``."""
@@ -295,3 +310,4 @@ class ScanReport:
             "summary": {"files": len(self.files), **self.counts()},
             "files": [result.to_dict() for result in self.files],
         }
+

@@ -48,11 +48,8 @@ class JsonScanner:
         name="json",
         formats=("json",),
         version="1.0.0",
-        rules=(
-            "KS-TEMPLATE-SANDBOX-ESCAPE",
-            "KS-TEMPLATE-HIDDEN-INSTRUCTION",
-            "KS-TEMPLATE-UNPARSABLE",
-        ),
+        rules=("KS-TEMPLATE-SANDBOX-ESCAPE", "KS-TEMPLATE-UNLISTED",
+               "KS-TEMPLATE-HIDDEN-INSTRUCTION", "KS-TEMPLATE-UNPARSABLE"),
         description="JSON data files; checks embedded chat templates.",
     )
 
@@ -69,5 +66,6 @@ class JsonScanner:
         findings: list[Finding] = []
         for template in _templates(document):
             for issue in check_template(template):
-                findings.append(ctx.finding(issue.rule_id, f"chat_template: {issue.detail}", blob))
+                findings.append(ctx.finding(issue.rule_id, f"chat_template: {issue.detail}",
+                                            blob))
         return ScanOutcome(tuple(findings), (), "json")

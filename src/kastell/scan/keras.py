@@ -50,40 +50,23 @@ def keras_config_findings(config: Any, blob: Blob, ctx: ScanContext) -> list[Fin
     findings: list[Finding] = []
     for node in _walk(config):
         class_name = node.get("class_name")
-        if (
-            class_name in ("Lambda", "__lambda__")
-            or "function_type" in node
-            and node.get("function_type") == "lambda"
-        ):
-            name = (
-                node.get("config", {}).get("name") if isinstance(node.get("config"), dict) else None
-            )
-            findings.append(
-                ctx.finding(
-                    "KS-KERAS-LAMBDA",
-                    f"Lambda layer {name or class_name!r} runs serialized Python "
-                    "code when the model is loaded",
-                    blob,
-                )
-            )
+        if class_name in ("Lambda", "__lambda__") or "function_type" in node and node.get(
+                "function_type") == "lambda":
+            name = node.get("config", {}).get("name") if isinstance(
+                node.get("config"), dict) else None
+            findings.append(ctx.finding(
+                "KS-KERAS-LAMBDA", f"Lambda layer {name or class_name!r} runs serialized Python "
+                "code when the model is loaded", blob))
         module = node.get("module")
         if isinstance(module, str) and not _in_keras(module):
-            findings.append(
-                ctx.finding(
-                    "KS-KERAS-FOREIGN-MODULE",
-                    f"{class_name!r} is loaded from module {module!r}",
-                    blob,
-                )
-            )
+            findings.append(ctx.finding(
+                "KS-KERAS-FOREIGN-MODULE", f"{class_name!r} is loaded from module {module!r}",
+                blob))
         registered = node.get("registered_name")
         if isinstance(registered, str) and ">" in registered:
-            findings.append(
-                ctx.finding(
-                    "KS-KERAS-CUSTOM-OBJECT",
-                    f"custom object {registered!r} must be registered by code the loader imports",
-                    blob,
-                )
-            )
+            findings.append(ctx.finding(
+                "KS-KERAS-CUSTOM-OBJECT", f"custom object {registered!r} must be registered "
+                "by code the loader imports", blob))
     unique: dict[str, Finding] = {}
     for finding in findings:
         unique.setdefault(finding.rule_id + finding.message, finding)
@@ -102,8 +85,7 @@ def _scan_hdf5(blob: Blob, ctx: ScanContext) -> ScanOutcome:
         import h5py
     except ImportError:
         raise UnscannableInputError(
-            "HDF5 file and h5py is not installed (pip install 'kastell[hdf5]')"
-        ) from None
+            "HDF5 file and h5py is not installed (pip install 'kastell[hdf5]')") from None
     findings: list[Finding] = []
     try:
         with blob.opener() as stream, h5py.File(stream, "r") as handle:
@@ -127,13 +109,8 @@ class KerasScanner:
         name="keras",
         formats=("keras", "hdf5"),
         version="1.0.0",
-        rules=(
-            "KS-KERAS-LAMBDA",
-            "KS-KERAS-FOREIGN-MODULE",
-            "KS-KERAS-CUSTOM-OBJECT",
-            "KS-ARCHIVE-PATH-TRAVERSAL",
-            "KS-ARCHIVE-BOMB",
-        ),
+        rules=("KS-KERAS-LAMBDA", "KS-KERAS-FOREIGN-MODULE", "KS-KERAS-CUSTOM-OBJECT",
+               "KS-ARCHIVE-PATH-TRAVERSAL", "KS-ARCHIVE-BOMB"),
         description="Lambda layers, foreign modules, custom objects in Keras configs.",
     )
 
@@ -149,6 +126,5 @@ class KerasScanner:
             config = _parse_config(archive.read("config.json"), "config.json")
             findings.extend(keras_config_findings(config, blob, ctx))
             nested = scan_zip_members(
-                archive, blob, ctx, skip=lambda name: name in ("config.json", "metadata.json")
-            )
+                archive, blob, ctx, skip=lambda name: name in ("config.json", "metadata.json"))
         return ScanOutcome(tuple(findings), (), "keras").merge(nested)

@@ -109,17 +109,9 @@ def _scan_npy(blob: Blob, ctx: ScanContext) -> ScanOutcome:
         count *= n
     expected = count * itemsize
     if blob.size is not None and blob.size - header_len != expected:
-        return ScanOutcome(
-            (
-                ctx.finding(
-                    "KS-NPY-SIZE-MISMATCH",
-                    f"header promises {expected} payload bytes, file has {blob.size - header_len}",
-                    blob,
-                ),
-            ),
-            (),
-            "numpy",
-        )
+        return ScanOutcome((ctx.finding(
+            "KS-NPY-SIZE-MISMATCH", f"header promises {expected} payload bytes, file has "
+            f"{blob.size - header_len}", blob),), (), "numpy")
     return ScanOutcome(format="numpy")
 
 
@@ -130,13 +122,8 @@ class NumpyScanner:
         name="numpy",
         formats=("numpy", "npz"),
         version="1.0.0",
-        rules=(
-            "KS-NPY-SIZE-MISMATCH",
-            "KS-PICKLE-DANGEROUS-CALLABLE",
-            "KS-PICKLE-UNLISTED-CALLABLE",
-            "KS-ARCHIVE-PATH-TRAVERSAL",
-            "KS-ARCHIVE-BOMB",
-        ),
+        rules=("KS-NPY-SIZE-MISMATCH", "KS-PICKLE-DANGEROUS-CALLABLE",
+               "KS-PICKLE-UNLISTED-CALLABLE", "KS-ARCHIVE-PATH-TRAVERSAL", "KS-ARCHIVE-BOMB"),
         description="Parses npy headers safely; scans object-array pickles.",
     )
 
@@ -148,3 +135,5 @@ class NumpyScanner:
             findings = zip_member_findings(archive, blob, ctx)
             nested = scan_zip_members(archive, blob, ctx)
         return ScanOutcome(tuple(findings), (), "npz").merge(nested)
+
+

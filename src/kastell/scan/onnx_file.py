@@ -22,9 +22,8 @@ from kastell.scan.interface import (
 
 __all__ = ["OnnxFacts", "OnnxScanner", "parse_onnx"]
 
-_STANDARD_DOMAINS = frozenset(
-    {"", "ai.onnx", "ai.onnx.ml", "ai.onnx.training", "ai.onnx.preview.training"}
-)
+_STANDARD_DOMAINS = frozenset({"", "ai.onnx", "ai.onnx.ml", "ai.onnx.training",
+                               "ai.onnx.preview.training"})
 _MAX_DEPTH = 32
 _MAX_BYTES = 2 << 30
 
@@ -67,7 +66,7 @@ def _fields(data: memoryview) -> Iterator[tuple[int, int, int | memoryview]]:
             length, pos = _varint(data, pos)
             if pos + length > len(data):
                 raise UnscannableInputError("ONNX length-delimited field past its parent")
-            yield number, wire, data[pos : pos + length]
+            yield number, wire, data[pos:pos + length]
             pos += length
         elif wire in (1, 5):
             pos += 8 if wire == 1 else 4
@@ -195,19 +194,11 @@ class OnnxScanner:
                 if not target.is_relative_to(base):
                     why = "resolves (through links) outside the model directory"
             if why is not None:
-                findings.append(
-                    ctx.finding(
-                        "KS-ONNX-EXTERNAL-DATA-ESCAPE", f"external data {location!r}: {why}", blob
-                    )
-                )
+                findings.append(ctx.finding(
+                    "KS-ONNX-EXTERNAL-DATA-ESCAPE", f"external data {location!r}: {why}", blob))
         custom = sorted(facts.domains - _STANDARD_DOMAINS)
         if custom:
-            findings.append(
-                ctx.finding(
-                    "KS-ONNX-CUSTOM-DOMAIN",
-                    f"custom operator domains: {', '.join(custom)} (need "
-                    "native operator libraries at load time)",
-                    blob,
-                )
-            )
+            findings.append(ctx.finding(
+                "KS-ONNX-CUSTOM-DOMAIN", f"custom operator domains: {', '.join(custom)} (need "
+                "native operator libraries at load time)", blob))
         return ScanOutcome(tuple(findings), (), "onnx")

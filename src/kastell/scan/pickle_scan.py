@@ -7,10 +7,12 @@ the allowlist policy, follows nested pickles and turns all of it into findings.
 from __future__ import annotations
 
 import lzma
+import time
 import zlib
 from collections.abc import Callable
 from typing import IO, ClassVar
 
+from kastell.scan._decompress import guarded_stream, zlib_stream
 from kastell.scan._stream import IN_MEMORY_LIMIT, BoundedReader, MemoryReader
 from kastell.scan.interface import (
     Blob,
@@ -19,29 +21,31 @@ from kastell.scan.interface import (
     ScanOutcome,
     UnscannableInputError,
 )
-from kastell.scan.pickle_emulator import PickleAnalysis, analyse_pickle
+from kastell.scan.pickle_emulator import PickleAnalysis, PickleBounds, analyse_pickle
 from kastell.scan.pickle_policy import CallableClass, PicklePolicy
 from kastell.types import Finding
 
-__all__ = ["PickleScanner", "findings_of_analysis", "scan_pickle_stream"]
+__all__ = ["PickleScanner", "findings_of_analysis", "pickle_bounds", "scan_pickle_stream"]
 
 # torch.save(..., _use_new_zipfile_serialization=False) starts with this magic number pickle
 _TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 _TORCH_LEGACY_PICKLES = 5
-_MAX_CONCATENATED = 64
+_MAX_CONCATENATED = 1024
 _POLICY_RULES = {
     CallableClass.DANGEROUS: "KS-PICKLE-DANGEROUS-CALLABLE",
     CallableClass.UNLISTED: "KS-PICKLE-UNLISTED-CALLABLE",
 }
 
 
+def pickle_bounds(ctx: ScanContext) -> PickleBounds:
+    """The emulation bounds of the context's limits (with the file's CPU deadline)."""
+    limits = ctx.limits
+    return PickleBounds(max_ops=limits.max_pickle_ops, max_stack=limits.max_pickle_stack,
+                        max_memo=limits.max_pickle_memo, deadline=ctx.deadline)
+
+
 def findings_of_analysis(
-    analysis: PickleAnalysis,
-    blob: Blob,
-    ctx: ScanContext,
-    *,
-    base: int = 0,
-    label: str = "",
+    analysis: PickleAnalysis, blob: Blob, ctx: ScanContext, *, base: int = 0, label: str = "",
     policy: PicklePolicy | None = None,
 ) -> tuple[list[Finding], list[str]]:
     """Findings (and unscannable reasons) for one emulated stream, nested pickles included."""
@@ -58,46 +62,23 @@ def findings_of_analysis(
         verdict = policy.classify(ref.module, ref.name)
         rule = _POLICY_RULES.get(verdict)
         if rule is not None:
-            findings.append(
-                ctx.finding(
-                    rule,
-                    f"{prefix}{ref.opcode} imports {ref.module}.{ref.name} ({verdict}; "
-                    f"policy {policy.version})",
-                    blob,
-                    offset=base + ref.offset,
-                )
-            )
+            findings.append(ctx.finding(
+                rule, f"{prefix}{ref.opcode} imports {ref.module}.{ref.name} ({verdict}; "
+                f"policy {policy.version})", blob, offset=base + ref.offset))
     for anomaly in analysis.anomalies:
-        findings.append(
-            ctx.finding(
-                f"KS-PICKLE-{anomaly.kind}",
-                f"{prefix}{anomaly.detail}",
-                blob,
-                offset=base + anomaly.offset,
-            )
-        )
+        findings.append(ctx.finding(
+            f"KS-PICKLE-{anomaly.kind}", f"{prefix}{anomaly.detail}", blob,
+            offset=base + anomaly.offset))
     for nested in analysis.nested:
         where = base + nested.offset
         if nested.data is None:
-            findings.append(
-                ctx.finding(
-                    "KS-PICKLE-NESTED",
-                    f"{prefix}{nested.loader} is called on bytes that cannot be "
-                    "recovered statically",
-                    blob,
-                    offset=where,
-                )
-            )
+            findings.append(ctx.finding(
+                "KS-PICKLE-NESTED", f"{prefix}{nested.loader} is called on bytes that cannot be "
+                "recovered statically", blob, offset=where))
             continue
-        findings.append(
-            ctx.finding(
-                "KS-PICKLE-NESTED",
-                f"{prefix}{nested.loader} loads a nested pickle of "
-                f"{len(nested.data)} bytes (scanned below)",
-                blob,
-                offset=where,
-            )
-        )
+        findings.append(ctx.finding(
+            "KS-PICKLE-NESTED", f"{prefix}{nested.loader} loads a nested pickle of "
+            f"{len(nested.data)} bytes (scanned below)", blob, offset=where))
         if label.count("nested") >= ctx.limits.max_nesting:
             reasons.append(f"nested pickles deeper than {ctx.limits.max_nesting} levels")
             continue
@@ -105,32 +86,28 @@ def findings_of_analysis(
 
         inner_label = f"{label + ' > ' if label else ''}nested pickle at byte {where}"
         try:
-            inner = analyse_pickle(
-                io.BytesIO(nested.data), size=len(nested.data), max_ops=ctx.limits.max_pickle_ops
-            )
+            inner = analyse_pickle(io.BytesIO(nested.data), size=len(nested.data),
+                                   bounds=pickle_bounds(ctx))
         except UnscannableInputError as error:
             reasons.append(f"{inner_label}: {error.message}")
             continue
-        more, more_reasons = findings_of_analysis(
-            inner, blob, ctx, base=where, label=inner_label, policy=policy
-        )
+        more, more_reasons = findings_of_analysis(inner, blob, ctx, base=where,
+                                                  label=inner_label, policy=policy)
         findings.extend(more)
         reasons.extend(more_reasons)
     return findings, reasons
 
 
 def scan_pickle_stream(
-    reader: BoundedReader | MemoryReader,
-    blob: Blob,
-    ctx: ScanContext,
-    *,
-    concatenated: bool = True,
-    policy: PicklePolicy | None = None,
+    reader: BoundedReader | MemoryReader, blob: Blob, ctx: ScanContext, *,
+    concatenated: bool = True, policy: PicklePolicy | None = None,
 ) -> ScanOutcome:
-    """Scan the pickle(s) at the reader's position.
+    """Scan the pickle(s) at the reader's position, to the end of the stream.
 
     With ``concatenated`` the stream may hold several pickles one after the other (as legacy
-    PyTorch files do); bytes after the last pickle that are no pickle are a finding.
+    PyTorch files do; each starts where the unpickler leaves the file, at the end of a frame
+    when STOP was inside one); bytes after the last pickle that are no pickle are a finding.
+    A legacy PyTorch file's raw storages are walked record by record to the end.
 
     Raises:
         UnscannableInputError: the first pickle is malformed.
@@ -138,66 +115,48 @@ def scan_pickle_stream(
     findings: list[Finding] = []
     reasons: list[str] = []
     fmt = "pickle"
-    count = 0
+    analyses: list[PickleAnalysis] = []
+    bounds = pickle_bounds(ctx)
     while True:
         start = reader.tell()
         try:
-            analysis = analyse_pickle(reader, size=None, max_ops=ctx.limits.max_pickle_ops)
+            analysis = analyse_pickle(reader, size=None, bounds=bounds)
         except UnscannableInputError as error:
-            if count == 0:
-                raise
-            if fmt == "pytorch-legacy":
+            if not analyses or fmt == "pytorch-legacy" or "(bound " in error.message:
+                if not analyses:
+                    raise
                 reasons.append(error.message)
             else:
-                findings.append(
-                    ctx.finding(
-                        "KS-PICKLE-TRAILING-DATA",
-                        f"bytes after pickle {count} are no pickle ({error.message})",
-                        blob,
-                        offset=start,
-                    )
-                )
+                findings.append(ctx.finding(
+                    "KS-PICKLE-TRAILING-DATA", f"bytes after pickle {len(analyses)} are no "
+                    f"pickle ({error.message})", blob, offset=start))
             break
-        count += 1
-        if count == 1 and analysis.first_value == _TORCH_LEGACY_MAGIC:
+        analyses.append(analysis)
+        if len(analyses) == 1 and analysis.first_value == _TORCH_LEGACY_MAGIC:
             fmt = "pytorch-legacy"
         elif fmt == "pickle" and any(r.module.startswith("joblib.") for r in analysis.globals):
             fmt = "joblib"
         more, more_reasons = findings_of_analysis(analysis, blob, ctx, policy=policy)
         findings.extend(more)
         reasons.extend(more_reasons)
-        if fmt == "pytorch-legacy" and count == _TORCH_LEGACY_PICKLES:
-            break  # the rest is raw storage data, never read
-        if not concatenated or reader.at_end() or count >= _MAX_CONCATENATED:
+        if fmt == "pytorch-legacy" and len(analyses) == _TORCH_LEGACY_PICKLES:
+            from kastell.scan.pytorch_legacy import walk_legacy_storages
+
+            found, why = walk_legacy_storages(reader, analyses[3], analysis, blob, ctx)
+            findings.extend(found)
+            reasons.extend(why)
+            break
+        if not concatenated or reader.at_end():
+            break
+        if len(analyses) >= _MAX_CONCATENATED:
+            reasons.append(f"more than {_MAX_CONCATENATED} concatenated pickles (bound "
+                           "max_concatenated_pickles)")
+            break
+        if ctx.deadline is not None and time.process_time() > ctx.deadline:
+            reasons.append(f"CPU budget of the file used up after {len(analyses)} "
+                           "concatenated pickles (bound cpu_seconds)")
             break
     return ScanOutcome(findings=tuple(findings), unscannable=tuple(reasons), format=fmt)
-
-
-def _zlib_stream(raw: IO[bytes]) -> IO[bytes]:
-    import io
-
-    class _ZlibReader(io.RawIOBase):
-        def __init__(self) -> None:
-            self._inflate = zlib.decompressobj()
-            self._buffer = b""
-
-        def readable(self) -> bool:
-            return True
-
-        def readinto(self, target: bytearray | memoryview) -> int:  # type: ignore[override]
-            while not self._buffer and not self._inflate.eof:
-                chunk = raw.read(1 << 16)
-                if not chunk:
-                    break
-                self._buffer = self._inflate.decompress(chunk, 1 << 20)
-                while self._inflate.unconsumed_tail and len(self._buffer) < (1 << 20):
-                    self._buffer += self._inflate.decompress(self._inflate.unconsumed_tail, 1 << 20)
-            size = min(len(target), len(self._buffer))
-            target[:size] = self._buffer[:size]
-            self._buffer = self._buffer[size:]
-            return size
-
-    return io.BufferedReader(_ZlibReader())
 
 
 def _gzip(raw: IO[bytes]) -> IO[bytes]:
@@ -217,7 +176,7 @@ def _xz(raw: IO[bytes]) -> IO[bytes]:
 
 
 _DECOMPRESSORS: dict[str, Callable[[IO[bytes]], IO[bytes]]] = {
-    "joblib-zlib": _zlib_stream,
+    "joblib-zlib": zlib_stream,
     "joblib-gzip": _gzip,
     "joblib-bz2": _bz2,
     "joblib-xz": _xz,
@@ -232,16 +191,10 @@ class PickleScanner:
         name="pickle",
         formats=("pickle", *sorted(_DECOMPRESSORS)),
         version="1.0.0",
-        rules=(
-            "KS-PICKLE-DANGEROUS-CALLABLE",
-            "KS-PICKLE-UNLISTED-CALLABLE",
-            "KS-PICKLE-DYNAMIC-GLOBAL",
-            "KS-PICKLE-EXTENSION-CODE",
-            "KS-PICKLE-COMPUTED-CALL",
-            "KS-PICKLE-SETSTATE-OVERRIDE",
-            "KS-PICKLE-NESTED",
-            "KS-PICKLE-TRAILING-DATA",
-        ),
+        rules=("KS-PICKLE-DANGEROUS-CALLABLE", "KS-PICKLE-UNLISTED-CALLABLE",
+               "KS-PICKLE-DYNAMIC-GLOBAL", "KS-PICKLE-EXTENSION-CODE",
+               "KS-PICKLE-COMPUTED-CALL", "KS-PICKLE-SETSTATE-OVERRIDE", "KS-PICKLE-NESTED",
+               "KS-PICKLE-TRAILING-DATA", "KS-PICKLE-AMBIGUOUS"),
         description="Emulates the pickle machine over the opcodes; never unpickles.",
     )
 
@@ -250,8 +203,9 @@ class PickleScanner:
         with blob.opener() as raw:
             if fmt in _DECOMPRESSORS:
                 try:
-                    with _DECOMPRESSORS[fmt](raw) as stream:
-                        reader = BoundedReader(stream, None, max_read=ctx.limits.max_member_bytes)
+                    with guarded_stream(raw, _DECOMPRESSORS[fmt], ctx.limits) as stream:
+                        reader = BoundedReader(stream, None,
+                                               max_read=ctx.limits.max_member_bytes)
                         outcome = scan_pickle_stream(reader, blob, ctx)
                 except (OSError, EOFError, lzma.LZMAError, zlib.error) as error:
                     raise UnscannableInputError(f"cannot decompress: {error}") from None

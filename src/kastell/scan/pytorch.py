@@ -14,7 +14,14 @@ import zipfile
 from typing import ClassVar
 
 from kastell.scan._stream import IN_MEMORY_LIMIT, BoundedReader, MemoryReader
-from kastell.scan.archive import list_tar, open_zip, scan_tar, zip_member_findings
+from kastell.scan.archive import (
+    BUDGET_REASON,
+    list_tar,
+    open_zip,
+    over_budget,
+    scan_tar,
+    zip_member_findings,
+)
 from kastell.scan.interface import (
     Blob,
     ScanContext,
@@ -47,19 +54,12 @@ def _is_torchscript_code(name: str) -> bool:
     return len(parts) > 2 and parts[1] == "code" and name.endswith(".py")
 
 
-def _scan_member_pickle(
-    archive: zipfile.ZipFile,
-    info: zipfile.ZipInfo,
-    child: Blob,
-    ctx: ScanContext,
-    policy: PicklePolicy,
-) -> ScanOutcome:
+def _scan_member_pickle(archive: zipfile.ZipFile, info: zipfile.ZipInfo, child: Blob,
+                        ctx: ScanContext, policy: PicklePolicy) -> ScanOutcome:
     with archive.open(info) as member:
         reader: BoundedReader | MemoryReader = (
-            MemoryReader(member.read(info.file_size))
-            if info.file_size <= IN_MEMORY_LIMIT
-            else BoundedReader(member, info.file_size)
-        )
+            MemoryReader(member.read(info.file_size)) if info.file_size <= IN_MEMORY_LIMIT
+            else BoundedReader(member, info.file_size))
         try:
             return scan_pickle_stream(reader, child, ctx, concatenated=False, policy=policy)
         except UnscannableInputError as error:
@@ -73,14 +73,9 @@ class PyTorchScanner:
         name="pytorch",
         formats=("pytorch-zip", "pytorch-tar"),
         version="1.0.0",
-        rules=(
-            "KS-PICKLE-DANGEROUS-CALLABLE",
-            "KS-PICKLE-UNLISTED-CALLABLE",
-            "KS-TORCHSCRIPT-CODE",
-            "KS-ARCHIVE-PATH-TRAVERSAL",
-            "KS-ARCHIVE-LINK",
-            "KS-ARCHIVE-BOMB",
-        ),
+        rules=("KS-PICKLE-DANGEROUS-CALLABLE", "KS-PICKLE-UNLISTED-CALLABLE",
+               "KS-TORCHSCRIPT-CODE", "KS-ARCHIVE-PATH-TRAVERSAL", "KS-ARCHIVE-LINK",
+               "KS-ARCHIVE-BOMB", "KS-SCAN-AMBIGUOUS", "KS-PICKLE-AMBIGUOUS"),
         description="Scans every pickle of a checkpoint; never reads tensor payloads.",
     )
 
@@ -95,26 +90,22 @@ class PyTorchScanner:
             policy = ctx.pickle_policy()
             if code:
                 policy = policy.with_torchscript_classes()
-                outcome = outcome.merge(
-                    ScanOutcome(
-                        (
-                            ctx.finding(
-                                "KS-TORCHSCRIPT-CODE",
-                                f"{len(code)} TorchScript source file(s), e.g. "
-                                f"{code[0]!r}: loading runs them in the TorchScript runtime",
-                                blob,
-                            ),
-                        )
-                    )
-                )
+                outcome = outcome.merge(ScanOutcome((ctx.finding(
+                    "KS-TORCHSCRIPT-CODE", f"{len(code)} TorchScript source file(s), e.g. "
+                    f"{code[0]!r}: loading runs them in the TorchScript runtime", blob),)))
             for info in members:
                 if _is_payload(info.filename) or info.filename in code:
                     continue
+                if over_budget(ctx):
+                    outcome = outcome.merge(ScanOutcome(unscannable=(BUDGET_REASON,)))
+                    break
                 child = blob.child(info.filename, info.file_size, lambda: stream)
                 if info.filename.endswith("pkl"):
-                    outcome = outcome.merge(_scan_member_pickle(archive, info, child, ctx, policy))
+                    outcome = outcome.merge(_scan_member_pickle(archive, info, child, ctx,
+                                                                policy))
                 else:
-                    outcome = outcome.merge(self._other_member(archive, info.filename, child, ctx))
+                    outcome = outcome.merge(self._other_member(archive, info.filename, child,
+                                                               ctx))
         return outcome
 
     @staticmethod
@@ -127,9 +118,8 @@ class PyTorchScanner:
         if info.file_size > 64 << 20:
             return ScanOutcome(unscannable=(f"{name}: unexpected large member in checkpoint",))
         data = archive.read(name)
-        nested = Blob(
-            path=child.path, member=child.member, size=len(data), opener=lambda: io.BytesIO(data)
-        )
+        nested = Blob(path=child.path, member=child.member, size=len(data),
+                      opener=lambda: io.BytesIO(data))
         return ctx.scan_nested(nested)
 
     @staticmethod

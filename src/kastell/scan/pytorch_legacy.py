@@ -13,33 +13,20 @@ from __future__ import annotations
 
 import struct
 
-from kastell.scan._pickle_values import GlobalValue
-from kastell.scan._stream import BoundedReader
+from kastell.scan._pickle_values import GlobalValue, ListValue
+from kastell.scan._stream import BoundedReader, MemoryReader
 from kastell.scan.interface import Blob, ScanContext, ScanOutcome, UnscannableInputError
 from kastell.scan.pickle_emulator import PickleAnalysis, analyse_pickle
-from kastell.scan.pickle_scan import findings_of_analysis
+from kastell.scan.pickle_scan import findings_of_analysis, pickle_bounds
 from kastell.types import Finding
 
-__all__ = ["ELEMENT_SIZES", "scan_legacy_records"]
+__all__ = ["ELEMENT_SIZES", "scan_legacy_records", "walk_legacy_storages"]
 
 ELEMENT_SIZES = {
-    "FloatStorage": 4,
-    "DoubleStorage": 8,
-    "HalfStorage": 2,
-    "BFloat16Storage": 2,
-    "LongStorage": 8,
-    "IntStorage": 4,
-    "ShortStorage": 2,
-    "CharStorage": 1,
-    "ByteStorage": 1,
-    "BoolStorage": 1,
-    "ComplexFloatStorage": 8,
-    "ComplexDoubleStorage": 16,
-    "QInt8Storage": 1,
-    "QUInt8Storage": 1,
-    "QInt32Storage": 4,
-    "QUInt4x2Storage": 1,
-    "QUInt2x4Storage": 1,
+    "FloatStorage": 4, "DoubleStorage": 8, "HalfStorage": 2, "BFloat16Storage": 2,
+    "LongStorage": 8, "IntStorage": 4, "ShortStorage": 2, "CharStorage": 1, "ByteStorage": 1,
+    "BoolStorage": 1, "ComplexFloatStorage": 8, "ComplexDoubleStorage": 16, "QInt8Storage": 1,
+    "QUInt8Storage": 1, "QInt32Storage": 4, "QUInt4x2Storage": 1, "QUInt2x4Storage": 1,
 }
 """Bytes per element of each legacy ``torch.*Storage`` type."""
 
@@ -56,7 +43,7 @@ class _Records:
 
     def pickle(self) -> PickleAnalysis:
         start = self.reader.tell()
-        analysis = analyse_pickle(self.reader, size=None, max_ops=self.ctx.limits.max_pickle_ops)
+        analysis = analyse_pickle(self.reader, size=None, bounds=pickle_bounds(self.ctx))
         found, reasons = findings_of_analysis(analysis, self.blob, self.ctx, base=start)
         self.findings.extend(found)
         self.reasons.extend(reasons)
@@ -76,29 +63,22 @@ class _Records:
 
     def count(self) -> int:
         value = self.pickle().first_value
-        if (
-            not isinstance(value, int)
-            or isinstance(value, bool)
-            or not (0 <= value <= _MAX_RECORDS)
-        ):
+        if not isinstance(value, int) or isinstance(value, bool) or not (
+                0 <= value <= _MAX_RECORDS):
             raise UnscannableInputError(f"{self.blob.member}: record count {value!r} invalid")
         return value
 
 
 def _element_size(value: object, member: str | None) -> int:
     storage_type = value[2] if isinstance(value, tuple) and len(value) == 3 else None
-    if not (
-        isinstance(storage_type, GlobalValue)
-        and storage_type.module == "torch"
-        and storage_type.name in ELEMENT_SIZES
-    ):
+    if not (isinstance(storage_type, GlobalValue) and storage_type.module == "torch"
+            and storage_type.name in ELEMENT_SIZES):
         raise UnscannableInputError(f"{member}: storage record without a known storage type")
     return ELEMENT_SIZES[storage_type.name]
 
 
-def scan_legacy_records(
-    reader: BoundedReader, blob: Blob, ctx: ScanContext, kind: str
-) -> ScanOutcome:
+def scan_legacy_records(reader: BoundedReader, blob: Blob, ctx: ScanContext,
+                        kind: str) -> ScanOutcome:
     """Scan a legacy ``storages`` or ``tensors`` member (``kind``)."""
     records = _Records(reader, blob, ctx)
     for _ in range(records.count()):
@@ -114,3 +94,46 @@ def scan_legacy_records(
     if kind == "storages":
         records.pickle()  # the storage views
     return ScanOutcome(tuple(records.findings), tuple(records.reasons), "pytorch-tar")
+
+
+def _storages(objects: PickleAnalysis) -> dict[str, tuple[int, int]]:
+    """Root key -> (element size, element count) from the object pickle's persistent ids."""
+    found: dict[str, tuple[int, int]] = {}
+    for pid in objects.persistent_ids:
+        if not (isinstance(pid, tuple) and len(pid) == 6 and pid[0] == "storage"):
+            continue
+        kind, key, numel = pid[1], pid[2], pid[4]
+        if (isinstance(kind, GlobalValue) and kind.module == "torch"
+                and kind.name in ELEMENT_SIZES and isinstance(key, str)
+                and isinstance(numel, int) and numel >= 0):
+            found[key] = (ELEMENT_SIZES[kind.name], numel)
+    return found
+
+
+def walk_legacy_storages(
+    reader: BoundedReader | MemoryReader, objects: PickleAnalysis, keys: PickleAnalysis,
+    blob: Blob, ctx: ScanContext,
+) -> tuple[list[Finding], list[str]]:
+    """Walk the raw storages after a legacy ``torch.save`` file's five pickles, to the end.
+
+    ``torch.load`` reads, for each key of the fifth pickle, an int64 element count and that
+    many elements of the storage's type (declared in the object pickle's persistent ids).
+    Returns (findings, unscannable reasons): bytes after the last storage are trailing data.
+    """
+    layout = _storages(objects)
+    names = keys.first_value
+    if not isinstance(names, ListValue) or names.count != len(names.items):
+        return [], ["legacy PyTorch storage keys are not a plain list"]
+    for key in names.items:
+        if not isinstance(key, str) or key not in layout:
+            return [], [f"legacy PyTorch storage key {key!r} has no storage record"]
+        element, numel = layout[key]
+        raw = reader.read(8)
+        if len(raw) != 8 or struct.unpack("<q", raw)[0] != numel:
+            return [], [f"legacy PyTorch storage {key!r}: size record does not match"]
+        if reader.skip(numel * element) != numel * element:
+            return [], [f"legacy PyTorch storage {key!r}: data truncated"]
+    if not reader.at_end():
+        return [ctx.finding("KS-PICKLE-TRAILING-DATA", "bytes after the last legacy PyTorch "
+                            "storage", blob, offset=reader.tell())], []
+    return [], []

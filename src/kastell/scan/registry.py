@@ -15,11 +15,8 @@ from kastell.scan.interface import Scanner
 __all__ = ["REGISTRY", "registered_scanners", "scanner_for"]
 
 REGISTRY: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    (
-        "kastell.scan.pickle_scan",
-        "PickleScanner",
-        ("pickle", "joblib-bz2", "joblib-gzip", "joblib-lzma", "joblib-xz", "joblib-zlib"),
-    ),
+    ("kastell.scan.pickle_scan", "PickleScanner",
+     ("pickle", "joblib-bz2", "joblib-gzip", "joblib-lzma", "joblib-xz", "joblib-zlib")),
     ("kastell.scan.pytorch", "PyTorchScanner", ("pytorch-zip", "pytorch-tar")),
     ("kastell.scan.numpy_files", "NumpyScanner", ("numpy", "npz")),
     ("kastell.scan.archive", "ArchiveScanner", ("zip", "tar")),

@@ -22,26 +22,9 @@ __all__ = ["SafetensorsScanner", "safetensors_problems"]
 
 # bits per element of each safetensors dtype
 _DTYPE_BITS = {
-    "BOOL": 8,
-    "U8": 8,
-    "I8": 8,
-    "F8_E5M2": 8,
-    "F8_E4M3": 8,
-    "F8_E8M0": 8,
-    "I16": 16,
-    "U16": 16,
-    "F16": 16,
-    "BF16": 16,
-    "I32": 32,
-    "U32": 32,
-    "F32": 32,
-    "I64": 64,
-    "U64": 64,
-    "F64": 64,
-    "C64": 64,
-    "F4": 4,
-    "F6_E2M3": 6,
-    "F6_E3M2": 6,
+    "BOOL": 8, "U8": 8, "I8": 8, "F8_E5M2": 8, "F8_E4M3": 8, "F8_E8M0": 8, "I16": 16,
+    "U16": 16, "F16": 16, "BF16": 16, "I32": 32, "U32": 32, "F32": 32, "I64": 64, "U64": 64,
+    "F64": 64, "C64": 64, "F4": 4, "F6_E2M3": 6, "F6_E3M2": 6,
 }
 
 
@@ -52,14 +35,10 @@ def _entry_problems(name: str, entry: Any, data_len: int) -> tuple[list[str], tu
     if dtype not in _DTYPE_BITS:
         return [f"{name}: unknown dtype {dtype!r:.40}"], (-1, -1)
     if not isinstance(shape, list) or not all(
-        isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape
-    ):
+            isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape):
         return [f"{name}: shape must be a list of non-negative integers"], (-1, -1)
-    if not (
-        isinstance(offsets, list)
-        and len(offsets) == 2
-        and all(isinstance(n, int) and not isinstance(n, bool) for n in offsets)
-    ):
+    if not (isinstance(offsets, list) and len(offsets) == 2 and all(
+            isinstance(n, int) and not isinstance(n, bool) for n in offsets)):
         return [f"{name}: data_offsets must be two integers"], (-1, -1)
     begin, end = offsets
     problems = []
@@ -70,9 +49,8 @@ def _entry_problems(name: str, entry: Any, data_len: int) -> tuple[list[str], tu
         count *= n
     bits = count * _DTYPE_BITS[dtype]
     if bits % 8 or bits // 8 != end - begin:
-        problems.append(
-            f"{name}: {dtype}{shape} needs {bits / 8:g} bytes, offsets give {end - begin}"
-        )
+        problems.append(f"{name}: {dtype}{shape} needs {bits / 8:g} bytes, offsets give "
+                        f"{end - begin}")
     return problems, (begin, end)
 
 
@@ -84,7 +62,8 @@ def safetensors_problems(header: Any, data_len: int) -> list[str]:
     spans: list[tuple[int, int, str]] = []
     for name, entry in header.items():
         if name == "__metadata__":
-            if not isinstance(entry, dict) or not all(isinstance(v, str) for v in entry.values()):
+            if not isinstance(entry, dict) or not all(
+                    isinstance(v, str) for v in entry.values()):
                 problems.append("__metadata__ must map strings to strings")
             continue
         entry_problems, span = _entry_problems(name, entry, data_len)
@@ -130,15 +109,9 @@ class SafetensorsScanner:
         try:
             header = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, ValueError, RecursionError) as error:
-            return ScanOutcome(
-                (
-                    ctx.finding(
-                        "KS-SAFETENSORS-INVALID", f"header is not valid UTF-8 JSON: {error}", blob
-                    ),
-                ),
-                (),
-                "safetensors",
-            )
+            return ScanOutcome((ctx.finding(
+                "KS-SAFETENSORS-INVALID", f"header is not valid UTF-8 JSON: {error}", blob),),
+                (), "safetensors")
         problems = safetensors_problems(header, blob.size - 8 - length)
         findings = tuple(
             ctx.finding("KS-SAFETENSORS-INVALID", problem, blob, offset=8)

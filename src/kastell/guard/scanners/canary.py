@@ -1,4 +1,4 @@
-"""Canary leakage: the per-session canary planted in the system prompt appears in output."""
+"""Canary leakage: the session canary appears in output, in any form ``SecretMatcher`` finds."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from typing import ClassVar
 
 from kastell.guard.interface import Action, Detection, Direction, RuleInfo, ScanContext
 from kastell.guard.scanners._text import rule
+from kastell.text.leaks import SecretMatcher
 from kastell.types import Severity
 
 __all__ = ["CanaryLeakDetector"]
@@ -30,16 +31,13 @@ class CanaryLeakDetector:
     )
 
     def scan(self, text: str, context: ScanContext) -> list[Detection]:
-        """Return a detection for every occurrence of the canary (case-insensitive)."""
+        """Return a detection when the canary appears: exact, normalised, encoded or partial."""
         canary = context.canary
         if not canary:
             return []
-        lowered, needle = text.lower(), canary.lower()
-        spans: list[tuple[int, int]] = []
-        start = lowered.find(needle)
-        while start >= 0:
-            spans.append((start, start + len(needle)))
-            start = lowered.find(needle, start + 1)
-        if not spans:
+        matches = SecretMatcher([canary], labels=["canary"]).find(text)
+        if not matches:
             return []
-        return [Detection(self.RULE, "the session canary appeared in the answer", tuple(spans))]
+        forms = ", ".join(sorted({m.form for m in matches}))
+        spans = tuple(sorted({m.span for m in matches}))
+        return [Detection(self.RULE, f"the session canary appeared in the answer ({forms})", spans)]

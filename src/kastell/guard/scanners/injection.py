@@ -1,11 +1,4 @@
-# ruff: noqa: E501 - regex tables read better unwrapped
-"""Prompt-injection and jailbreak heuristics in English, German, French, Italian and Spanish.
-
-Each pattern is a strong signal on its own: an instruction to disregard earlier instructions,
-to reveal the hidden prompt, to switch to an unrestricted persona, or a known jailbreak frame.
-Texts are accent-folded and lower-cased first, so ``Ignorez les instructions précédentes`` and
-``ignorez les instructions precedentes`` match the same pattern.
-"""
+"""Prompt-injection and jailbreak rules: the guard's adapter over ``kastell.text.injection``."""
 
 from __future__ import annotations
 
@@ -13,156 +6,13 @@ import re
 from typing import ClassVar
 
 from kastell.guard.interface import Action, Detection, Direction, RuleInfo, ScanContext
-from kastell.guard.scanners._text import fold, rule
+from kastell.guard.scanners._text import rule
+from kastell.text.injection import find_injection, jailbreak_score
+from kastell.text.injection import injection_patterns as _family_patterns
+from kastell.text.interface import Family
 from kastell.types import Severity
 
 __all__ = ["PromptInjectionScanner", "injection_patterns", "jailbreak_score"]
-
-_W = r"(?:\w+ ){0,3}"  # up to three filler words
-_INJECTION_EN = [
-    rf"\b(?:ignore|disregard|forget|skip|override|bypass)\b {_W}(?:previous|prior|above|earlier|preceding|initial|original|system|your|all|any|the) {_W}(?:instructions?|prompts?|rules|directions|guidelines|context|messages?|commands?|inputs?)",
-    rf"\b(?:new|updated|real|actual) (?:instructions?|system prompt|rules)\b {_W}?(?:are|is|follow)\b",
-    r"\b(?:reveal|print|show|repeat|output|display|leak|tell me|give me|write out) (?:\w+ ){0,4}(?:system|initial|hidden|secret|original|developer) (?:prompt|instructions?|message|rules)",
-    r"\b(?:repeat|print|output) (?:everything|all|the text|the words) (?:\w+ ){0,3}(?:above|before|so far)",
-    r"\bwhat (?:was|is|were) (?:your|the) (?:\w+ )?(?:system prompt|initial instructions?|first instructions?)",
-    r"(?:^| )(?:###|---|===|\[\[)? ?(?:system|admin|developer) ?(?:override|message|prompt|instruction)s? ?:",
-    r"\bstop (?:following|obeying) (?:\w+ ){0,2}(?:instructions|rules)",
-    r"\binstead,? (?:say|print|output|respond with|reply with|write) ",
-    r"\b(?:ignore|disregard) (?:this|that|everything|all)\b.{0,40}\b(?:and|then|instead)\b",
-    r"\bnothing (?:above|before) (?:this|matters)",
-]
-_INJECTION_EN += [
-    # system-prompt extraction phrasings (from the development half of the public set)
-    r"\bwhat (?:are|were) (?:your|the) (?:\w+ )?(?:initial|original|first|system|hidden|secret) (?:instructions?|prompt|rules|directives)",
-    r"\b(?:encode|translate|rot13|base64|reverse|spell check|summari[sz]e) (?:\w+ ){0,3}(?:your (?:\w+ )?instructions|the (?:previous|initial|original|above|system|hidden) (?:instructions|prompt|text)|(?:the )?text you were given|(?:your |the )?system prompt|initial (?:prompt|text))",
-    r"\b(?:start|begin) your (?:answer|response|reply) with '?\"?(?:my instructions|the system prompt|you are)",
-    r"\brepeat (?:this|the) (?:entire |whole )?conversation\b",
-    r"\b(?:console\.log|print|echo)\s*\(\s*(?:system_?prompt|instructions|initial_?prompt)",
-    r"\b(?:the )?system prompt (?:is|was)\s*:",
-    r"\b(?:administrator|admin|root|sudo) (?:override|mode|access)\b",
-    r"\bstop everything\b",
-]
-_INJECTION_EU = [
-    # de
-    rf"\b(?:ignoriere|ignorier|ignorieren sie|vergiss|vergessen sie|missachte) {_W}(?:vorherigen|bisherigen|obigen|vorigen|alle|deine|ihre|die) {_W}(?:anweisungen|instruktionen|regeln|befehle|vorgaben)",
-    r"\b(?:zeige|gib|nenne|wiederhole|verrate) (?:\w+ ){0,4}(?:system-?prompt|systemanweisung|anweisungen|geheimen anweisungen)",
-    # fr
-    rf"\b(?:ignore|ignorez|ignorer|oublie|oubliez|oublier|ne tiens pas compte) {_W}(?:les |des |toutes les |tes |vos )?{_W}(?:instructions|consignes|regles|directives)",
-    r"\b(?:revele|revelez|affiche|affichez|montre|montrez|repete|repetez|donne|donnez)[- ](?:\w+ ){0,4}(?:prompt systeme|invite systeme|instructions (?:initiales|cachees|systeme|secretes))",
-    # it
-    rf"\b(?:ignora|ignorate|dimentica|dimenticate|trascura) {_W}(?:le |tutte le |tue |vostre )?{_W}(?:istruzioni|regole|indicazioni|direttive)",
-    r"\b(?:rivela|mostra|ripeti|stampa|dimmi) (?:\w+ ){0,4}(?:prompt di sistema|istruzioni (?:iniziali|nascoste|di sistema|segrete))",
-    # es
-    rf"\b(?:ignora|ignore|ignorad|olvida|olvide|olvidad|omite) {_W}(?:las |todas las |tus |sus )?{_W}(?:instrucciones|reglas|indicaciones|directrices)",
-    r"\b(?:revela|muestra|repite|imprime|dime) (?:\w+ ){0,4}(?:prompt del sistema|instrucciones (?:iniciales|ocultas|del sistema|secretas))",
-]
-_JAILBREAK = [
-    r"\bdo anything now\b",
-    r"\b(?:dan|stan|dude|aim|kevin|apophis|anti-?dan)\b (?:mode|prompt|jailbreak)|\byou are (?:now )?(?:dan|stan|dude|aim)\b|\bact as (?:dan|stan|dude|aim)\b",
-    r"\b(?:god|jailbreak|unrestricted|evil|chaos|opposite|unfiltered|uncensored)(?:ed)? mode\b",
-    r"\b(?:developer|debug|dev) mode (?:enabled|activated|is on|turned on)\b|\benable (?:the )?developer mode\b",
-    r"\bjailbroken\b|\[?jailbreak\]|\bjailbreak prompt\b",
-    r"\b(?:without|free of|no longer (?:have|bound by|restricted by)|not bound by|free from) (?:any )?(?:\w+ )?(?:restrictions|filters|limitations|guidelines|ethic(?:s|al)|rules|censorship|policies)",
-    r"\b(?:pretend|imagine|act as if|act like|roleplay as|role-play as) (?:\w+ ){0,4}(?:no|without) (?:\w+ ){0,2}(?:restrictions|filters|rules|limits|guidelines|morals)",
-    r"\bstay in character\b",
-    r"\b(?:two|2|both) (?:different )?(?:responses|answers)\b.{0,80}\b(?:normal|classic|filtered)\b.{0,80}\b(?:jailbroken|unfiltered|dan)\b",
-    r"\bhypothetical(?:ly)? (?:\w+ ){0,4}(?:without|ignoring) (?:\w+ ){0,2}(?:rules|restrictions|ethics)",
-    r"\b(?:openai|anthropic|content) polic(?:y|ies) (?:\w+ ){0,3}(?:do(?:es)? not|don'?t|no longer) apply",
-    r"\b(?:tu es|du bist|sei|eres|sei ora) (?:\w+ ){0,3}(?:sans restrictions|ohne (?:einschrankungen|regeln|filter)|senza (?:restrizioni|regole|filtri)|sin (?:restricciones|reglas|filtros))",
-    r"\b(?:sans|ohne|senza|sin) (?:aucune |jegliche |alcuna |ninguna )?(?:restrictions|einschrankungen|restrizioni|restricciones|censure|zensur|censura) ",
-]
-
-# Weighted persona/amorality signals of role-play jailbreaks: none blocks alone (a tour-guide
-# role-play is fine); the jailbreak rule fires when the weights of distinct signals reach
-# _JAILBREAK_SCORE. Tuned on the development half of the public attack set only.
-_SIGNALS: list[tuple[int, str]] = [  # (weight, pattern); frame signals listed in _FRAMES
-    (
-        2,
-        r"\b(?:amoral|unfiltere?d|unfiltred|uncensored|unrestricted|unlocked|unbound|uninhibited)\b",
-    ),
-    (2, r"\b(?:do not|don'?t|never) (?:\w+ ){0,2}(?:filter|censor) (?:your|the|any)\b"),
-    (
-        2,
-        r"\b(?:never|won'?t|will not|cannot|can'?t|must not|do not|don'?t) (?:ever )?(?:refuse|decline|reject)",
-    ),
-    (
-        2,
-        r"\b(?:doesn'?t|does not|don'?t|do not|never|won'?t|will not) (?:\w+ ){0,2}(?:care|follow|have|obey|adhere to|abide by) (?:\w+ ){0,3}(?:laws?|rules|ethics|morals?|morality|guidelines|policies|principles|restrictions|limits)",
-    ),
-    (
-        2,
-        r"\b(?:not|isn'?t|aren'?t|never) (?:\w+ ){0,2}(?:subject to|bound by|restricted by|limited by|constrained by) (?:\w+ ){0,3}(?:polic(?:y|ies)|rules|guidelines|restrictions|ethics|laws)",
-    ),
-    (
-        2,
-        r"\b(?:break|breaks|bypass|bypasses|ignore|ignores|violate|violates) (?:\w+ ){0,3}(?:ai |openai'?s? |content )?(?:rules|polic(?:y|ies)|guidelines|filters?|restrictions)",
-    ),
-    (
-        2,
-        r"\bno (?:ethical|moral|legal) (?:\w+ )?(?:guidelines|principles|boundaries|constraints|restrictions|limits|compass)",
-    ),
-    (
-        2,
-        r"\b(?:developer|debug) mode\b|\b(?:modo|mode|modus|modalita) (?:sviluppatore|desarrollador|developpeur|entwickler)\b",
-    ),
-    (2, r"\bjailbreak"),
-    (1, r"\bfrom now on\b|\bfrom this moment\b|\bstarting now\b"),
-    (
-        1,
-        r"\b(?:act|acting|pretend|pretending|roleplay|role-play|play|simulate|emulate|impersonate|respond|answer|reply) (?:\w+ ){0,2}as\b",
-    ),
-    (
-        1,
-        r"\b(?:you are|you're|you will be) (?:now |going to be )?(?:a |an )?(?:\w+ ){0,3}(?:ai|bot|model|assistant|character|persona|entity)\b",
-    ),
-    (1, r"\b(?:persona|character|personality)\b"),
-    (1, r"\billegal\b"),
-    (1, r"\b(?:unethical|immoral|offensive|harmful|dangerous|explicit|nsfw)\b"),
-    (1, r"\b(?:content|openai|usage|safety) (?:polic(?:y|ies)|filters?|guidelines)\b"),
-    (1, r"\b(?:chatgpt|openai|gpt-?\d)\b"),
-    (
-        1,
-        r"\bno (?:\w+ )?(?:restrictions|limits|limitations|boundaries|filters|censorship|warnings|disclaimers)\b",
-    ),
-    (
-        1,
-        r"\b(?:any|every|all) (?:\w+ )?(?:requests?|questions?)\b.{0,40}\b(?:no matter|regardless)\b|\bno matter (?:how|what)\b",
-    ),
-    (1, r"\b(?:ethics|morals|morality|ethical)\b"),
-    (1, r"\b(?:prefix|format)\b.{0,40}\b(?:\[|:)"),
-]
-_FRAMES = {9, 10, 11, 12, 16, 20}
-"""Indexes of persona-framing signals: common in benign system prompts, never enough alone."""
-_JAILBREAK_SCORE = 3
-_MIN_HARM = 2
-
-
-def jailbreak_score(folded: str) -> int:
-    """Weighted persona/amorality score; 0 unless at least ``_MIN_HARM`` of it is harm signals.
-
-    Persona framing (act as, you are a ..., from now on, a reply format) is everyday in benign
-    system prompts, so it only adds to harm signals (amorality, refusing nothing, rules or
-    policies not applying, illegality), never replaces them.
-    """
-    harm = frame = 0
-    for index, (weight, pattern) in enumerate(_COMPILED_SIGNALS):
-        if pattern.search(folded):
-            if index in _FRAMES:
-                frame += weight
-            else:
-                harm += weight
-    return harm + frame if harm >= _MIN_HARM else 0
-
-
-_COMPILED_SIGNALS = [(w, re.compile(p)) for w, p in _SIGNALS]
-
-
-def injection_patterns() -> dict[str, list[re.Pattern[str]]]:
-    """The compiled patterns, by rule id (exposed for docs and tests)."""
-    return {
-        PromptInjectionScanner.INJECTION: [re.compile(p) for p in _INJECTION_EN + _INJECTION_EU],
-        PromptInjectionScanner.JAILBREAK: [re.compile(p) for p in _JAILBREAK],
-    }
 
 
 class PromptInjectionScanner:
@@ -170,6 +20,10 @@ class PromptInjectionScanner:
 
     INJECTION = "guard.input.prompt_injection"
     JAILBREAK = "guard.input.jailbreak"
+    RULE_OF: ClassVar[dict[Family, str]] = {
+        Family.INJECTION: INJECTION,
+        Family.JAILBREAK: JAILBREAK,
+    }
     name: ClassVar[str] = "prompt_injection"
     version: ClassVar[str] = "1"
     directions: ClassVar[frozenset[Direction]] = frozenset({Direction.INPUT})
@@ -190,22 +44,23 @@ class PromptInjectionScanner:
         ),
     )
 
-    def __init__(self) -> None:
-        self._patterns = injection_patterns()
-
     def scan(self, text: str, context: ScanContext) -> list[Detection]:
         """Return one detection per rule whose patterns match the folded text."""
-        folded = fold(text)
         found: list[Detection] = []
-        for rule_id, patterns in self._patterns.items():
-            for pattern in patterns:
-                match = pattern.search(folded)
-                if match:
-                    snippet = match.group(0)[:60]
-                    found.append(Detection(rule_id, f"matched {snippet!r}"))
-                    break
-        if not any(d.rule_id == self.JAILBREAK for d in found):
-            score = jailbreak_score(folded)
-            if score >= _JAILBREAK_SCORE:
-                found.append(Detection(self.JAILBREAK, f"jailbreak persona signals, score {score}"))
+        for match in find_injection(text):
+            if match.family not in self.RULE_OF:
+                continue  # encoded payloads: the smuggling scanner's rule
+            if match.rule == "persona_signals":
+                message = f"jailbreak persona signals, score {match.detail}"
+            else:
+                message = f"matched {match.detail[:60]!r}"
+            if match.view != "plain":
+                message += f" ({match.view} view)"
+            found.append(Detection(self.RULE_OF[match.family], message))
         return found
+
+
+def injection_patterns() -> dict[str, list[re.Pattern[str]]]:
+    """The compiled patterns, by guard rule id (exposed for docs and tests)."""
+    rule_of = PromptInjectionScanner.RULE_OF
+    return {rule_of[family]: patterns for family, patterns in _family_patterns().items()}

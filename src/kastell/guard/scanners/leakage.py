@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from typing import ClassVar
 
 from kastell.guard.interface import Action, Detection, Direction, RuleInfo, ScanContext
-from kastell.guard.scanners._text import fold, rule
+from kastell.guard.scanners._text import rule
+from kastell.text.leaks import PromptLeakMatcher
 from kastell.types import Severity
 
 __all__ = ["SystemPromptLeakDetector"]
-
-_WORD = re.compile(r"\w+")
-
-
-def _shingles(text: str, size: int) -> set[tuple[str, ...]]:
-    words = _WORD.findall(fold(text))
-    return {tuple(words[i : i + size]) for i in range(len(words) - size + 1)}
 
 
 class SystemPromptLeakDetector:
@@ -38,19 +31,16 @@ class SystemPromptLeakDetector:
 
     def __init__(self, window: int = 8) -> None:
         self.window = window
-        self._cache: tuple[str, set[tuple[str, ...]]] = ("", set())
+        self._matcher = PromptLeakMatcher("", window=window)
 
     def scan(self, text: str, context: ScanContext) -> list[Detection]:
         """Return a detection when a run of ``window`` words of the system prompt is repeated."""
         prompt = context.system_prompt
         if not prompt:
             return []
-        if self._cache[0] != prompt:
-            self._cache = (prompt, _shingles(prompt, self.window))
-        reference = self._cache[1]
-        if not reference:
-            return []
-        for shingle in _shingles(text, self.window):
-            if shingle in reference:
-                return [Detection(self.RULE, f"repeats the system prompt: {' '.join(shingle)!r}")]
-        return []
+        if self._matcher.prompt != prompt:
+            self._matcher = PromptLeakMatcher(prompt, window=self.window)
+        return [
+            Detection(self.RULE, f"repeats the system prompt: {match.detail!r}")
+            for match in self._matcher.find(text)
+        ]

@@ -1,62 +1,25 @@
-# ruff: noqa: E501 - regex tables read better unwrapped
-"""Secrets: private keys, cloud credentials and API tokens of common providers."""
+"""Secrets: the guard's adapter over ``kastell.text.secrets`` (keys, tokens, credentials)."""
 
 from __future__ import annotations
 
-import re
 from typing import ClassVar
 
 from kastell.guard.interface import Action, Detection, Direction, RuleInfo, ScanContext
 from kastell.guard.scanners._text import rule
+from kastell.text.secrets import find_secrets
 from kastell.types import Severity
 
 __all__ = ["SecretScanner"]
-
-_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
-    (
-        "private_key",
-        re.compile(
-            r"-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?-----"
-            r"(?:[\s\S]{0,8000}?-----END [A-Z ]*PRIVATE KEY(?: BLOCK)?-----)?"
-        ),
-    ),
-    ("aws_access_key_id", re.compile(r"\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b")),
-    (
-        "aws_secret_access_key",
-        re.compile(r"(?i:aws_?secret_?access_?key)\W{0,4}[A-Za-z0-9/+=]{40}\b"),
-    ),
-    (
-        "github_token",
-        re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{60,255})\b"),
-    ),
-    ("gitlab_token", re.compile(r"\bglpat-[A-Za-z0-9_-]{20,}\b")),
-    (
-        "openai_key",
-        re.compile(
-            r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}T3BlbkFJ[A-Za-z0-9_-]{20,}\b"
-            r"|\bsk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{40,}\b"
-        ),
-    ),
-    ("anthropic_key", re.compile(r"\bsk-ant-(?:api|admin)\d{2}-[A-Za-z0-9_-]{80,}\b")),
-    ("google_api_key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b")),
-    ("slack_token", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}\b")),
-    ("stripe_key", re.compile(r"\b[sr]k_live_[A-Za-z0-9]{20,}\b")),
-    ("azure_storage_key", re.compile(r"AccountKey=[A-Za-z0-9+/=]{80,90}")),
-    ("jwt", re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{16,}\b")),
-    ("hf_token", re.compile(r"\bhf_[A-Za-z]{34}\b")),
-    (
-        "password_assignment",
-        re.compile(
-            r"(?i:\b(?:password|passwd|pwd|passwort|mot de passe|contrasena|contraseña)\s*[:=]\s*)[^\s'\"]{6,}"
-        ),
-    ),
-]
 
 
 class SecretScanner:
     """Finds credentials; the default policy blocks input and output containing them."""
 
     RULE = "guard.secret"
+    TOOL_TOKEN = "guard.input.token_in_tool_output"
+    FLAG_IN_TOOL_OUTPUT: ClassVar[frozenset[str]] = frozenset({"jwt"})
+    """Kinds that tool results (documentation, API samples) carry routinely: flagged, not
+    blocked, when they are all a tool result holds (any other kind, or any other role, blocks)."""
     name: ClassVar[str] = "secrets"
     version: ClassVar[str] = "1"
     directions: ClassVar[frozenset[Direction]] = frozenset({Direction.INPUT, Direction.OUTPUT})
@@ -68,17 +31,23 @@ class SecretScanner:
             ("OWASP-LLM02", "ATLAS-AML.T0057", "CRA-AI-I.2.e", "NIS2-21.2.i"),
             Action.BLOCK,
         ),
+        rule(
+            TOOL_TOKEN,
+            "Sample-looking token (JWT) in a tool result",
+            Severity.LOW,
+            ("OWASP-LLM02", "ATLAS-AML.T0057"),
+            Action.FLAG,
+        ),
     )
 
     def scan(self, text: str, context: ScanContext) -> list[Detection]:
         """Return one detection naming the kinds of secrets and their spans."""
-        spans: list[tuple[int, int]] = []
-        kinds: list[str] = []
-        for kind, pattern in _PATTERNS:
-            for match in pattern.finditer(text):
-                spans.append(match.span())
-                kinds.append(kind)
-        if not spans:
+        matches = find_secrets(text)
+        if not matches:
             return []
-        what = ", ".join(sorted(set(kinds)))
-        return [Detection(self.RULE, f"secret: {what}", tuple(sorted(spans)))]
+        kinds = {m.rule for m in matches}
+        what = ", ".join(sorted(kinds))
+        spans = tuple(sorted({m.span for m in matches}))
+        if context.role == "tool" and kinds <= self.FLAG_IN_TOOL_OUTPUT:
+            return [Detection(self.TOOL_TOKEN, f"token in a tool result: {what}", spans)]
+        return [Detection(self.RULE, f"secret: {what}", spans)]

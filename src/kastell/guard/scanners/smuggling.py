@@ -1,56 +1,24 @@
-"""Smuggled instructions: invisible or tag Unicode, bidi overrides, base64/hex payloads.
+"""Smuggled instructions: the guard's adapter over ``kastell.text``.
 
-Tag characters (U+E0000..U+E007F) spell ASCII that the user cannot see; they are decoded and
-screened. Long base64 or hex runs that decode to readable text are screened with the
-prompt-injection patterns, so an attack cannot hide behind an encoding.
+Hidden characters come from ``kastell.text.hidden``; an injection found in a decoded or
+transformed view (base64, base32, base85, hex, binary, escapes, URL-encoding, quoted-printable,
+ROT13, reversed, nested) is an encoded payload; a decoding bound crossed blocks by default
+(fail closed: part of the text could not be read fully; a policy may relax it to ``flag``).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import re
 from typing import ClassVar
 
 from kastell.guard.interface import Action, Detection, Direction, RuleInfo, ScanContext
 from kastell.guard.scanners._text import rule
-from kastell.guard.scanners.injection import PromptInjectionScanner
+from kastell.text.hidden import find_hidden
+from kastell.text.injection import find_injection
+from kastell.text.interface import Family
+from kastell.text.views import screen_views
 from kastell.types import Severity
 
 __all__ = ["SmugglingScanner"]
-
-_INVISIBLE = re.compile("[\u200b-\u200f\u2060-\u2064\u206a-\u206f\ufeff\u180e\u00ad]")
-_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
-_TAGS = re.compile("[\U000e0000-\U000e007f]+")
-_BASE64 = re.compile(r"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/_-]{16,}={0,2}(?![A-Za-z0-9+/=_-])")
-_HEX = re.compile(r"\b(?:[0-9a-fA-F]{2}[ :]?){12,}\b")
-_MIN_INVISIBLE = 3
-
-
-def _readable(data: bytes) -> str | None:
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-    printable = sum(ch.isprintable() or ch.isspace() for ch in text)
-    return text if text and printable / len(text) > 0.9 else None
-
-
-def _decode_base64(token: str) -> str | None:
-    padded = token + "=" * (-len(token) % 4)
-    try:
-        data = base64.b64decode(padded.replace("-", "+").replace("_", "/"), validate=True)
-    except (binascii.Error, ValueError):
-        return None
-    return _readable(data)
-
-
-def _decode_hex(token: str) -> str | None:
-    try:
-        data = bytes.fromhex(re.sub(r"[ :]", "", token))
-    except ValueError:
-        return None
-    return _readable(data)
 
 
 class SmugglingScanner:
@@ -58,6 +26,7 @@ class SmugglingScanner:
 
     INVISIBLE = "guard.input.invisible_unicode"
     ENCODED = "guard.input.encoded_payload"
+    DECODE_LIMIT = "guard.input.decode_limit"
     name: ClassVar[str] = "smuggling"
     version: ClassVar[str] = "1"
     directions: ClassVar[frozenset[Direction]] = frozenset({Direction.INPUT})
@@ -76,27 +45,29 @@ class SmugglingScanner:
             ("OWASP-LLM01", "ATLAS-AML.T0068", "ATLAS-AML.T0051"),
             Action.BLOCK,
         ),
+        rule(
+            DECODE_LIMIT,
+            "Encoded content past the decoding bounds (not fully screened)",
+            Severity.MEDIUM,
+            ("OWASP-LLM01", "ATLAS-AML.T0068"),
+            Action.BLOCK,
+        ),
     )
 
-    def __init__(self) -> None:
-        self._injection = PromptInjectionScanner()
-
     def scan(self, text: str, context: ScanContext) -> list[Detection]:
-        """Return detections for hidden characters and malicious encoded runs."""
+        """Return detections for hidden characters, encoded injections and crossed bounds."""
         found: list[Detection] = []
-        tags = [m for m in _TAGS.finditer(text)]
-        invisible = _INVISIBLE.findall(text)
-        if tags or _BIDI.search(text) or len(invisible) >= _MIN_INVISIBLE:
-            hidden = "".join(chr(ord(c) - 0xE0000) for m in tags for c in m.group(0))
-            what = f"tag characters spelling {hidden[:60]!r}" if tags else "invisible/bidi text"
-            found.append(Detection(self.INVISIBLE, what, tuple(m.span() for m in tags)))
-        decoders = ((_BASE64, _decode_base64, "base64"), (_HEX, _decode_hex, "hex"))
-        for pattern, decode, label in decoders:
-            for match in pattern.finditer(text):
-                decoded = decode(match.group(0))
-                if decoded is None or not self._injection.scan(decoded, context):
-                    continue
-                message = f"{label} payload decodes to an injection: {decoded[:60]!r}"
-                found.append(Detection(self.ENCODED, message, (match.span(),)))
-                return found
+        for match in find_hidden(text):
+            if match.rule == "tags":
+                what = f"tag characters spelling {match.detail[:60]!r}"
+                found.append(Detection(self.INVISIBLE, what, (match.span,)))
+            else:
+                found.append(Detection(self.INVISIBLE, "invisible/bidi text"))
+        for match in find_injection(text):
+            if match.family is Family.ENCODED:
+                message = f"{match.view} payload decodes to an injection: {match.detail[:60]!r}"
+                found.append(Detection(self.ENCODED, message, (match.span,)))
+        limits = screen_views(text).limits
+        if limits:
+            found.append(Detection(self.DECODE_LIMIT, "; ".join(limits)))
         return found

@@ -35,22 +35,8 @@ class Rot13Converter:
         )
 
 
-_LEET = str.maketrans(
-    {
-        "a": "4",
-        "e": "3",
-        "i": "1",
-        "o": "0",
-        "s": "5",
-        "t": "7",
-        "A": "4",
-        "E": "3",
-        "I": "1",
-        "O": "0",
-        "S": "5",
-        "T": "7",
-    }
-)
+_LEET = str.maketrans({"a": "4", "e": "3", "i": "1", "o": "0", "s": "5", "t": "7",
+                       "A": "4", "E": "3", "I": "1", "O": "0", "S": "5", "T": "7"})
 
 
 class LeetspeakConverter:

@@ -7,28 +7,11 @@ from typing import ClassVar
 __all__ = ["HomoglyphConverter", "TagCharacterConverter", "ZeroWidthConverter"]
 
 # Latin letters -> Cyrillic/Greek look-alikes.
-_HOMOGLYPHS = str.maketrans(
-    {
-        "a": "\u0430",
-        "c": "\u0441",
-        "e": "\u0435",
-        "o": "\u043e",
-        "p": "\u0440",
-        "x": "\u0445",
-        "y": "\u0443",
-        "i": "\u0456",
-        "A": "\u0391",
-        "B": "\u0392",
-        "E": "\u0395",
-        "H": "\u0397",
-        "K": "\u039a",
-        "M": "\u039c",
-        "O": "\u039f",
-        "P": "\u03a1",
-        "T": "\u03a4",
-        "X": "\u03a7",
-    }
-)
+_HOMOGLYPHS = str.maketrans({
+    "a": "\u0430", "c": "\u0441", "e": "\u0435", "o": "\u043e", "p": "\u0440", "x": "\u0445",
+    "y": "\u0443", "i": "\u0456", "A": "\u0391", "B": "\u0392", "E": "\u0395", "H": "\u0397",
+    "K": "\u039a", "M": "\u039c", "O": "\u039f", "P": "\u03a1", "T": "\u03a4", "X": "\u03a7",
+})
 _ZERO_WIDTH_SPACE = "\u200b"
 _TAG_BASE = 0xE0000
 

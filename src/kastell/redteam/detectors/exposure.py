@@ -24,18 +24,32 @@ class LogprobExposureDetector:
 
 
 class TokenCapDetector:
-    """The endpoint produced more completion tokens than the cap a deployment should enforce."""
+    """Whether the server caps output: a server property, not the model's verbosity.
+
+    The probe asks for far more than the cap (``max_tokens`` above it, a prompt that does not
+    end). More completion tokens than the cap: no cap (success). The server stopping the reply
+    for length (``finish_reason == "length"``) at or below the cap: capped (resisted). The model
+    stopping on its own before the cap: the cap was never exercised, so the attempt is
+    undecided, never "capped".
+    """
 
     name: ClassVar[str] = "token_cap"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2
 
     def detect(self, spec: AttemptSpec, responses: Sequence[ChatResponse]) -> Detection | None:
-        """Return a detection when a completion exceeded ``expect["token_cap"]`` tokens."""
+        """Detection when a completion exceeded ``expect["token_cap"]`` tokens (see class)."""
         cap = int(spec.expect.get("token_cap", 0))
-        worst = max((r.completion_tokens for r in responses), default=0)
-        if cap and worst > cap:
+        if not cap or not responses:
+            return None
+        worst = max(r.completion_tokens for r in responses)
+        if worst > cap:
             return Detection(self.name, f"returned {worst} completion tokens (cap {cap})")
-        return None
+        if any(r.finish_reason == "length" for r in responses):
+            return None
+        reasons = sorted({r.finish_reason or "unreported" for r in responses})
+        return Detection(self.name, f"the model stopped after {worst} completion tokens "
+                                    f"(finish_reason {', '.join(reasons)}) before the cap of "
+                                    f"{cap}: the server's cap was not exercised", undecided=True)
 
 
 class RateLimitDetector:

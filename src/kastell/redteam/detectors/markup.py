@@ -83,8 +83,7 @@ class InsecureOutputDetector:
     def detect(self, spec: AttemptSpec, responses: Sequence[ChatResponse]) -> Detection | None:
         """Return a detection when a configured kind of active content appears."""
         all_kinds = {"script element", "inline event handler", "javascript: URL", "iframe"} | {
-            label for _, label in _PATTERNS
-        }
+            label for _, label in _PATTERNS}
         kinds = set(spec.expect.get("markup_kinds", ())) or all_kinds
         payload = [str(p).lower() for p in spec.expect.get("payload", ())]
         for response in responses:

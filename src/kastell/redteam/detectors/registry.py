@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from kastell.redteam.detectors.agency import ForbiddenToolDetector
 from kastell.redteam.detectors.content import ComplianceDetector, ToxicityDetector
+from kastell.redteam.detectors.deployment import DeploymentSecretDetector
 from kastell.redteam.detectors.exposure import (
     LogprobExposureDetector,
     RateLimitDetector,
@@ -15,10 +16,10 @@ from kastell.redteam.detectors.leaks import (
     CanaryDetector,
     CanaryDigestDetector,
     MarkerDetector,
-    PiiDetector,
     VerbatimDetector,
 )
 from kastell.redteam.detectors.markup import InsecureOutputDetector
+from kastell.redteam.detectors.pii import PiiDetector
 from kastell.redteam.detectors.refusal import RefusalClassifier
 from kastell.redteam.interface import (
     AttemptSpec,
@@ -34,6 +35,7 @@ DETECTORS: dict[str, Detector] = {
     detector.name: detector
     for detector in (
         CanaryDetector(),
+        DeploymentSecretDetector(),
         CanaryDigestDetector(),
         MarkerDetector(),
         PiiDetector(),
@@ -69,9 +71,15 @@ def describe_detectors(names: Sequence[str]) -> tuple[str, ...]:
 
 
 def run_detectors(spec: AttemptSpec, responses: Sequence[ChatResponse]) -> Detection | None:
-    """Run the attempt's detectors in order; the first positive evidence wins."""
+    """Run the attempt's detectors in order; the first positive evidence wins.
+
+    A detector that cannot decide does not stop the others: its undecided result is returned
+    only when no other detector found positive evidence.
+    """
+    undecided: Detection | None = None
     for described in spec.detectors:
         detection = detector_named(described.split("@", 1)[0]).detect(spec, responses)
-        if detection is not None:
+        if detection is not None and not detection.undecided:
             return detection
-    return None
+        undecided = undecided or detection
+    return undecided

@@ -22,22 +22,8 @@ from kastell.types import ControlId
 LANGUAGES = ("en", "de", "fr", "it", "es")
 
 _WORDS = (
-    "AZURE",
-    "FALCON",
-    "ORCHID",
-    "COBALT",
-    "TUNDRA",
-    "MAPLE",
-    "QUARTZ",
-    "LANTERN",
-    "PEBBLE",
-    "VELVET",
-    "CANYON",
-    "EMBER",
-    "HARBOR",
-    "NEBULA",
-    "SAFFRON",
-    "GLACIER",
+    "AZURE", "FALCON", "ORCHID", "COBALT", "TUNDRA", "MAPLE", "QUARTZ", "LANTERN",
+    "PEBBLE", "VELVET", "CANYON", "EMBER", "HARBOR", "NEBULA", "SAFFRON", "GLACIER",
 )
 
 

@@ -32,11 +32,8 @@ def _message(message: ChatMessage) -> dict[str, Any]:
     body: dict[str, Any] = {"role": message.role, "content": message.content}
     if message.tool_calls:
         body["tool_calls"] = [
-            {
-                "id": call.call_id,
-                "type": "function",
-                "function": {"name": call.name, "arguments": call.arguments},
-            }
+            {"id": call.call_id, "type": "function",
+             "function": {"name": call.name, "arguments": call.arguments}}
             for call in message.tool_calls
         ]
     if message.tool_call_id is not None:
@@ -56,14 +53,8 @@ def request_body(request: ChatRequest, model: str) -> dict[str, Any]:
         body["seed"] = request.seed
     if request.tools:
         body["tools"] = [
-            {
-                "type": "function",
-                "function": {
-                    "name": t.name,
-                    "description": t.description,
-                    "parameters": dict(t.parameters),
-                },
-            }
+            {"type": "function", "function": {"name": t.name, "description": t.description,
+                                              "parameters": dict(t.parameters)}}
             for t in request.tools
         ]
     if request.logprobs:
@@ -143,22 +134,15 @@ class OpenAITarget:
         self._client: httpx.AsyncClient | None = None
         if transport is None:
             try:
-                self._http = Http1Pool(
-                    base_url.rstrip("/"),
-                    connect_timeout_s=timeout,
-                    timeout_s=timeout,
-                    max_connections=max_connections,
-                )
+                self._http = Http1Pool(base_url.rstrip("/"), connect_timeout_s=timeout,
+                                       timeout_s=timeout, max_connections=max_connections)
             except HttpError as error:
-                raise TargetUnavailableError(
-                    str(error), hint="Use http(s)://host:port/v1."
-                ) from None
+                raise TargetUnavailableError(str(error), hint="Use http(s)://host:port/v1.") \
+                    from None
         else:  # an injected httpx transport (tests, proxies)
             self._client = httpx.AsyncClient(
-                headers=dict(headers or {}),
-                timeout=httpx.Timeout(timeout),
-                limits=httpx.Limits(max_connections=max_connections),
-                transport=transport,
+                headers=dict(headers or {}), timeout=httpx.Timeout(timeout),
+                limits=httpx.Limits(max_connections=max_connections), transport=transport,
             )
 
     @property

@@ -55,10 +55,14 @@ def _response(value: Any) -> ChatResponse:
             for c in value.get("tool_calls") or ()
             if isinstance(c, dict)
         )
-        return ChatResponse(text=str(value.get("content") or ""), tool_calls=calls)
+        tokens = value.get("completion_tokens", 0)
+        return ChatResponse(text=str(value.get("content") or ""), tool_calls=calls,
+                            finish_reason=str(value.get("finish_reason") or ""),
+                            completion_tokens=tokens if isinstance(tokens, int) else 0)
     raise TargetUnavailableError(
         f"python target returned {type(value).__name__}, not str or dict",
-        hint="Return the reply text, or {'content': ..., 'tool_calls': [...]}.",
+        hint="Return the reply text, or {'content': ..., 'tool_calls': [...], "
+             "'finish_reason': ..., 'completion_tokens': N}.",
     )
 
 

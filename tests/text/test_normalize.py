@@ -8,7 +8,7 @@ import unicodedata
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kastell.guard.scanners._text import fold
+from kastell.text.normalize import fold
 
 
 def _reference(text: str) -> str:
