@@ -79,7 +79,10 @@ def test_malformed_answers_are_502_and_audited(
     with gateway() as (url, _):
         for name, raw in _MALFORMED.items():
             upstream[0].script.raw_body = raw
-            response = httpx.post(f"{url}/v1/chat/completions", json=CHAT, headers=AUTH)
+            # a large answer waits for a screening worker to start (seconds on a busy machine)
+            response = httpx.post(
+                f"{url}/v1/chat/completions", json=CHAT, headers=AUTH, timeout=120
+            )
             assert response.status_code == 502, name
             assert response.json()["error"]["type"] == "upstream_error", name
             assert SECRET not in response.text, name

@@ -164,7 +164,7 @@ class LimitSettings(_Strict):
     """Characters held back while streaming so a match can still be stopped before sending."""
     max_answer_bytes: int = Field(default=16 * 1024 * 1024, ge=65_536, le=1024 * 1024 * 1024)
     """Largest upstream answer body, whatever its framing (streamed: the whole stream): 502."""
-    inline_screen_bytes: int = Field(default=65_536, ge=0)
+    inline_screen_bytes: int = Field(default=8_192, ge=0)
     """Requests and answers up to this size are screened on the event loop, larger ones in a
     worker process (the hop costs more than screening a small text)."""
     screening_workers: int = Field(default=2, ge=1, le=64)

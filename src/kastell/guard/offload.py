@@ -212,6 +212,10 @@ async def send_answer(send: Any, answer: ScreenedAnswer) -> None:
         memory.unlink()
 
 
+def _ready() -> bool:
+    return bool(_SCREENERS)
+
+
 def _request_job(tenant: str, request: ChatRequest) -> RequestVerdict:
     return _screen_request(_SCREENERS[tenant], request)
 
@@ -235,6 +239,12 @@ class ScreeningPool:
                 initargs=(self._config,),
             )
         return self._executor
+
+    def warm(self) -> None:
+        """Start the workers now (``kastell guard serve`` does at start-up), not on first use."""
+        pool = self._pool()
+        for _ in range(self._workers):
+            pool.submit(_ready)
 
     async def _run(self, job: Callable[..., _T], *args: Any) -> _T:
         loop = asyncio.get_running_loop()

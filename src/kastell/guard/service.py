@@ -119,4 +119,9 @@ def prepared_gateway(config: GuardConfig, *, config_dir: pathlib.Path) -> Iterat
             )
             audit = open_audit_sink(audit_settings, full_text=full)
         runtime = build_runtime(config, upstreams=upstreams, served_models=served, audit=audit)
-        yield GuardApp(runtime)
+
+        async def warm_workers() -> None:  # large inputs must not wait for a worker to start
+            if runtime.screening is not None:
+                runtime.screening.warm()
+
+        yield GuardApp(runtime, on_startup=warm_workers)
