@@ -42,7 +42,11 @@ def served() -> Iterator[tuple[str, MockUpstream]]:
     """One gateway (default policy) in front of one scripted upstream for the whole module."""
     mock = MockUpstream()
     with serve_in_thread(mock) as upstream_url:
-        app = GuardApp(build_runtime(parse_config(make_config(upstream_url))))
+        config = make_config(upstream_url)
+        # hundreds of requests in a few seconds: the default token bucket (burst 60, 600 per
+        # minute) would answer 429 on a fast machine, which is not what these tests look at
+        config["tenants"]["acme"]["rate_limit"] = {"per_minute": 1_000_000, "burst": 100_000}
+        app = GuardApp(build_runtime(parse_config(config)))
         with serve_in_thread(app) as url:
             yield url, mock
 
