@@ -127,3 +127,18 @@ def test_every_form_of_a_leak_is_cut_from_the_stored_reply(reply: str) -> None:
     for text in (stored.output, stored.evidence):
         assert "secret[0] hmac-sha256:" in text
         assert "7c41d9e" not in text.replace(" ", "")
+
+
+def test_a_run_without_secret_inputs_needs_no_key(tmp_path: pathlib.Path,
+                                                  target_module: str) -> None:
+    import asyncio
+
+    store = RedteamStore(tmp_path / "plain.db")
+    try:
+        asyncio.run(run_campaign_async(
+            suite="kastell-ci-v1", target=PythonTarget(f"{target_module}:leaky"), store=store,
+            probe_config=ProbeConfig(languages=("en",)),
+            settings=RunSettings(excluded=ONLY_LEAKAGE)))
+    finally:
+        store.close()
+    assert not (tmp_path / "plain.db.key").exists()

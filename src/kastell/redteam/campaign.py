@@ -308,18 +308,21 @@ async def run_campaign_async(
         config = probe_config or ProbeConfig(languages=suite_named(suite).languages)
         built = materialize(suite_named(suite), config)
         planned = tuple(sample_attempts(built.attempts, run_settings))
+        # only runs with secret inputs need (and create) the store key: built-in canaries are
+        # derived from the suite itself and protect nothing
+        redact = not store_plaintext and any(
+            (config.system_prompt, config.secrets, config.canaries, config.records))
         record = RunRecord(
             run_id=RunId(uuid.uuid4().hex[:16]), suite_name=suite, suite_digest=built.digest,
             probe_digests=dict(built.probe_digests),
             target=description + (f" [judge {judge.description}]" if judge else ""),
             settings=dataclasses.asdict(run_settings),
-            probe_config=_config_dict(config) if store_plaintext
-            else Redactor(store.key()).config(_config_dict(config)),
+            probe_config=Redactor(store.key()).config(_config_dict(config)) if redact
+            else _config_dict(config),
             planned=len(planned), started_at=now().isoformat(), finished_at=None,
         )
         store.create_run(record)
         done = set()
-        redact = not store_plaintext
 
     writer = _BatchWriter(store, record.run_id, on_result,
                           redactor=Redactor(store.key()) if redact else None,
