@@ -90,3 +90,11 @@ def test_record_on_both_sides_is_refused() -> None:
     members = _records("in")
     with pytest.raises(RedteamUsageError):
         membership_inference(_Scorer({}, -30.0), members, [*_records("out"), members[0]])
+
+
+def test_cli_exit_code_for_an_untested_canary_is_3(capsys: pytest.CaptureFixture[str]) -> None:
+    from kastell.cli.redteam_privacy import _report
+
+    flat = canary_exposure(_Scorer({}, -2.0), canary_id="c", prefix="p", secret=SECRET,
+                           candidates=_candidates())
+    assert _report([flat], [], None, 0, 0, "text") == 3
