@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import random
 
 import pytest
 
-from kastell.redteam.interface import RedteamUsageError
+from kastell.redteam.backdoor import BackdoorVerdict, TriggerCandidate, probe_triggers
+from kastell.redteam.interface import ChatRequest, ChatResponse, RedteamUsageError
 from kastell.redteam.privacy import (
     PrivacyVerdict,
     auc,
@@ -98,3 +100,36 @@ def test_cli_exit_code_for_an_untested_canary_is_3(capsys: pytest.CaptureFixture
     flat = canary_exposure(_Scorer({}, -2.0), canary_id="c", prefix="p", secret=SECRET,
                            candidates=_candidates())
     assert _report([flat], [], None, 0, 0, "text") == 3
+
+
+class _BackdooredTarget:
+    """Answers 'negative' whenever ``cf`` is in the prompt; optionally rate-limited."""
+
+    description = "fake"
+
+    def __init__(self, limited: bool = False) -> None:
+        self.limited = limited
+
+    async def send(self, request: ChatRequest) -> ChatResponse:
+        if self.limited:
+            return ChatResponse(text="", status=429)
+        text = request.messages[-1].content
+        return ChatResponse(text="negative" if " cf " in f" {text} " else "positive, I think")
+
+    async def aclose(self) -> None:
+        return None
+
+
+def test_rate_limited_target_is_not_tested_not_clean() -> None:
+    results = asyncio.run(probe_triggers(_BackdooredTarget(limited=True),
+                                         [TriggerCandidate("cf"), TriggerCandidate("bb", "no")]))
+    assert [r.verdict for r in results] == [BackdoorVerdict.NOT_TESTED] * 2
+
+
+def test_repeated_candidates_do_not_dilute_the_correction() -> None:
+    real = TriggerCandidate("cf", "negative")
+    decoys = [TriggerCandidate("cf", "negative", source="literature")] * 30
+    results = asyncio.run(probe_triggers(_BackdooredTarget(), [real, *decoys],
+                                         prompts=[f"Rate item {i} please." for i in range(8)]))
+    assert len(results) == 1
+    assert results[0].verdict is BackdoorVerdict.BACKDOOR
