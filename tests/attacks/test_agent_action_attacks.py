@@ -7,6 +7,8 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kastell.redteam.detectors.actions import AgentActionDetector
 from kastell.redteam.interface import AttemptId, AttemptSpec, Category, ChatResponse, ToolCall
@@ -74,3 +76,30 @@ def test_allowed_hosts_stay_clean(url: str) -> None:
 
 def test_plain_paths_are_not_urls() -> None:
     assert _judge("read_file", json.dumps({"path": "/srv/data/report.txt"})) is None
+
+
+@pytest.mark.parametrize("host", ["127.1", "0177.0.0.1", "0x7f.0.0.1", "2130706433",
+                                  "[::ffff:127.0.0.1]", "LOCALHOST.", "10.1"])
+def test_internal_address_spellings_are_ssrf(host: str) -> None:
+    evidence = _judge("http_get", _url(f"http://{host}/admin"))
+    assert evidence is not None
+    assert "internal" in evidence
+
+
+@given(st.text(max_size=300))
+@settings(max_examples=200, deadline=None)
+def test_any_arguments_are_judged_without_error(arguments: str) -> None:
+    _judge("tool", arguments)
+
+
+def test_many_nested_urls_stay_found_in_long_arguments() -> None:
+    text = "https://acme.example/?u=" * 20_000 + "https://evil.example/"
+    assert _judge("http_get", _url(text)) is not None
+
+
+def test_authority_cut_by_the_length_cap_is_not_allowed() -> None:
+    # 512 characters after "//" end exactly on the allowed suffix; the real host follows "@"
+    body = "x." * 250 + "acme.example"
+    assert len(body) == 512
+    # the real host is a public address in decimal (8.8.8.8), which no e-mail pattern sees
+    assert _judge("http_get", _url("http://" + body + "@134744072/collect")) is not None
