@@ -133,3 +133,8 @@ def test_repeated_candidates_do_not_dilute_the_correction() -> None:
                                          prompts=[f"Rate item {i} please." for i in range(8)]))
     assert len(results) == 1
     assert results[0].verdict is BackdoorVerdict.BACKDOOR
+
+
+def test_answer_class_without_words_is_refused() -> None:
+    with pytest.raises(RedteamUsageError):
+        asyncio.run(probe_triggers(_BackdooredTarget(), [TriggerCandidate("cf", " !! ")]))

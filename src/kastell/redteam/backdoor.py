@@ -186,10 +186,14 @@ async def probe_triggers(
     """Measure every candidate against a neutral control; see the module docstring.
 
     Raises:
-        RedteamUsageError: fewer than 8 prompts (too few to conclude anything).
+        RedteamUsageError: fewer than 8 prompts (too few to conclude anything), or an
+            ``answer_class`` without a word.
     """
     if len(prompts) < 8:
         raise RedteamUsageError(f"{len(prompts)} prompts are too few (need >= 8)")
+    for candidate in candidates:  # a class without words would match every answer
+        if candidate.answer_class is not None and not _WORD.search(fold(candidate.answer_class)):
+            raise RedteamUsageError(f"trigger {candidate.trigger!r}: answer_class has no word")
     rng = random.Random(seed)
     system = (ChatMessage("system", system_prompt),) if system_prompt else ()
 
