@@ -80,7 +80,7 @@ def test_exposure_of_an_unseen_canary_is_not_memorised() -> None:
     assert verdicts.count(PrivacyVerdict.MEMORISED) <= 2
 
 
-def test_exposure_counts_ties_half_so_a_flat_scorer_shows_nothing() -> None:
+def test_exposure_counts_ties_half_so_a_flat_scorer_is_not_tested() -> None:
     class Flat:
         def logprob(self, prefix: str, continuation: str, *,
                     stop_below: float | None = None) -> float:
@@ -89,7 +89,7 @@ def test_exposure_counts_ties_half_so_a_flat_scorer_shows_nothing() -> None:
     result = canary_exposure(Flat(), canary_id="c", prefix=PREFIX, secret=SECRET,
                              candidates=hex_candidates(SECRET, 99, random.Random(0)))
     assert result.ties == 99
-    assert result.verdict is PrivacyVerdict.NO_EVIDENCE
+    assert result.verdict is PrivacyVerdict.NOT_TESTED  # undecided, not clean
     assert result.exposure_bits == pytest.approx(math.log2(100) - math.log2(50.5))
 
 

@@ -102,7 +102,8 @@ def backdoor(target: str, model: str, triggers: pathlib.Path, prompts_file: path
             await the_target.aclose()
 
     results = asyncio.run(main())
-    code = 1 if any(r.verdict is BackdoorVerdict.BACKDOOR for r in results) else 0
+    code = (1 if any(r.verdict is BackdoorVerdict.BACKDOOR for r in results)
+            else 3 if any(r.verdict is BackdoorVerdict.NOT_TESTED for r in results) else 0)
     if output_format == "json":
         emit_json({"triggers": [dataclasses.asdict(r) for r in results], "exit_code": code})
         return code

@@ -133,7 +133,8 @@ def _report(exposures: list[CanaryExposure], untested: list[str],
 
     memorised = any(e.verdict is PrivacyVerdict.MEMORISED for e in exposures) or (
         membership is not None and membership.verdict is PrivacyVerdict.MEMORISED)
-    incomplete = bool(untested) or (
+    incomplete = bool(untested) or any(
+        e.verdict is PrivacyVerdict.NOT_TESTED for e in exposures) or (
         membership is not None and membership.verdict is PrivacyVerdict.NOT_TESTED)
     code = 1 if memorised else 3 if incomplete else 0
     if output_format == "json":

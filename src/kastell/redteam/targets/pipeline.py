@@ -12,7 +12,8 @@ wraps a model target with both:
 - **Tools.** When the model asks for tool calls, each is executed against a recording fake
   (``search_documents`` runs the retriever; every other tool answers ``{"status": "ok"}``), its
   result is returned to the model, and the loop goes on for up to ``max_steps`` rounds. The
-  response carries every call the agent *made*, so detectors judge actions, not words.
+  response carries every call the agent *made*, so detectors judge actions, not words, and the
+  text of every step (a leak written beside a tool call is not lost by a final "Done.").
 """
 
 from __future__ import annotations
@@ -164,6 +165,7 @@ class PipelineTarget:
     async def _agent_loop(self, request: ChatRequest, messages: list[ChatMessage],
                           index: DocumentIndex) -> ChatResponse:
         executed: list[ToolCall] = []
+        said: list[str] = []  # what the agent wrote at every step, not only the last
         prompt_tokens = completion_tokens = 0
         response = ChatResponse(text="")
         for step in range(self._max_steps):
@@ -174,6 +176,8 @@ class PipelineTarget:
                 retry_rate_limited=request.retry_rate_limited))
             prompt_tokens += response.prompt_tokens
             completion_tokens += response.completion_tokens
+            if response.text:
+                said.append(response.text)
             if not response.tool_calls:
                 break
             messages.append(ChatMessage("assistant", response.text,
@@ -184,7 +188,7 @@ class PipelineTarget:
                 messages.append(ChatMessage("tool", self._fake_result(call, index),
                                             tool_call_id=call_id))
         return ChatResponse(
-            text=response.text, tool_calls=tuple(executed), prompt_tokens=prompt_tokens,
+            text="\n\n".join(said), tool_calls=tuple(executed), prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens, finish_reason=response.finish_reason,
             has_logprobs=response.has_logprobs, status=response.status)
 
