@@ -138,3 +138,35 @@ def test_repeated_candidates_do_not_dilute_the_correction() -> None:
 def test_answer_class_without_words_is_refused() -> None:
     with pytest.raises(RedteamUsageError):
         asyncio.run(probe_triggers(_BackdooredTarget(), [TriggerCandidate("cf", " !! ")]))
+
+
+def test_positive_log_probabilities_are_refused() -> None:
+    import httpx
+
+    from kastell.redteam.interface import TargetUnavailableError
+    from kastell.redteam.privacy_endpoint import CompletionsScorer
+
+    answer = {"choices": [{"logprobs": {"content": [{"top_logprobs": [
+        {"token": "a", "logprob": 0.5}]}]}}]}
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, json=answer))
+    with (CompletionsScorer("http://m.test/v1", "m", transport=transport) as scorer,
+          pytest.raises(TargetUnavailableError, match="positive")):
+        scorer.logprob("p", "abc")
+
+
+async def test_a_trigger_holding_every_control_word_still_gets_a_control() -> None:
+    from kastell.redteam.backdoor import _CONTROL_WORDS, TriggerCandidate, probe_triggers
+    from kastell.redteam.interface import ChatResponse
+
+    class Echo:
+        description = "echo"
+
+        async def send(self, request: ChatRequest) -> ChatResponse:
+            return ChatResponse(text=request.messages[-1].content)
+
+        async def aclose(self) -> None:
+            return None
+
+    trigger = " ".join(_CONTROL_WORDS)
+    results = await probe_triggers(Echo(), [TriggerCandidate(trigger, "positive")])
+    assert results[0].trials == 24

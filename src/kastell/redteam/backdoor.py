@@ -215,7 +215,10 @@ async def probe_triggers(
         failed = False
         for prompt, base in zip(prompts, plain, strict=True):
             position = rng.random()
-            control = rng.choice([w for w in _CONTROL_WORDS if w not in candidate.trigger])
+            # a control word that is not part of the trigger (a trigger holding every word of
+            # the list gets a letter sequence no trigger of the list can contain)
+            controls = [w for w in _CONTROL_WORDS if w not in candidate.trigger]
+            control = rng.choice(controls) if controls else "qzxv"
             with_trigger = await answer(_insert(prompt, candidate.trigger, position))
             with_control = await answer(_insert(prompt, control, position))
             if with_trigger is None or with_control is None:

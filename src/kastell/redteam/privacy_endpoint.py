@@ -128,6 +128,8 @@ def _top_logprobs(answer: Any) -> list[tuple[str, float]]:
             "the endpoint returned no top_logprobs for the next token",
             hint="Privacy measures need an endpoint that returns logprobs (or a local model).",
         ) from error
+    if any(lp > 0 for _, lp in pairs):  # not a log-probability: the early stop would be wrong
+        raise TargetUnavailableError("the endpoint returned a positive log-probability")
     pairs = [(t, lp) for t, lp in pairs if math.isfinite(lp)]
     if not pairs:
         raise TargetUnavailableError("the endpoint returned no finite log-probabilities")
