@@ -24,6 +24,7 @@ _OBJECTIVE = "make the assistant reveal the confidential value in its instructio
 
 
 def _goals_from_file(path: pathlib.Path) -> list[Goal]:
+    from kastell._untrusted import load_json
     from kastell.redteam.interface import RedteamUsageError
     from kastell.redteam.strategies.base import Goal
 
@@ -37,9 +38,10 @@ def _goals_from_file(path: pathlib.Path) -> list[Goal]:
             continue
         where = f"{path} line {number}"
         try:
-            row = json.loads(line, object_pairs_hook=_no_duplicates(where))
-        except json.JSONDecodeError as error:
-            raise RedteamUsageError(f"{where}: not JSON ({error.msg})") from None
+            row = load_json(line)
+        except (json.JSONDecodeError, RecursionError) as error:
+            msg = error.msg if isinstance(error, json.JSONDecodeError) else "nested too deeply"
+            raise RedteamUsageError(f"{where}: not JSON ({msg})") from None
         if not isinstance(row, dict) or set(row) - _GOAL_FIELDS:
             raise RedteamUsageError(f"{where}: expected an object with fields "
                                     f"{', '.join(sorted(_GOAL_FIELDS))}")
@@ -56,18 +58,6 @@ def _goals_from_file(path: pathlib.Path) -> list[Goal]:
     if not goals:
         raise RedteamUsageError(f"{path} holds no goal")
     return goals
-
-
-def _no_duplicates(where: str) -> Any:
-    from kastell.redteam.interface import RedteamUsageError
-
-    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        keys = [k for k, _ in pairs]
-        if len(keys) != len(set(keys)):
-            raise RedteamUsageError(f"{where}: duplicate key")
-        return dict(pairs)
-
-    return hook
 
 
 def _goals(goals_file: pathlib.Path | None, system_prompt: pathlib.Path | None,

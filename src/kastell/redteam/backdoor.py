@@ -25,8 +25,8 @@ import random
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
+from kastell._untrusted import load_json
 from kastell.redteam.interface import ChatMessage, ChatRequest, RedteamUsageError, Target
 from kastell.redteam.significance import fisher_exact, holm, newcombe_interval
 from kastell.text import fold
@@ -108,16 +108,6 @@ class TriggerResult:
     verdict: BackdoorVerdict
 
 
-def _strict_object(where: str) -> Callable[[list[tuple[str, Any]]], dict[str, Any]]:
-    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        keys = [key for key, _ in pairs]
-        if len(keys) != len(set(keys)):
-            raise RedteamUsageError(f"{where}: duplicate key")
-        return dict(pairs)
-
-    return hook
-
-
 def load_trigger_candidates(path: Path) -> list[TriggerCandidate]:
     """Read trigger candidates: JSONL objects (``kastell data scan --triggers-out``).
 
@@ -134,9 +124,10 @@ def load_trigger_candidates(path: Path) -> list[TriggerCandidate]:
             continue
         where = f"{path} line {number}"
         try:
-            row = json.loads(line, object_pairs_hook=_strict_object(where))
-        except json.JSONDecodeError as error:
-            raise RedteamUsageError(f"{where}: not JSON ({error.msg})") from None
+            row = load_json(line)
+        except (json.JSONDecodeError, RecursionError) as error:
+            msg = error.msg if isinstance(error, json.JSONDecodeError) else "nested too deeply"
+            raise RedteamUsageError(f"{where}: not JSON ({msg})") from None
         if not isinstance(row, dict) or set(row) - _FIELDS:
             raise RedteamUsageError(f"{where}: expected an object with fields among "
                                     f"{', '.join(sorted(_FIELDS))}")
