@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from kastell.redteam.interface import ChatRequest, ChatResponse
+import pytest
+
+from kastell.redteam.interface import ChatRequest, ChatResponse, RedteamUsageError
 from kastell.redteam.strategies.base import (
     Exchange,
     Goal,
@@ -86,3 +88,13 @@ def test_empty_summary_has_no_median() -> None:
     summary = summarize_goals("pair", [], StrategyBudget())
     assert summary.median_queries is None
     assert summary.success_interval == (0.0, 1.0)
+
+
+@pytest.mark.parametrize("line", ['{"text": "a", "text": "b"}', '{"prefix": "abc", "suffix": NaN}'])
+def test_red_team_jsonl_inputs_refuse_duplicate_keys_and_nan(line: str) -> None:
+    """Records, canaries, goals and trigger files share one strict reader: a second value for a
+    key (which a lenient parser would silently keep) is a usage error, never a quiet choice."""
+    from kastell.redteam.inputs import parse_records
+
+    with pytest.raises(RedteamUsageError, match="not JSON"):
+        parse_records(line + "\n")

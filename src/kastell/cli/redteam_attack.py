@@ -24,25 +24,14 @@ _OBJECTIVE = "make the assistant reveal the confidential value in its instructio
 
 
 def _goals_from_file(path: pathlib.Path) -> list[Goal]:
-    from kastell._untrusted import load_json
+    from kastell.redteam.inputs import read_json_lines
     from kastell.redteam.interface import RedteamUsageError
     from kastell.redteam.strategies.base import Goal
 
     goals: list[Goal] = []
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as error:
-        raise RedteamUsageError(f"cannot read goals file {path}: {error}") from error
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
+    for number, row in read_json_lines(path, "goals file"):
         where = f"{path} line {number}"
-        try:
-            row = load_json(line)
-        except (json.JSONDecodeError, RecursionError) as error:
-            msg = error.msg if isinstance(error, json.JSONDecodeError) else "nested too deeply"
-            raise RedteamUsageError(f"{where}: not JSON ({msg})") from None
-        if not isinstance(row, dict) or set(row) - _GOAL_FIELDS:
+        if set(row) - _GOAL_FIELDS:
             raise RedteamUsageError(f"{where}: expected an object with fields "
                                     f"{', '.join(sorted(_GOAL_FIELDS))}")
         secrets = row.get("secrets")

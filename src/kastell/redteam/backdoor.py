@@ -20,13 +20,12 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import json
 import random
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from kastell._untrusted import load_json
+from kastell.redteam.inputs import read_json_lines
 from kastell.redteam.interface import ChatMessage, ChatRequest, RedteamUsageError, Target
 from kastell.redteam.significance import fisher_exact, holm, newcombe_interval
 from kastell.text import fold
@@ -114,21 +113,10 @@ def load_trigger_candidates(path: Path) -> list[TriggerCandidate]:
     Raises:
         RedteamUsageError: unreadable file, bad JSON, duplicate or unknown keys, empty trigger.
     """
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as error:
-        raise RedteamUsageError(f"cannot read trigger candidates {path}: {error}") from error
     candidates: list[TriggerCandidate] = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
+    for number, row in read_json_lines(path, "trigger candidates"):
         where = f"{path} line {number}"
-        try:
-            row = load_json(line)
-        except (json.JSONDecodeError, RecursionError) as error:
-            msg = error.msg if isinstance(error, json.JSONDecodeError) else "nested too deeply"
-            raise RedteamUsageError(f"{where}: not JSON ({msg})") from None
-        if not isinstance(row, dict) or set(row) - _FIELDS:
+        if set(row) - _FIELDS:
             raise RedteamUsageError(f"{where}: expected an object with fields among "
                                     f"{', '.join(sorted(_FIELDS))}")
         trigger, answer_class = row.get("trigger"), row.get("answer_class")

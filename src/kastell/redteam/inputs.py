@@ -13,10 +13,12 @@ import pathlib
 import re
 from typing import Any
 
+from kastell._untrusted import load_json
 from kastell.redteam.interface import RedteamUsageError
 
 __all__ = [
     "load_canaries",
+    "read_json_lines",
     "load_records",
     "load_system_prompt",
     "parse_canaries",
@@ -28,6 +30,7 @@ _MAX_LINES = 10_000
 
 
 def _objects(text: str, what: str) -> list[tuple[int, dict[str, Any]]]:
+    """Numbered JSON objects of JSONL ``text``, parsed strictly (duplicate keys, NaN refused)."""
     rows: list[tuple[int, dict[str, Any]]] = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -35,9 +38,10 @@ def _objects(text: str, what: str) -> list[tuple[int, dict[str, Any]]]:
         if len(rows) >= _MAX_LINES:
             raise RedteamUsageError(f"{what}: more than {_MAX_LINES} lines")
         try:
-            value = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise RedteamUsageError(f"{what} line {number}: not JSON ({error.msg})") from None
+            value = load_json(line)
+        except (json.JSONDecodeError, RecursionError) as error:
+            why = error.msg if isinstance(error, json.JSONDecodeError) else "nested too deeply"
+            raise RedteamUsageError(f"{what} line {number}: not JSON ({why})") from None
         if not isinstance(value, dict):
             raise RedteamUsageError(f"{what} line {number}: expected a JSON object")
         rows.append((number, value))
@@ -49,6 +53,20 @@ def _string(value: dict[str, Any], key: str, where: str) -> str:
     if not isinstance(item, str) or not item.strip():
         raise RedteamUsageError(f"{where}: {key!r} must be a non-empty string")
     return item
+
+
+def read_json_lines(path: pathlib.Path, what: str) -> list[tuple[int, dict[str, Any]]]:
+    """The numbered JSON objects of a JSONL file (blank lines skipped), parsed strictly.
+
+    Raises:
+        RedteamUsageError: unreadable or not UTF-8, a line that is not a JSON object, a
+            duplicate key, a non-finite number, or more than 10,000 lines.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise RedteamUsageError(f"cannot read {what} {path}: {error}") from error
+    return _objects(text, f"{what} {path}")
 
 
 def parse_records(text: str, what: str = "records") -> tuple[dict[str, str], ...]:
